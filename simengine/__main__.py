@@ -1,0 +1,5 @@
+"""`python -m simengine` runs the CLI."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,562 @@
+"""Registry of distribution families, each sampled through its inverse CDF (ppf) of uniforms.
+
+Sampling designs (MC now, LHS/Sobol later) and the Gaussian copula only ever produce
+uniforms in (0, 1); a family maps them to values. So every family here has one job:
+validate its parameters (naming the field on error) and provide a vectorized `ppf`.
+`to_scipy()` gives the equivalent scipy distribution, used by the conformance tests.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+import numpy as np
+from scipy import special, stats
+
+from .errors import ScenarioError
+
+# Standard normal quantiles used by the quantile parameterizations.
+Z90 = float(special.ndtri(0.90))
+Z95 = float(special.ndtri(0.95))
+
+
+def suggest(name: str, choices) -> str:
+    """A ' (did you mean "x"?)' suffix when a close match exists, else ''."""
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f' (did you mean "{close[0]}"?)' if close else ""
+
+
+def fmt(x: float) -> str:
+    """Short, exact-enough rendering of a number for messages and tables."""
+    if isinstance(x, float) and x.is_integer() and abs(x) < 1e15:
+        return str(int(x))
+    return f"{x:.6g}"
+
+
+def as_number(value: Any, path: str) -> float:
+    """A finite real number from TOML (bools are not numbers)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ScenarioError(path, f"expected a number, got {type(value).__name__} {value!r}")
+    x = float(value)
+    if not math.isfinite(x):
+        raise ScenarioError(path, f"must be finite, got {value!r}")
+    return x
+
+
+def as_number_list(value: Any, path: str, min_len: int = 1) -> np.ndarray:
+    """A non-empty list of finite numbers."""
+    if not isinstance(value, list):
+        raise ScenarioError(path, f"expected a list of numbers, got {type(value).__name__}")
+    if len(value) < min_len:
+        raise ScenarioError(path, f"needs at least {min_len} value(s), got {len(value)}")
+    return np.array([as_number(v, f"{path}[{i}]") for i, v in enumerate(value)], dtype=float)
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """A frozen, validated distribution: `ppf` maps uniforms in (0, 1) to values."""
+
+    family: ClassVar[str]
+    #: Parameter names accepted in a scenario (besides `dist`).
+    keys: ClassVar[tuple[str, ...]]
+    #: Whether the support's end points carry probability (discrete-like families).
+    attains_bounds: ClassVar[bool] = False
+    params: dict = field(compare=True)
+
+    @classmethod
+    def parse(cls, raw: dict, path: str) -> "Distribution":
+        raise NotImplementedError
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def support(self) -> tuple[float, float]:
+        raise NotImplementedError
+
+    def to_scipy(self):
+        raise NotImplementedError
+
+    @property
+    def is_fixed(self) -> bool:
+        return False
+
+    def canonical(self) -> dict:
+        """The JSON form stored in result metadata (round-trips through `parse`)."""
+        return {"dist": self.family, **self.params}
+
+    def describe(self) -> str:
+        inner = ", ".join(
+            f"{k}={fmt(v) if isinstance(v, float) else v}" for k, v in self.params.items()
+        )
+        return f"{self.family}({inner})"
+
+
+FAMILIES: dict[str, type[Distribution]] = {}
+
+
+def register(cls: type[Distribution]) -> type[Distribution]:
+    """Add a family to the registry under its `family` name."""
+    FAMILIES[cls.family] = cls
+    return cls
+
+
+def _require(raw: dict, keys, path: str, family: str) -> None:
+    missing = [k for k in keys if k not in raw]
+    if missing:
+        raise ScenarioError(path, f"{family} distribution needs {', '.join(missing)}")
+
+
+def _bounded_interval(raw: dict, path: str, family: str) -> tuple[float, float]:
+    lo = as_number(raw["min"], f"{path}.min")
+    hi = as_number(raw["max"], f"{path}.max")
+    if hi < lo:
+        raise ScenarioError(f"{path}", f"max {fmt(hi)} is below min {fmt(lo)}")
+    if hi == lo:
+        raise ScenarioError(f"{path}", f"max equals min ({fmt(lo)}); use a plain number instead")
+    return lo, hi
+
+
+@register
+@dataclass(frozen=True)
+class Fixed(Distribution):
+    family: ClassVar[str] = "fixed"
+    keys: ClassVar[tuple[str, ...]] = ("value",)
+    attains_bounds: ClassVar[bool] = True
+
+    @classmethod
+    def parse(cls, raw, path):
+        _require(raw, ["value"], path, cls.family)
+        return cls({"value": as_number(raw["value"], f"{path}.value")})
+
+    def ppf(self, u):
+        return np.full(np.shape(u), self.params["value"])
+
+    def support(self):
+        return self.params["value"], self.params["value"]
+
+    def to_scipy(self):
+        return stats.rv_discrete(values=([self.params["value"]], [1.0]))
+
+    @property
+    def is_fixed(self):
+        return True
+
+
+@register
+@dataclass(frozen=True)
+class Uniform(Distribution):
+    family: ClassVar[str] = "uniform"
+    keys: ClassVar[tuple[str, ...]] = ("min", "max")
+
+    @classmethod
+    def parse(cls, raw, path):
+        _require(raw, cls.keys, path, cls.family)
+        lo, hi = _bounded_interval(raw, path, cls.family)
+        return cls({"min": lo, "max": hi})
+
+    def ppf(self, u):
+        lo, hi = self.params["min"], self.params["max"]
+        return lo + (hi - lo) * np.asarray(u)
+
+    def support(self):
+        return self.params["min"], self.params["max"]
+
+    def to_scipy(self):
+        lo, hi = self.params["min"], self.params["max"]
+        return stats.uniform(loc=lo, scale=hi - lo)
+
+
+@register
+@dataclass(frozen=True)
+class Triangular(Distribution):
+    family: ClassVar[str] = "triangular"
+    keys: ClassVar[tuple[str, ...]] = ("min", "mode", "max")
+
+    @classmethod
+    def parse(cls, raw, path):
+        _require(raw, cls.keys, path, cls.family)
+        lo, hi = _bounded_interval(raw, path, cls.family)
+        mode = as_number(raw["mode"], f"{path}.mode")
+        if not lo <= mode <= hi:
+            raise ScenarioError(path, f"mode {fmt(mode)} is outside [min {fmt(lo)}, max {fmt(hi)}]")
+        return cls({"min": lo, "mode": mode, "max": hi})
+
+    def ppf(self, u):
+        lo, c, hi = self.params["min"], self.params["mode"], self.params["max"]
+        u = np.asarray(u, dtype=float)
+        width = hi - lo
+        fc = (c - lo) / width
+        left = lo + np.sqrt(u * width * (c - lo))
+        right = hi - np.sqrt((1.0 - u) * width * (hi - c))
+        return np.where(u < fc, left, right)
+
+    def support(self):
+        return self.params["min"], self.params["max"]
+
+    def to_scipy(self):
+        lo, c, hi = self.params["min"], self.params["mode"], self.params["max"]
+        return stats.triang((c - lo) / (hi - lo), loc=lo, scale=hi - lo)
+
+
+def _beta_ppf(a: float, b: float, lo: float, hi: float, u) -> np.ndarray:
+    """Scaled beta quantile; exact (scipy's incomplete-beta inverse)."""
+    return lo + (hi - lo) * special.betaincinv(a, b, np.asarray(u, dtype=float))
+
+
+@register
+@dataclass(frozen=True)
+class Pert(Distribution):
+    """Beta-PERT: a beta on [min, max] with mean (min + lambda*mode + max) / (lambda + 2)."""
+
+    family: ClassVar[str] = "pert"
+    keys: ClassVar[tuple[str, ...]] = ("min", "mode", "max", "lambda")
+
+    @classmethod
+    def parse(cls, raw, path):
+        _require(raw, ("min", "mode", "max"), path, cls.family)
+        lo, hi = _bounded_interval(raw, path, cls.family)
+        mode = as_number(raw["mode"], f"{path}.mode")
+        if not lo <= mode <= hi:
+            raise ScenarioError(path, f"mode {fmt(mode)} is outside [min {fmt(lo)}, max {fmt(hi)}]")
+        lam = as_number(raw.get("lambda", 4.0), f"{path}.lambda")
+        if lam <= 0:
+            raise ScenarioError(f"{path}.lambda", f"must be > 0, got {fmt(lam)}")
+        return cls({"min": lo, "mode": mode, "max": hi, "lambda": lam})
+
+    @property
+    def shape(self) -> tuple[float, float]:
+        lo, c, hi, lam = (self.params[k] for k in ("min", "mode", "max", "lambda"))
+        return 1.0 + lam * (c - lo) / (hi - lo), 1.0 + lam * (hi - c) / (hi - lo)
+
+    def ppf(self, u):
+        a, b = self.shape
+        return _beta_ppf(a, b, self.params["min"], self.params["max"], u)
+
+    def support(self):
+        return self.params["min"], self.params["max"]
+
+    def to_scipy(self):
+        a, b = self.shape
+        lo, hi = self.params["min"], self.params["max"]
+        return stats.beta(a, b, loc=lo, scale=hi - lo)
+
+
+@register
+@dataclass(frozen=True)
+class Normal(Distribution):
+    """Normal(mean, sd), optionally truncated to [low, high]."""
+
+    family: ClassVar[str] = "normal"
+    keys: ClassVar[tuple[str, ...]] = ("mean", "sd", "low", "high")
+
+    @classmethod
+    def parse(cls, raw, path):
+        _require(raw, ("mean", "sd"), path, cls.family)
+        mean = as_number(raw["mean"], f"{path}.mean")
+        sd = as_number(raw["sd"], f"{path}.sd")
+        if sd <= 0:
+            raise ScenarioError(f"{path}.sd", f"must be > 0, got {fmt(sd)}")
+        params = {"mean": mean, "sd": sd}
+        low = as_number(raw["low"], f"{path}.low") if "low" in raw else -math.inf
+        high = as_number(raw["high"], f"{path}.high") if "high" in raw else math.inf
+        if high <= low:
+            raise ScenarioError(path, f"high {fmt(high)} is not above low {fmt(low)}")
+        a, b = (low - mean) / sd, (high - mean) / sd
+        if special.ndtr(b) - special.ndtr(a) < 1e-9 and special.ndtr(-a) - special.ndtr(-b) < 1e-9:
+            raise ScenarioError(path, f"truncation [{fmt(low)}, {fmt(high)}] keeps almost none of the mass")
+        if "low" in raw:
+            params["low"] = low
+        if "high" in raw:
+            params["high"] = high
+        return cls(params)
+
+    @property
+    def _bounds(self) -> tuple[float, float]:
+        return self.params.get("low", -math.inf), self.params.get("high", math.inf)
+
+    def ppf(self, u):
+        mean, sd = self.params["mean"], self.params["sd"]
+        u = np.asarray(u, dtype=float)
+        low, high = self._bounds
+        if low == -math.inf and high == math.inf:
+            return mean + sd * special.ndtri(u)
+        a, b = (low - mean) / sd, (high - mean) / sd
+        # Work in the tail where the CDF has precision: mirror when the window is above 0.
+        if a > 0:
+            pa, pb = special.ndtr(-b), special.ndtr(-a)
+            z = -special.ndtri(pb - u * (pb - pa))
+        else:
+            pa, pb = special.ndtr(a), special.ndtr(b)
+            z = special.ndtri(pa + u * (pb - pa))
+        return np.clip(mean + sd * z, low, high)
+
+    def support(self):
+        return self._bounds
+
+    def to_scipy(self):
+        mean, sd = self.params["mean"], self.params["sd"]
+        low, high = self._bounds
+        if low == -math.inf and high == math.inf:
+            return stats.norm(mean, sd)
+        return stats.truncnorm((low - mean) / sd, (high - mean) / sd, loc=mean, scale=sd)
+
+
+@register
+@dataclass(frozen=True)
+class Lognormal(Distribution):
+    """exp(Normal(mu, sigma)); given by mu/sigma, by median and p90, or by a 90 % interval."""
+
+    family: ClassVar[str] = "lognormal"
+    keys: ClassVar[tuple[str, ...]] = ("mu", "sigma", "median", "p90", "low", "high", "shift")
+    FORMS: ClassVar[tuple[tuple[str, ...], ...]] = (("mu", "sigma"), ("median", "p90"), ("low", "high"))
+
+    @classmethod
+    def parse(cls, raw, path):
+        given = [form for form in cls.FORMS if any(k in raw for k in form)]
+        if len(given) != 1:
+            forms = " or ".join("/".join(f) for f in cls.FORMS)
+            what = "mixes" if given else "needs"
+            raise ScenarioError(path, f"lognormal {what} parameterizations: give exactly one of {forms}")
+        form = given[0]
+        _require(raw, form, path, cls.family)
+        shift = as_number(raw.get("shift", 0.0), f"{path}.shift")
+        vals = {k: as_number(raw[k], f"{path}.{k}") for k in form}
+        if form == ("mu", "sigma"):
+            mu, sigma = vals["mu"], vals["sigma"]
+            if sigma <= 0:
+                raise ScenarioError(f"{path}.sigma", f"must be > 0, got {fmt(sigma)}")
+        else:
+            first, second = form
+            a, b = vals[first] - shift, vals[second] - shift
+            if a <= 0:
+                raise ScenarioError(f"{path}.{first}", f"must be above shift {fmt(shift)}, got {fmt(vals[first])}")
+            if b <= a:
+                raise ScenarioError(path, f"{second} {fmt(vals[second])} is not above {first} {fmt(vals[first])}")
+            if form == ("median", "p90"):
+                mu = math.log(a)
+                sigma = (math.log(b) - mu) / Z90
+            else:  # a 90 % interval: low is P5, high is P95
+                mu = 0.5 * (math.log(a) + math.log(b))
+                sigma = (math.log(b) - math.log(a)) / (2.0 * Z95)
+        params = dict(vals)
+        if shift:
+            params["shift"] = shift
+        dist = cls(params)
+        object.__setattr__(dist, "_mu_sigma", (mu, sigma))
+        return dist
+
+    @property
+    def mu_sigma(self) -> tuple[float, float]:
+        return self._mu_sigma  # type: ignore[attr-defined]
+
+    def ppf(self, u):
+        mu, sigma = self.mu_sigma
+        return self.params.get("shift", 0.0) + np.exp(mu + sigma * special.ndtri(np.asarray(u, dtype=float)))
+
+    def support(self):
+        return self.params.get("shift", 0.0), math.inf
+
+    def to_scipy(self):
+        mu, sigma = self.mu_sigma
+        return stats.lognorm(sigma, loc=self.params.get("shift", 0.0), scale=math.exp(mu))
+
+
+@register
+@dataclass(frozen=True)
+class Beta(Distribution):
+    """Beta(alpha, beta), optionally scaled to [min, max] (default [0, 1])."""
+
+    family: ClassVar[str] = "beta"
+    keys: ClassVar[tuple[str, ...]] = ("alpha", "beta", "min", "max")
+
+    @classmethod
+    def parse(cls, raw, path):
+        _require(raw, ("alpha", "beta"), path, cls.family)
+        params = {}
+        for k in ("alpha", "beta"):
+            params[k] = as_number(raw[k], f"{path}.{k}")
+            if params[k] <= 0:
+                raise ScenarioError(f"{path}.{k}", f"must be > 0, got {fmt(params[k])}")
+        if ("min" in raw) != ("max" in raw):
+            raise ScenarioError(path, "beta needs both min and max to be scaled, or neither")
+        if "min" in raw:
+            params["min"], params["max"] = _bounded_interval(raw, path, cls.family)
+        return cls(params)
+
+    def ppf(self, u):
+        lo, hi = self.support()
+        return _beta_ppf(self.params["alpha"], self.params["beta"], lo, hi, u)
+
+    def support(self):
+        return self.params.get("min", 0.0), self.params.get("max", 1.0)
+
+    def to_scipy(self):
+        lo, hi = self.support()
+        return stats.beta(self.params["alpha"], self.params["beta"], loc=lo, scale=hi - lo)
+
+
+def _discrete_ppf(values: np.ndarray, cum: np.ndarray, u) -> np.ndarray:
+    """Smallest value whose CDF reaches u (the step function's inverse)."""
+    idx = np.searchsorted(cum, np.asarray(u, dtype=float), side="left")
+    return values[np.minimum(idx, len(values) - 1)]
+
+
+@register
+@dataclass(frozen=True)
+class Bernoulli(Distribution):
+    family: ClassVar[str] = "bernoulli"
+    keys: ClassVar[tuple[str, ...]] = ("p",)
+    attains_bounds: ClassVar[bool] = True
+
+    @classmethod
+    def parse(cls, raw, path):
+        _require(raw, cls.keys, path, cls.family)
+        p = as_number(raw["p"], f"{path}.p")
+        if not 0.0 <= p <= 1.0:
+            raise ScenarioError(f"{path}.p", f"probability must be in [0, 1], got {fmt(p)}")
+        return cls({"p": p})
+
+    def ppf(self, u):
+        return (np.asarray(u) > 1.0 - self.params["p"]).astype(float)
+
+    def support(self):
+        return 0.0, 1.0
+
+    def to_scipy(self):
+        return stats.bernoulli(self.params["p"])
+
+
+@register
+@dataclass(frozen=True)
+class Discrete(Distribution):
+    family: ClassVar[str] = "discrete"
+    keys: ClassVar[tuple[str, ...]] = ("values", "probabilities")
+    attains_bounds: ClassVar[bool] = True
+
+    @classmethod
+    def parse(cls, raw, path):
+        _require(raw, cls.keys, path, cls.family)
+        values = as_number_list(raw["values"], f"{path}.values")
+        probs = as_number_list(raw["probabilities"], f"{path}.probabilities")
+        if len(values) != len(probs):
+            raise ScenarioError(path, f"{len(values)} values but {len(probs)} probabilities")
+        if (probs < 0).any():
+            raise ScenarioError(f"{path}.probabilities", "probabilities must be >= 0")
+        if abs(probs.sum() - 1.0) > 1e-9:
+            raise ScenarioError(f"{path}.probabilities", f"must sum to 1, sum is {probs.sum():.12g}")
+        return cls({"values": values.tolist(), "probabilities": probs.tolist()})
+
+    @property
+    def _table(self) -> tuple[np.ndarray, np.ndarray]:
+        values = np.asarray(self.params["values"], dtype=float)
+        probs = np.asarray(self.params["probabilities"], dtype=float)
+        order = np.argsort(values, kind="stable")
+        values, probs = values[order], probs[order]
+        cum = np.cumsum(probs)
+        cum /= cum[-1]
+        return values, cum
+
+    def ppf(self, u):
+        return _discrete_ppf(*self._table, u)
+
+    def support(self):
+        return min(self.params["values"]), max(self.params["values"])
+
+    def to_scipy(self):
+        values, cum = self._table
+        uniq, inv = np.unique(values, return_inverse=True)
+        probs = np.bincount(inv, weights=np.diff(np.concatenate([[0.0], cum])))
+        return stats.rv_discrete(values=(uniq, probs))
+
+    def describe(self):
+        return f"discrete({len(self.params['values'])} values)"
+
+
+@register
+@dataclass(frozen=True)
+class Empirical(Distribution):
+    """The observed values, each with equal weight (the empirical distribution)."""
+
+    family: ClassVar[str] = "empirical"
+    keys: ClassVar[tuple[str, ...]] = ("values",)
+    attains_bounds: ClassVar[bool] = True
+
+    @classmethod
+    def parse(cls, raw, path):
+        _require(raw, cls.keys, path, cls.family)
+        values = as_number_list(raw["values"], f"{path}.values", min_len=2)
+        return cls({"values": values.tolist()})
+
+    def ppf(self, u):
+        values = np.sort(np.asarray(self.params["values"], dtype=float))
+        n = len(values)
+        return _discrete_ppf(values, np.arange(1, n + 1) / n, u)
+
+    def support(self):
+        return min(self.params["values"]), max(self.params["values"])
+
+    def to_scipy(self):
+        uniq, counts = np.unique(np.asarray(self.params["values"], dtype=float), return_counts=True)
+        return stats.rv_discrete(values=(uniq, counts / counts.sum()))
+
+    def describe(self):
+        return f"empirical({len(self.params['values'])} values)"
+
+
+def parse_distribution(raw: Any, path: str) -> Distribution:
+    """A plain number becomes `fixed`; a table with `dist` becomes that family."""
+    if isinstance(raw, dict):
+        if "dist" not in raw:
+            raise ScenarioError(path, f"a distribution table needs dist = one of {', '.join(FAMILIES)}")
+        name = raw["dist"]
+        if not isinstance(name, str) or name not in FAMILIES:
+            raise ScenarioError(f"{path}.dist", f"unknown distribution {name!r}{suggest(str(name), FAMILIES)}; "
+                                f"known: {', '.join(FAMILIES)}")
+        cls = FAMILIES[name]
+        for key in raw:
+            if key != "dist" and key not in cls.keys:
+                raise ScenarioError(f"{path}.{key}", f"unknown parameter for {name}{suggest(key, cls.keys)}; "
+                                    f"expected {', '.join(cls.keys)}")
+        return cls.parse(raw, path)
+    return Fixed({"value": as_number(raw, path)})
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The range MODEL.md allows for a driver; checked against a distribution's support."""
+
+    low: float = -math.inf
+    high: float = math.inf
+    low_open: bool = False
+    high_open: bool = False
+
+    def text(self) -> str:
+        parts = []
+        if self.low > -math.inf:
+            parts.append(f"{'>' if self.low_open else '>='} {fmt(self.low)}")
+        if self.high < math.inf:
+            parts.append(f"{'<' if self.high_open else '<='} {fmt(self.high)}")
+        return " and ".join(parts) or "any number"
+
+    def check(self, dist: Distribution, path: str) -> None:
+        lo, hi = dist.support()
+        bad_lo = lo < self.low or (self.low_open and lo == self.low and (dist.attains_bounds or lo > -math.inf
+                                                                           and not _continuous_open(dist)))
+        bad_hi = hi > self.high or (self.high_open and hi == self.high and (dist.attains_bounds or
+                                                                             not _continuous_open(dist)))
+        if bad_lo or bad_hi:
+            if dist.is_fixed:
+                raise ScenarioError(path, f"must be {self.text()}, got {fmt(lo)}")
+            raise ScenarioError(path, f"{dist.family} support [{fmt(lo)}, {fmt(hi)}] breaks the bound: "
+                                f"must be {self.text()}")
+
+
+def _continuous_open(dist: Distribution) -> bool:
+    """Continuous families sampled from open (0, 1) uniforms never hit their support ends."""
+    return not dist.attains_bounds
+
+
+PpfFunc = Callable[[np.ndarray], np.ndarray]

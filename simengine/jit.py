@@ -1,0 +1,40 @@
+"""The single place numba is imported: jit defaults for every kernel live here.
+
+Kernels are written as plain Python functions (their "twins") and compiled with
+`jit` or `parallel_jit`; with NUMBA_DISABLE_JIT=1 the twins run as ordinary Python.
+"""
+
+from __future__ import annotations
+
+import numba
+
+#: Options every kernel shares: cached to disk, no fastmath (results must be exact and
+#: reproducible across machines and thread counts).
+JIT_OPTIONS = dict(cache=True, fastmath=False, nogil=True)
+
+prange = numba.prange
+
+
+def jit(func):
+    """Compile a serial kernel with the project defaults."""
+    return numba.njit(**JIT_OPTIONS)(func)
+
+
+def parallel_jit(func):
+    """Compile a kernel whose outer `prange` loop runs across threads."""
+    return numba.njit(parallel=True, **JIT_OPTIONS)(func)
+
+
+def max_threads() -> int:
+    """Largest thread count numba's pool can use on this machine."""
+    return int(numba.config.NUMBA_NUM_THREADS)
+
+
+def set_threads(n_threads: int) -> None:
+    """Set the kernel thread count for the calling thread."""
+    numba.set_num_threads(int(n_threads))
+
+
+def get_threads() -> int:
+    """Kernel thread count now in force."""
+    return int(numba.get_num_threads())

@@ -1,0 +1,449 @@
+"""Scenario files: TOML in, a validated frozen `Scenario` out, plus its canonical JSON and hash.
+
+All validation happens here, before any sampling: unknown keys (with a did-you-mean),
+wrong types, invalid distribution parameters and distributions whose support breaks
+MODEL.md's bounds are reported as one `ScenarioError` naming the dotted field path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .distributions import Bound, Distribution, as_number, fmt, parse_distribution, suggest
+from .errors import InputError, ScenarioError
+
+TIMINGS = ("upfront", "implementation", "recurring")
+RECURRING_STARTS = ("go_live", "start")
+CURVES = ("linear", "logistic")
+MAX_HORIZON_MONTHS = 1200
+
+NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+
+# MODEL.md's bounds on each kind of driver.
+ANY = Bound()
+NON_NEGATIVE = Bound(low=0.0)
+POSITIVE = Bound(low=0.0, low_open=True)
+UNIT = Bound(low=0.0, high=1.0)
+ABOVE_MINUS_ONE = Bound(low=-1.0, low_open=True)
+
+
+@dataclass(frozen=True)
+class CostItem:
+    name: str
+    timing: str
+    amount: Distribution
+    start: str
+    overrun: bool
+    labor: bool
+    description: str
+
+
+@dataclass(frozen=True)
+class BenefitStream:
+    name: str
+    amount: Distribution
+    scales_with_adoption: bool
+    description: str
+
+
+@dataclass(frozen=True)
+class Phase:
+    share: float
+    offset_months: int
+
+
+@dataclass(frozen=True)
+class RiskEvent:
+    name: str
+    probability: Distribution
+    cost: Distribution
+    delay_months: Distribution
+    benefit_loss: Distribution
+    description: str
+
+
+@dataclass(frozen=True)
+class Correlation:
+    drivers: tuple[str, str]
+    spearman: float
+
+
+@dataclass(frozen=True)
+class Decision:
+    payback_months_max: float | None
+    bcr_min: float | None
+    roi_min: float | None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario. `fields` maps every numeric dotted path to its distribution."""
+
+    name: str
+    description: str
+    currency: str
+    horizon_months: int
+    seed: int | None
+    discount_rate: Distribution
+    planned_months: Distribution
+    delay_months: Distribution
+    delay_cost_per_month: Distribution
+    costs: tuple[CostItem, ...]
+    cost_overrun: Distribution
+    maintenance_load: Distribution
+    maintenance_cap: Distribution
+    ceiling: Distribution
+    ramp_months: Distribution
+    curve: str
+    phases: tuple[Phase, ...]
+    realization: Distribution
+    benefits: tuple[BenefitStream, ...]
+    events: tuple[RiskEvent, ...]
+    correlations: tuple[Correlation, ...]
+    decision: Decision
+    canonical: dict
+
+    @property
+    def canonical_json(self) -> str:
+        """Sorted, compact JSON of the normalized scenario: what the hash is taken of."""
+        return json.dumps(self.canonical, sort_keys=True, separators=(",", ":"))
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.canonical_json.encode()).hexdigest()
+
+    def fields(self) -> dict[str, Distribution]:
+        """Every per-trial numeric input by dotted path (fixed ones included), in a stable order."""
+        out = {
+            "discount_rate": self.discount_rate,
+            "schedule.planned_months": self.planned_months,
+            "schedule.delay_months": self.delay_months,
+            "schedule.delay_cost_per_month": self.delay_cost_per_month,
+            "risks.cost_overrun": self.cost_overrun,
+            "risks.maintenance_load": self.maintenance_load,
+            "risks.maintenance_cap": self.maintenance_cap,
+            "adoption.ceiling": self.ceiling,
+            "adoption.ramp_months": self.ramp_months,
+            "benefits.realization": self.realization,
+        }
+        for c in self.costs:
+            out[f"costs.{c.name}.amount"] = c.amount
+        for b in self.benefits:
+            out[f"benefits.streams.{b.name}.amount"] = b.amount
+        for e in self.events:
+            out[f"events.{e.name}.probability"] = e.probability
+            out[f"events.{e.name}.cost"] = e.cost
+            out[f"events.{e.name}.delay_months"] = e.delay_months
+            out[f"events.{e.name}.benefit_loss"] = e.benefit_loss
+        return out
+
+    def drivers(self) -> list[str]:
+        """Names of the sampled inputs: non-fixed fields plus each event's 0/1 occurrence."""
+        names = [k for k, d in self.fields().items() if not d.is_fixed]
+        for e in self.events:
+            p = e.probability
+            if not (p.is_fixed and p.params["value"] in (0.0, 1.0)):
+                names.append(f"events.{e.name}.occurred")
+        return names
+
+
+# --- the schema: allowed keys per table, used for did-you-mean on unknown keys -------------
+
+TOP_KEYS = ("name", "description", "currency", "horizon_months", "discount_rate", "seed",
+            "schedule", "costs", "risks", "adoption", "benefits", "events", "correlations", "decision")
+SCHEDULE_KEYS = ("planned_months", "delay_months", "delay_cost_per_month")
+COST_KEYS = ("timing", "amount", "start", "overrun", "labor", "description")
+RISK_KEYS = ("cost_overrun", "maintenance_load", "maintenance_cap")
+ADOPTION_KEYS = ("ceiling", "ramp_months", "curve", "phases")
+PHASE_KEYS = ("share", "offset_months")
+BENEFITS_KEYS = ("realization", "streams")
+STREAM_KEYS = ("amount", "scales_with_adoption", "description")
+EVENT_KEYS = ("probability", "cost", "delay_months", "benefit_loss", "description")
+CORRELATION_KEYS = ("drivers", "spearman")
+DECISION_KEYS = ("payback_months_max", "bcr_min", "roi_min")
+
+
+def _check_keys(table: Any, allowed, path: str) -> dict:
+    """The table itself, after rejecting non-tables and unknown keys."""
+    if not isinstance(table, dict):
+        raise ScenarioError(path, f"expected a table, got {type(table).__name__}")
+    for key in table:
+        if key not in allowed:
+            where = f"{path}.{key}" if path else key
+            raise ScenarioError(where, f"unknown key{suggest(key, allowed)}; expected one of {', '.join(allowed)}")
+    return table
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _string(table: dict, key: str, path: str, default: str | None = None, choices=None) -> str:
+    where = _join(path, key)
+    if key not in table:
+        if default is None:
+            raise ScenarioError(where, "is required")
+        return default
+    value = table[key]
+    if not isinstance(value, str):
+        raise ScenarioError(where, f"expected a string, got {type(value).__name__} {value!r}")
+    if choices is not None and value not in choices:
+        raise ScenarioError(where, f"must be one of {', '.join(choices)}, got {value!r}{suggest(value, choices)}")
+    return value
+
+
+def _bool(table: dict, key: str, path: str, default: bool) -> bool:
+    if key not in table:
+        return default
+    value = table[key]
+    if not isinstance(value, bool):
+        raise ScenarioError(_join(path, key), f"expected true or false, got {value!r}")
+    return value
+
+
+def _dist(table: dict, key: str, path: str, bound: Bound, default: float | None = None) -> Distribution:
+    where = _join(path, key)
+    if key not in table:
+        if default is None:
+            raise ScenarioError(where, "is required")
+        return parse_distribution(default, where)
+    dist = parse_distribution(table[key], where)
+    bound.check(dist, where)
+    return dist
+
+
+def _integer(value: Any, path: str, low: int, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ScenarioError(path, f"expected a whole number, got {value!r}")
+    if value < low or (high is not None and value > high):
+        rng = f">= {low}" if high is None else f"between {low} and {high}"
+        raise ScenarioError(path, f"must be {rng}, got {value}")
+    return value
+
+
+def _named_tables(table: Any, path: str) -> dict:
+    if not isinstance(table, dict):
+        raise ScenarioError(path, f"expected a table of named items, got {type(table).__name__}")
+    for name in table:
+        if not NAME_RE.match(name):
+            raise ScenarioError(f"{path}.{name}", "names must start with a letter and use letters, digits, _ or -")
+    return table
+
+
+def _parse_costs(raw: Any) -> tuple[CostItem, ...]:
+    items = []
+    for name, t in _named_tables(raw, "costs").items():
+        path = f"costs.{name}"
+        _check_keys(t, COST_KEYS, path)
+        timing = _string(t, "timing", path, choices=TIMINGS)
+        if "start" in t and timing != "recurring":
+            raise ScenarioError(f"{path}.start", f"only recurring items have a start; this item is {timing}")
+        start = _string(t, "start", path, default="go_live", choices=RECURRING_STARTS)
+        overrun = _bool(t, "overrun", path, default=timing != "recurring")
+        labor = _bool(t, "labor", path, default=False)
+        if labor and timing == "recurring":
+            raise ScenarioError(f"{path}.labor", "only upfront and implementation items count as initial labor")
+        amount = _dist(t, "amount", path, NON_NEGATIVE)
+        items.append(CostItem(name, timing, amount, start, overrun, labor, _string(t, "description", path, "")))
+    return tuple(items)
+
+
+def _parse_phases(raw: Any) -> tuple[Phase, ...]:
+    if raw is None:
+        return (Phase(1.0, 0),)
+    if not isinstance(raw, list) or not raw:
+        raise ScenarioError("adoption.phases", "expected a non-empty list of {share, offset_months} tables")
+    phases = []
+    for i, t in enumerate(raw):
+        path = f"adoption.phases[{i}]"
+        _check_keys(t, PHASE_KEYS, path)
+        if "share" not in t:
+            raise ScenarioError(f"{path}.share", "is required")
+        share = as_number(t["share"], f"{path}.share")
+        if not 0.0 < share <= 1.0:
+            raise ScenarioError(f"{path}.share", f"must be in (0, 1], got {fmt(share)}")
+        offset = _integer(t.get("offset_months", 0), f"{path}.offset_months", 0, MAX_HORIZON_MONTHS)
+        phases.append(Phase(share, offset))
+    total = math.fsum(p.share for p in phases)
+    if abs(total - 1.0) > 1e-9:
+        raise ScenarioError("adoption.phases", f"shares must sum to 1, they sum to {total:.12g}")
+    return tuple(phases)
+
+
+def _parse_benefits(raw: Any) -> tuple[Distribution, tuple[BenefitStream, ...]]:
+    _check_keys(raw, BENEFITS_KEYS, "benefits")
+    realization = _dist(raw, "realization", "benefits", UNIT, default=1.0)
+    streams = []
+    for name, t in _named_tables(raw.get("streams", {}), "benefits.streams").items():
+        path = f"benefits.streams.{name}"
+        _check_keys(t, STREAM_KEYS, path)
+        amount = _dist(t, "amount", path, NON_NEGATIVE)
+        scales = _bool(t, "scales_with_adoption", path, default=True)
+        streams.append(BenefitStream(name, amount, scales, _string(t, "description", path, "")))
+    return realization, tuple(streams)
+
+
+def _parse_events(raw: Any) -> tuple[RiskEvent, ...]:
+    events = []
+    for name, t in _named_tables(raw, "events").items():
+        path = f"events.{name}"
+        _check_keys(t, EVENT_KEYS, path)
+        events.append(RiskEvent(
+            name,
+            probability=_dist(t, "probability", path, UNIT),
+            cost=_dist(t, "cost", path, NON_NEGATIVE, default=0.0),
+            delay_months=_dist(t, "delay_months", path, NON_NEGATIVE, default=0.0),
+            benefit_loss=_dist(t, "benefit_loss", path, UNIT, default=0.0),
+            description=_string(t, "description", path, ""),
+        ))
+    return tuple(events)
+
+
+def _parse_decision(raw: Any) -> Decision:
+    _check_keys(raw, DECISION_KEYS, "decision")
+    vals = {k: (as_number(raw[k], f"decision.{k}") if k in raw else None) for k in DECISION_KEYS}
+    if vals["payback_months_max"] is not None and vals["payback_months_max"] <= 0:
+        raise ScenarioError("decision.payback_months_max", f"must be > 0, got {fmt(vals['payback_months_max'])}")
+    return Decision(**vals)
+
+
+def _parse_correlations(raw: Any, drivers: list[str]) -> tuple[Correlation, ...]:
+    if not isinstance(raw, list):
+        raise ScenarioError("correlations", "expected a list of [[correlations]] tables")
+    seen: dict[frozenset, int] = {}
+    out = []
+    for i, t in enumerate(raw):
+        path = f"correlations[{i}]"
+        _check_keys(t, CORRELATION_KEYS, path)
+        pair = t.get("drivers")
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)):
+            raise ScenarioError(f"{path}.drivers", "expected two driver names, e.g. drivers = [\"a.b\", \"c.d\"]")
+        for name in pair:
+            if name not in drivers:
+                raise ScenarioError(f"{path}.drivers", f"{name!r} is not a sampled driver{suggest(name, drivers)}")
+        if pair[0] == pair[1]:
+            raise ScenarioError(f"{path}.drivers", f"a driver cannot be correlated with itself ({pair[0]})")
+        key = frozenset(pair)
+        if key in seen:
+            raise ScenarioError(f"{path}.drivers", f"pair {pair[0]} / {pair[1]} is already given in correlations[{seen[key]}]")
+        seen[key] = i
+        if "spearman" not in t:
+            raise ScenarioError(f"{path}.spearman", "is required")
+        rho = as_number(t["spearman"], f"{path}.spearman")
+        if not -1.0 <= rho <= 1.0:
+            raise ScenarioError(f"{path}.spearman", f"must be in [-1, 1], got {fmt(rho)}")
+        out.append(Correlation((pair[0], pair[1]), rho))
+    return tuple(out)
+
+
+def parse_scenario(data: dict) -> Scenario:
+    """Validate a scenario given as nested dicts (parsed TOML, or canonical JSON)."""
+    _check_keys(data, TOP_KEYS, "")
+    name = _string(data, "name", "")
+    description = _string(data, "description", "", default="")
+    currency = _string(data, "currency", "", default="EUR")
+    horizon = _integer(data.get("horizon_months", 60), "horizon_months", 1, MAX_HORIZON_MONTHS)
+    seed = None
+    if data.get("seed") is not None:
+        seed = _integer(data["seed"], "seed", 0, 2**63 - 1)
+    discount = _dist(data, "discount_rate", "", ABOVE_MINUS_ONE)
+
+    schedule = _check_keys(data.get("schedule"), SCHEDULE_KEYS, "schedule") if "schedule" in data else None
+    if schedule is None:
+        raise ScenarioError("schedule", "is required (at least schedule.planned_months)")
+    planned = _dist(schedule, "planned_months", "schedule", POSITIVE)
+    delay = _dist(schedule, "delay_months", "schedule", ANY, default=0.0)
+    delay_cost = _dist(schedule, "delay_cost_per_month", "schedule", NON_NEGATIVE, default=0.0)
+
+    costs = _parse_costs(data.get("costs", {}))
+    risks = _check_keys(data.get("risks", {}), RISK_KEYS, "risks")
+    overrun = _dist(risks, "cost_overrun", "risks", ANY, default=0.0)
+    mload = _dist(risks, "maintenance_load", "risks", ANY, default=0.0)
+    mcap = _dist(risks, "maintenance_cap", "risks", NON_NEGATIVE, default=0.40)
+
+    adoption = _check_keys(data.get("adoption", {}), ADOPTION_KEYS, "adoption")
+    ceiling = _dist(adoption, "ceiling", "adoption", UNIT, default=1.0)
+    ramp = _dist(adoption, "ramp_months", "adoption", POSITIVE, default=1.0)
+    curve = _string(adoption, "curve", "adoption", default="linear", choices=CURVES)
+    phases = _parse_phases(adoption.get("phases"))
+
+    realization, benefits = _parse_benefits(data.get("benefits", {}))
+    events = _parse_events(data.get("events", {}))
+    decision = _parse_decision(data.get("decision", {}))
+
+    canonical = {
+        "name": name, "description": description, "currency": currency,
+        "horizon_months": horizon, "seed": seed, "discount_rate": discount.canonical(),
+        "schedule": {"planned_months": planned.canonical(), "delay_months": delay.canonical(),
+                     "delay_cost_per_month": delay_cost.canonical()},
+        "costs": {c.name: {"timing": c.timing, "amount": c.amount.canonical(), "overrun": c.overrun,
+                           "labor": c.labor, "description": c.description,
+                           **({"start": c.start} if c.timing == "recurring" else {})} for c in costs},
+        "risks": {"cost_overrun": overrun.canonical(), "maintenance_load": mload.canonical(),
+                  "maintenance_cap": mcap.canonical()},
+        "adoption": {"ceiling": ceiling.canonical(), "ramp_months": ramp.canonical(), "curve": curve,
+                     "phases": [{"share": p.share, "offset_months": p.offset_months} for p in phases]},
+        "benefits": {"realization": realization.canonical(),
+                     "streams": {b.name: {"amount": b.amount.canonical(),
+                                          "scales_with_adoption": b.scales_with_adoption,
+                                          "description": b.description} for b in benefits}},
+        "events": {e.name: {"probability": e.probability.canonical(), "cost": e.cost.canonical(),
+                            "delay_months": e.delay_months.canonical(),
+                            "benefit_loss": e.benefit_loss.canonical(), "description": e.description}
+                   for e in events},
+        "correlations": [],
+        "decision": {k: v for k, v in vars(decision).items() if v is not None},
+    }
+    if seed is None:
+        del canonical["seed"]
+    scenario = Scenario(name, description, currency, horizon, seed, discount, planned, delay, delay_cost,
+                        costs, overrun, mload, mcap, ceiling, ramp, curve, phases, realization, benefits,
+                        events, (), decision, canonical)
+    correlations = _parse_correlations(data.get("correlations", []), scenario.drivers())
+    canonical["correlations"] = [{"drivers": list(c.drivers), "spearman": c.spearman} for c in correlations]
+    scenario = Scenario(**{**scenario.__dict__, "correlations": correlations})
+    # Deferred import: correlation needs the driver list this function just built.
+    from .correlation import check_correlations
+
+    check_correlations(scenario)
+    return scenario
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario TOML file; every failure is an InputError with one line."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: no such scenario file")
+    if p.is_dir():
+        raise InputError(f"{p}: is a folder, not a scenario file")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{p}: cannot read ({exc})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{p}: invalid TOML: {exc}") from None
+    try:
+        return parse_scenario(data)
+    except ScenarioError as exc:
+        raise ScenarioError(exc.path, exc.problem) from None
+
+
+def scenario_from_json(text: str) -> Scenario:
+    """Rebuild a scenario from the canonical JSON stored in a result file."""
+    return parse_scenario(json.loads(text))
+
+
+def fixed_value(dist: Distribution) -> float:
+    """The value of a fixed distribution (used for structural checks)."""
+    return float(dist.ppf(np.array([0.5]))[0])
