@@ -1,0 +1,155 @@
+"""The `simengine` command line: thin Click commands over the library.
+
+Every library error becomes one line on stderr and a non-zero exit (2 for bad input);
+no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from ._version import __version__
+from .bundled import bundled_scenarios, resolve_scenario
+from .engine import DEFAULT_SEED, DEFAULT_TRIALS
+from .errors import InputError, SimengineError
+from .runner import default_output_path, run, summarize_file
+from .sampling import SAMPLING_METHODS
+from .scenario import load_scenario
+from .textout import run_header, summary_table
+
+
+class UsageError(click.UsageError):
+    """Click's usage error, exit 2."""
+
+
+def one_line_errors(func):
+    """Turn library errors into `Error: <one line>` on stderr with the error's exit status."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except SimengineError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Interrupted: no result file was written.", err=True)
+            sys.exit(130)
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="simengine")
+def main():
+    """Monte Carlo risk and ROI simulation for IT and CRM investments.
+
+    \b
+    Example:
+      simengine run crm_upgrade_big_bang --trials 100000
+    """
+
+
+@main.command("run")
+@click.argument("scenario")
+@click.option("--trials", "-n", type=click.IntRange(min=1), default=DEFAULT_TRIALS, show_default=True,
+              help="Number of Monte Carlo trials.")
+@click.option("--seed", "-s", type=click.IntRange(0, 2**63 - 1), default=None,
+              help=f"Random seed [default: the scenario's seed, else {DEFAULT_SEED}].")
+@click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Result Parquet path [default: results/<scenario>-seed<S>-n<N>.parquet].")
+@click.option("--threads", "-t", type=click.IntRange(min=1), default=None,
+              help="Kernel threads [default: all cores]. Results are identical for any value.")
+@click.option("--sampling", type=click.Choice(SAMPLING_METHODS), default="mc", show_default=True,
+              help="Sampling design.")
+@click.option("--force", is_flag=True, help="Overwrite an existing result file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of a table.")
+@one_line_errors
+def run_command(scenario, trials, seed, out, threads, sampling, force, as_json):
+    """Simulate SCENARIO (a TOML file or a bundled scenario's name).
+
+    Writes one Parquet row per trial and a .summary.json beside it, then prints the
+    summary. An existing result is never overwritten without --force.
+
+    \b
+    Example:
+      simengine run scenarios/crm_upgrade_phased.toml --trials 1000000 --seed 7
+    """
+    path = resolve_scenario(scenario)
+    sc = load_scenario(path)
+    seed = seed if seed is not None else (sc.seed if sc.seed is not None else DEFAULT_SEED)
+    out = out if out is not None else default_output_path(path, seed, trials)
+    report = run(sc, trials=trials, seed=seed, out=out, threads=threads, force=force, sampling=sampling)
+    if as_json:
+        click.echo(json.dumps({**report.summary, "result_path": str(report.result_path),
+                               "summary_path": str(report.summary_path),
+                               "elapsed_seconds": round(report.seconds, 3)}, indent=2))
+        return
+    click.echo(f"{run_header(report.summary)} ({report.seconds:.1f} s)")
+    click.echo("")
+    click.echo(summary_table(report.summary))
+    click.echo("")
+    click.echo(f"Results: {report.result_path}")
+    click.echo(f"Summary: {report.summary_path}")
+
+
+@main.command("validate")
+@click.argument("scenario")
+@one_line_errors
+def validate_command(scenario):
+    """Check SCENARIO without running it; prints its drivers when valid.
+
+    \b
+    Example:
+      simengine validate scenarios/crm_new_small_firm.toml
+    """
+    path = resolve_scenario(scenario)
+    sc = load_scenario(path)
+    drivers = sc.drivers()
+    click.echo(f"{path}: valid. {sc.name}: {len(sc.costs)} cost items, {len(sc.benefits)} benefit streams, "
+               f"{len(sc.events)} risk events, {len(drivers)} sampled drivers.")
+    fields = sc.fields()
+    for name in drivers:
+        dist = fields.get(name)
+        click.echo(f"  {name:<48} {dist.describe() if dist else 'bernoulli(probability)'}")
+
+
+@main.command("summarize")
+@click.argument("result", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@one_line_errors
+def summarize_command(result, as_json):
+    """Recompute the summary of a RESULT Parquet file from its stored trials.
+
+    \b
+    Example:
+      simengine summarize results/crm_upgrade_big_bang-seed1-n100000.parquet
+    """
+    summary = summarize_file(result)
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    click.echo(run_header(summary))
+    click.echo("")
+    click.echo(summary_table(summary))
+
+
+@main.command("scenarios")
+@one_line_errors
+def scenarios_command():
+    """List the bundled scenarios, one line each.
+
+    \b
+    Example:
+      simengine scenarios
+    """
+    for name, path in bundled_scenarios().items():
+        try:
+            sc = load_scenario(path)
+            line = sc.description.strip().splitlines()[0] if sc.description.strip() else sc.name
+        except InputError as exc:
+            line = f"(invalid: {exc})"
+        click.echo(f"{name:<28} {line}")

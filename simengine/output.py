@@ -1,0 +1,159 @@
+"""Result files: the Arrow schema, Parquet writing with run metadata, and reading back.
+
+One row per trial: `trial` (int64), every driver (float64, named by its dotted path;
+events 0/1), every metric (nullable where MODEL.md says). The file's key-value metadata
+holds the canonical scenario JSON, its sha256, seed, trials, sampling method, stream
+layout, simengine version and schema version. Files are written to a temporary name in
+the target folder and renamed only when complete, so a failed run leaves no result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ._version import __version__
+from .errors import OutputExistsError, ResultFileError
+from .kernels.cashflows import METRICS
+
+SCHEMA_VERSION = "1"
+META_PREFIX = "simengine."
+NULLABLE_METRICS = {"roi", "bcr", "irr", "payback_months", "discounted_payback_months"}
+INTEGER_METRICS = {"payback_months": pa.int32(), "discounted_payback_months": pa.int32(),
+                   "go_live_month": pa.int64()}
+
+
+def result_schema(drivers: list[str], metadata: dict[str, str]) -> pa.Schema:
+    """Arrow schema of a result file for these drivers."""
+    fields = [pa.field("trial", pa.int64(), nullable=False)]
+    fields += [pa.field(name, pa.float64(), nullable=False) for name in drivers]
+    fields += [pa.field(m, INTEGER_METRICS.get(m, pa.float64()), nullable=m in NULLABLE_METRICS) for m in METRICS]
+    meta = {f"{META_PREFIX}{k}": v for k, v in metadata.items()}
+    return pa.schema(fields, metadata=meta)
+
+
+def run_metadata(scenario, seed: int, trials: int, sampling: str, stream_layout: str) -> dict[str, str]:
+    """The key-value metadata that makes a result file self-describing and reproducible."""
+    return {
+        "scenario": scenario.canonical_json,
+        "scenario_sha256": scenario.sha256,
+        "scenario_name": scenario.name,
+        "seed": str(seed),
+        "trials": str(trials),
+        "sampling": sampling,
+        "stream_layout": stream_layout,
+        "version": __version__,
+        "schema_version": SCHEMA_VERSION,
+    }
+
+
+def chunk_table(schema: pa.Schema, start: int, drivers: dict[str, np.ndarray], metrics: np.ndarray) -> pa.Table:
+    """An Arrow table of one chunk's trials, NaN metrics turned into nulls."""
+    n = metrics.shape[0]
+    arrays = [pa.array(np.arange(start, start + n, dtype=np.int64))]
+    for field in schema:
+        if field.name == "trial":
+            continue
+        if field.name in drivers:
+            arrays.append(pa.array(drivers[field.name], type=pa.float64()))
+            continue
+        col = metrics[:, METRICS.index(field.name)]
+        mask = np.isnan(col)
+        values = np.where(mask, 0.0, col).astype(field.type.to_pandas_dtype()) if pa.types.is_integer(field.type) else col
+        arrays.append(pa.array(values, type=field.type, mask=mask if mask.any() else None))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def summary_path_for(result_path: Path) -> Path:
+    """`results/x.parquet` -> `results/x.summary.json`."""
+    return result_path.with_name(result_path.stem + ".summary.json")
+
+
+def check_writable(paths: list[Path], force: bool) -> None:
+    """Refuse to overwrite existing outputs unless forced; fail before any work is done."""
+    for path in paths:
+        if path.exists() and not force:
+            raise OutputExistsError(f"{path}: already exists; use --force to overwrite it")
+        if path.exists() and path.is_dir():
+            raise OutputExistsError(f"{path}: is a folder")
+
+
+class AtomicFile:
+    """A temporary file beside `target`, renamed onto it by `commit()`, removed by `discard()`."""
+
+    def __init__(self, target: Path):
+        self.target = target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+        os.close(fd)
+        self.temp = Path(name)
+
+    def commit(self) -> None:
+        os.replace(self.temp, self.target)
+
+    def discard(self) -> None:
+        self.temp.unlink(missing_ok=True)
+
+
+class ResultWriter:
+    """Streams chunks into a Parquet file as row groups; the file appears only on `close()`."""
+
+    def __init__(self, target: Path, schema: pa.Schema):
+        self.schema = schema
+        self._file = AtomicFile(target)
+        self._writer = pq.ParquetWriter(self._file.temp, schema, compression="zstd")
+
+    def write(self, start: int, drivers: dict[str, np.ndarray], metrics: np.ndarray) -> None:
+        self._writer.write_table(chunk_table(self.schema, start, drivers, metrics))
+
+    def close(self) -> None:
+        self._writer.close()
+        self._file.commit()
+
+    def abort(self) -> None:
+        try:
+            self._writer.close()
+        finally:
+            self._file.discard()
+
+
+def write_json_atomic(target: Path, data: dict) -> None:
+    """Write JSON through a temporary file so a reader never sees half of it."""
+    f = AtomicFile(target)
+    try:
+        f.temp.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        f.commit()
+    except BaseException:
+        f.discard()
+        raise
+
+
+def read_metadata(path: Path) -> dict[str, str]:
+    """The simengine key-value metadata of a result file (prefix stripped)."""
+    if not path.exists():
+        raise ResultFileError(f"{path}: no such result file")
+    try:
+        meta = pq.read_schema(path).metadata or {}
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise ResultFileError(f"{path}: not a Parquet file ({exc})") from None
+    out = {k.decode()[len(META_PREFIX):]: v.decode() for k, v in meta.items()
+           if k.decode().startswith(META_PREFIX)}
+    if "scenario" not in out:
+        raise ResultFileError(f"{path}: not a simengine result (no simengine metadata)")
+    return out
+
+
+def read_metric_columns(path: Path, names) -> dict[str, np.ndarray]:
+    """Metric columns as float arrays with NaN for null."""
+    schema = pq.read_schema(path)
+    missing = [n for n in names if n not in schema.names]
+    if missing:
+        raise ResultFileError(f"{path}: has no {', '.join(missing)} column(s); was it run with metrics stored?")
+    table = pq.read_table(path, columns=list(names))
+    return {n: table.column(n).to_numpy(zero_copy_only=False).astype(float) for n in names}

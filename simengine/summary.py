@@ -1,0 +1,139 @@
+"""Summary of a run (MODEL.md): moments, percentiles, tail risk and targets, each with its MC standard error.
+
+Standard errors:
+- mean: sd / sqrt(n);  sd: sqrt((m4 - s^4) / (4 s^2 n)) (delta method on the variance);
+- a percentile: half the width of its distribution-free 95 % order-statistic interval
+  (ranks n p -/+ 1.96 sqrt(n p (1 - p))) divided by 1.96, so no density estimate is needed;
+- a probability: sqrt(p (1 - p) / n);
+- CVaR at 5 %: sqrt((Var(X | X <= q) + (1 - a)(ES - q)^2) / (n a)) (Manistre & Hancock 2005).
+Nulls are counted, never dropped silently: moments and percentiles of npv, roi, bcr and irr
+use the defined trials (with `n_null` beside them); payback percentiles rank a trial that
+never pays back as later than the horizon, so they are null ("never") once such trials
+reach that percentile.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .kernels.cashflows import METRICS
+
+SUMMARY_METRICS = ("npv", "roi", "bcr", "irr", "payback_months")
+PERCENTILES = (5, 10, 50, 90, 95)
+Z95 = 1.959963984540054
+CVAR_ALPHA = 0.05
+
+
+def _estimate(value, se) -> dict:
+    def clean(x):
+        return None if x is None or not math.isfinite(x) else float(x)
+    return {"value": clean(value), "se": clean(se)}
+
+
+def _probability(hits: int, n: int) -> dict:
+    if n == 0:
+        return _estimate(None, None)
+    p = hits / n
+    return _estimate(p, math.sqrt(p * (1.0 - p) / n))
+
+
+def percentile_with_se(sorted_x: np.ndarray, p: float) -> tuple[float, float]:
+    """Percentile p (0..1, inverted-CDF definition) of sorted data and its order-statistic SE."""
+    n = sorted_x.shape[0]
+    if n == 0:
+        return math.nan, math.nan
+    rank = max(1, math.ceil(n * p))
+    value = sorted_x[rank - 1]
+    spread = Z95 * math.sqrt(n * p * (1.0 - p))
+    lo = min(n, max(1, math.floor(n * p - spread)))
+    hi = min(n, max(1, math.ceil(n * p + spread)))
+    with np.errstate(invalid="ignore"):
+        se = (sorted_x[hi - 1] - sorted_x[lo - 1]) / (2.0 * Z95)
+    return float(value), float(se)
+
+
+def describe_metric(values: np.ndarray, null_is_late: bool = False) -> dict:
+    """Moments and percentiles of one metric (NaN = null), each with its standard error."""
+    defined = values[~np.isnan(values)]
+    n, n_null = int(defined.size), int(values.size - defined.size)
+    out: dict = {"n": n, "n_null": n_null}
+    if n:
+        mean = float(np.mean(defined))
+        dev = defined - mean
+        var = float(np.mean(dev * dev))
+        sd = math.sqrt(var * n / (n - 1)) if n > 1 else 0.0
+        m4 = float(np.mean(dev ** 4))
+        sd_se = math.sqrt(max(m4 - var * var, 0.0) / (4.0 * var * n)) if var > 0 else 0.0
+        out["mean"] = _estimate(mean, sd / math.sqrt(n))
+        out["sd"] = _estimate(sd, sd_se)
+    else:
+        out["mean"] = out["sd"] = _estimate(None, None)
+    ranked = np.sort(np.where(np.isnan(values), np.inf, values)) if null_is_late else np.sort(defined)
+    for p in PERCENTILES:
+        value, se = percentile_with_se(ranked, p / 100.0)
+        out[f"p{p}"] = _estimate(value, se if math.isfinite(value) else None)
+    return out
+
+
+def cvar(values: np.ndarray, alpha: float = CVAR_ALPHA) -> dict:
+    """Mean of the worst `alpha` share of values (lower tail) with its standard error."""
+    x = np.sort(values[~np.isnan(values)])
+    n = x.size
+    if n == 0:
+        return _estimate(None, None)
+    k = max(1, math.ceil(alpha * n))
+    tail = x[:k]
+    es = float(tail.mean())
+    q = float(x[k - 1])
+    var_tail = float(tail.var())
+    se = math.sqrt((var_tail + (1.0 - alpha) * (es - q) ** 2) / (n * alpha))
+    return _estimate(es, se)
+
+
+class SummaryAccumulator:
+    """Collects the per-trial metrics of a run chunk by chunk, then summarizes them."""
+
+    def __init__(self):
+        self._parts: list[np.ndarray] = []
+
+    def add(self, metrics: np.ndarray) -> None:
+        """Add a chunk's metrics (n x len(METRICS), NaN = null)."""
+        self._parts.append(metrics[:, [METRICS.index(m) for m in SUMMARY_METRICS]].copy())
+
+    def columns(self) -> dict[str, np.ndarray]:
+        stacked = np.concatenate(self._parts) if self._parts else np.empty((0, len(SUMMARY_METRICS)))
+        return {m: stacked[:, j] for j, m in enumerate(SUMMARY_METRICS)}
+
+
+def summarize_columns(columns: dict[str, np.ndarray], decision) -> dict:
+    """The run summary of MODEL.md from metric columns (NaN = null)."""
+    npv = columns["npv"]
+    n = int(npv.size)
+    metrics = {m: describe_metric(columns[m], null_is_late=(m == "payback_months")) for m in SUMMARY_METRICS}
+    out = {
+        "trials": n,
+        "metrics": metrics,
+        "p_npv_negative": _probability(int(np.count_nonzero(npv < 0)), n),
+        "cvar5_npv": cvar(npv),
+        "targets": {},
+    }
+    met_all = np.ones(n, dtype=bool)
+    any_target = False
+    # NaN compares False, so a null metric never meets a target.
+    checks = (
+        ("payback_months_max", decision.payback_months_max, lambda t: columns["payback_months"] <= t),
+        ("bcr_min", decision.bcr_min, lambda t: columns["bcr"] >= t),
+        ("roi_min", decision.roi_min, lambda t: columns["roi"] >= t),
+    )
+    for key, target, test in checks:
+        if target is None:
+            continue
+        hits = test(target)
+        met_all &= hits
+        any_target = True
+        out["targets"][key] = {"target": target, "probability": _probability(int(hits.sum()), n)}
+    if any_target:
+        out["targets"]["all"] = {"probability": _probability(int(met_all.sum()), n)}
+    return out

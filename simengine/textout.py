@@ -1,0 +1,83 @@
+"""Terminal rendering of summaries: a readable table with standard errors under each figure."""
+
+from __future__ import annotations
+
+from .summary import PERCENTILES
+
+ROWS = (
+    ("npv", "NPV ({currency})", "money"),
+    ("roi", "ROI", "percent"),
+    ("bcr", "BCR", "ratio"),
+    ("irr", "IRR (annual)", "percent"),
+    ("payback_months", "Payback (months)", "months"),
+)
+TARGET_LABELS = {
+    "payback_months_max": "payback <= {t:g} months",
+    "bcr_min": "BCR >= {t:g}",
+    "roi_min": "ROI >= {t:.0%}",
+}
+
+
+def fmt_value(x, kind: str, se: bool = False) -> str:
+    """One figure in the unit of its row; None shows as a dash ('never' for payback)."""
+    if x is None:
+        return "never" if kind == "months" and not se else "-"
+    if kind == "money":
+        return f"{x:,.0f}"
+    if kind == "percent":
+        return f"{x * 100:.2f}%" if se else f"{x * 100:.1f}%"
+    if kind == "ratio":
+        return f"{x:.4f}" if se else f"{x:.2f}"
+    return f"{x:.2f}" if se else f"{x:.1f}"
+
+
+def fmt_probability(est: dict) -> str:
+    if est["value"] is None:
+        return "-"
+    return f"{est['value'] * 100:.1f}% (±{est['se'] * 100:.2f}%)"
+
+
+def summary_table(summary: dict) -> str:
+    """The printed summary: one row per metric, the standard errors in the row below."""
+    cols = ["mean"] + [f"p{p}" for p in PERCENTILES]
+    heads = ["mean", *(f"P{p}" for p in PERCENTILES)]
+    label_w = 20
+    rows = []
+    for key, label, kind in ROWS:
+        m = summary["metrics"][key]
+        values = [fmt_value(m[c]["value"], kind) for c in cols]
+        ses = ["±" + fmt_value(m[c]["se"], kind, se=True) if m[c]["se"] is not None else "" for c in cols]
+        rows.append((label.format(currency=summary["currency"]), values, ses, m["n_null"], key))
+    width = max(10, max(len(v) for _, vals, ses, _, _ in rows for v in vals + ses) + 2)
+    lines = [" " * label_w + "".join(h.rjust(width) for h in heads)]
+    for label, values, ses, n_null, key in rows:
+        lines.append(label.ljust(label_w) + "".join(v.rjust(width) for v in values))
+        lines.append(" " * label_w + "".join(s.rjust(width) for s in ses))
+    notes = []
+    trials = summary["trials"]
+    for label, _, _, n_null, key in rows:
+        if n_null:
+            what = {"irr": "no IRR in [-99%, +100%] a month", "payback_months": "never pay back in the horizon",
+                    "roi": "zero cost", "bcr": "zero cost"}.get(key, "null")
+            notes.append(f"  {label}: {n_null:,} of {trials:,} trials ({n_null / trials:.1%}) {what}")
+    if notes:
+        lines.append("Null metrics (counted, not dropped):")
+        lines.extend(notes)
+    lines.append("")
+    lines.append(f"P(NPV < 0)        {fmt_probability(summary['p_npv_negative'])}")
+    cv = summary["cvar5_npv"]
+    if cv["value"] is not None:
+        lines.append(f"CVaR 5% of NPV    {cv['value']:,.0f} (±{cv['se']:,.0f}) {summary['currency']}"
+                     "  (mean of the worst 5% of trials)")
+    targets = summary["targets"]
+    if targets:
+        lines.append("Decision targets met:")
+        for key, spec in targets.items():
+            label = "all targets together" if key == "all" else TARGET_LABELS[key].format(t=spec["target"])
+            lines.append(f"  {label:<28}{fmt_probability(spec['probability'])}")
+    return "\n".join(lines)
+
+
+def run_header(summary: dict) -> str:
+    return (f"{summary['scenario']}: {summary['trials']:,} trials, seed {summary['seed']}, "
+            f"{summary['sampling']} sampling, {summary['horizon_months']} months")
