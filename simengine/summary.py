@@ -60,8 +60,11 @@ def describe_metric(values: np.ndarray, null_is_late: bool = False) -> dict:
     n, n_null = int(defined.size), int(values.size - defined.size)
     out: dict = {"n": n, "n_null": n_null}
     if n:
-        mean = float(np.mean(defined))
-        dev = defined - mean
+        # Moments about a shift (the first value): exact for constant data, less cancellation.
+        shifted = defined - defined[0]
+        shifted_mean = float(np.mean(shifted))
+        mean = float(defined[0]) + shifted_mean
+        dev = shifted - shifted_mean
         var = float(np.mean(dev * dev))
         sd = math.sqrt(var * n / (n - 1)) if n > 1 else 0.0
         m4 = float(np.mean(dev ** 4))

@@ -1,0 +1,66 @@
+"""Shared test helpers: build scenarios, evaluate them, and turn a trial into a reference spec."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from simengine.engine import sample_fields, simulate_chunk
+from simengine.kernels.cashflows import METRICS
+from simengine.model import ModelStructure
+from simengine.scenario import parse_scenario
+
+BASE = {
+    "name": "test", "discount_rate": 0.08, "horizon_months": 36,
+    "schedule": {"planned_months": 6},
+    "costs": {"lic": {"timing": "upfront", "amount": 50000},
+              "impl": {"timing": "implementation", "amount": 120000, "labor": True},
+              "ops": {"timing": "recurring", "amount": 24000}},
+    "risks": {"maintenance_load": 0.2},
+    "adoption": {"ramp_months": 6},
+    "benefits": {"streams": {"prod": {"amount": 200000}}},
+}
+
+
+def scenario(**overrides):
+    """BASE with top-level keys replaced (deep-copied)."""
+    data = copy.deepcopy(BASE)
+    data.update(copy.deepcopy(overrides))
+    return parse_scenario(data)
+
+
+def metrics_of(sc, trials: int = 1, seed: int = 1, start: int = 0) -> dict[str, np.ndarray]:
+    """Per-trial metrics of trials start..start+trials-1 as named columns (NaN = null)."""
+    chunk = simulate_chunk(sc, ModelStructure.of(sc), seed, start, start + trials)
+    return {m: chunk.metrics[:, j] for j, m in enumerate(METRICS)}
+
+
+def reference_specs(sc, seed: int, start: int, stop: int) -> list[dict]:
+    """The reference model's input spec of each trial, from the engine's own sampled values."""
+    values = sample_fields(sc, seed, start, stop)
+    n = stop - start
+    col = {k: np.broadcast_to(np.asarray(v, dtype=float), (n,)) for k, v in values.items()}
+    specs = []
+    for j in range(n):
+        def g(key):
+            return float(col[key][j])
+        specs.append({
+            "horizon_months": sc.horizon_months, "discount_rate": g("discount_rate"),
+            "planned_months": g("schedule.planned_months"), "delay_months": g("schedule.delay_months"),
+            "delay_cost_per_month": g("schedule.delay_cost_per_month"),
+            "cost_overrun": g("risks.cost_overrun"), "maintenance_load": g("risks.maintenance_load"),
+            "maintenance_cap": g("risks.maintenance_cap"),
+            "costs": [{"amount": g(f"costs.{c.name}.amount"), "timing": c.timing, "start": c.start,
+                       "overrun": c.overrun, "labor": c.labor} for c in sc.costs],
+            "adoption": {"ceiling": g("adoption.ceiling"), "ramp_months": g("adoption.ramp_months"),
+                         "curve": sc.curve,
+                         "phases": [{"share": p.share, "offset_months": p.offset_months} for p in sc.phases]},
+            "realization": g("benefits.realization"),
+            "benefits": [{"amount": g(f"benefits.streams.{b.name}.amount"),
+                          "scales_with_adoption": b.scales_with_adoption} for b in sc.benefits],
+            "events": [{"occurred": bool(g(f"events.{e.name}.occurred")), "cost": g(f"events.{e.name}.cost"),
+                        "delay_months": g(f"events.{e.name}.delay_months"),
+                        "benefit_loss": g(f"events.{e.name}.benefit_loss")} for e in sc.events],
+        })
+    return specs

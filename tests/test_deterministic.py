@@ -1,0 +1,95 @@
+"""The deterministic scenario against figures derived by hand from MODEL.md (docs/model.md).
+
+Hand derivation (H = 24, g = 6, r = 10 %, v = 1.1^(-1/12)):
+  costs:    C_0 = 60,000 + 20,000;  C_1..5 = 20,000;  C_6..23 = 2,000 support + 1,000 maintenance
+  benefits: B_6, B_7, B_8 = 5,000, 10,000, 15,000 (linear ramp 1/4, 2/4, 3/4);  B_9..23 = 20,000
+  net:      -80,000; -20,000 x 5; 2,000; 7,000; 12,000; 17,000 x 15
+Present values use the geometric sum  S(a, b) = sum_{t=a}^{b} v^t = (v^a - v^(b+1)) / (1 - v).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from scipy.optimize import brentq
+
+from simengine.bundled import bundled_scenarios
+from simengine.runner import run
+from simengine.scenario import load_scenario
+
+V = 1.1 ** (-1 / 12)
+
+
+def S(a: int, b: int, v: float = V) -> float:
+    return (v ** a - v ** (b + 1)) / (1 - v)
+
+
+COST_PV = 60_000 + 20_000 * S(0, 5) + 3_000 * S(6, 23)
+BENEFIT_PV = 5_000 * V ** 6 + 10_000 * V ** 7 + 15_000 * V ** 8 + 20_000 * S(9, 23)
+NPV = BENEFIT_PV - COST_PV
+
+
+def npv_at(i: float) -> float:
+    w = 1 / (1 + i)
+    return -80_000 - 20_000 * S(1, 5, w) + 2_000 * w ** 6 + 7_000 * w ** 7 + 12_000 * w ** 8 + 17_000 * S(9, 23, w)
+
+
+def discounted_payback() -> int:
+    """First k with sum_{t<k} CF_t v^t >= 0, from the closed-form partial sums."""
+    for k in range(1, 25):
+        t = k - 1
+        partial = -80_000 - 20_000 * S(1, min(t, 5)) if t >= 1 else -80_000
+        if t >= 6:
+            partial += 2_000 * V ** 6
+        if t >= 7:
+            partial += 7_000 * V ** 7
+        if t >= 8:
+            partial += 12_000 * V ** 8
+        if t >= 9:
+            partial += 17_000 * S(9, t)
+        if partial >= 0:
+            return k
+    return -1
+
+
+@pytest.fixture(scope="module")
+def summary(tmp_path_factory):
+    sc = load_scenario(bundled_scenarios()["deterministic_example"])
+    return run(sc, trials=50, seed=1, out=None).summary, sc
+
+
+def test_hand_derived_figures(summary):
+    s, _ = summary
+    m = s["metrics"]
+    assert m["npv"]["mean"]["value"] == pytest.approx(NPV, rel=1e-9)
+    assert m["roi"]["mean"]["value"] == pytest.approx(NPV / COST_PV, rel=1e-9)
+    assert m["bcr"]["mean"]["value"] == pytest.approx(BENEFIT_PV / COST_PV, rel=1e-9)
+    monthly = brentq(npv_at, -0.99, 1.0, xtol=1e-15, rtol=1e-15)
+    assert m["irr"]["mean"]["value"] == pytest.approx((1 + monthly) ** 12 - 1, rel=1e-9)
+    assert m["payback_months"]["mean"]["value"] == 19
+    for key in ("npv", "roi", "bcr", "irr", "payback_months"):
+        assert m[key]["sd"]["value"] == 0 and m[key]["n_null"] == 0
+
+
+def test_totals_and_discounted_payback():
+    from support import metrics_of
+    sc = load_scenario(bundled_scenarios()["deterministic_example"])
+    got = metrics_of(sc, 3)
+    assert got["total_cost"][0] == pytest.approx(80_000 + 5 * 20_000 + 18 * 3_000, rel=1e-12)
+    assert got["total_benefit"][0] == pytest.approx(5_000 + 10_000 + 15_000 + 15 * 20_000, rel=1e-12)
+    assert got["go_live_month"][0] == 6
+    assert got["discounted_payback_months"][0] == discounted_payback() == 20
+    assert got["cost_pv"][0] == pytest.approx(COST_PV, rel=1e-12)
+    assert got["benefit_pv"][0] == pytest.approx(BENEFIT_PV, rel=1e-12)
+
+
+def test_targets_as_derived(summary):
+    s, _ = summary
+    t = s["targets"]
+    assert t["payback_months_max"]["probability"]["value"] == 0.0   # 19 > 18
+    assert t["bcr_min"]["probability"]["value"] == 1.0              # BCR 1.30 >= 1.2
+    assert t["roi_min"]["probability"]["value"] == 1.0              # ROI 29.6 % >= 20 %
+    assert t["all"]["probability"]["value"] == 0.0
+    assert s["p_npv_negative"]["value"] == 0.0
+    assert math.isclose(s["cvar5_npv"]["value"], NPV, rel_tol=1e-9)
