@@ -114,8 +114,12 @@ class Scenario:
 
     @property
     def canonical_json(self) -> str:
-        """Sorted, compact JSON of the normalized scenario: what the hash is taken of."""
-        return json.dumps(self.canonical, sort_keys=True, separators=(",", ":"))
+        """Compact JSON of the normalized scenario: what the hash is taken of.
+
+        Keys are not sorted: `canonical` is built in a fixed order, and the order of named
+        items (costs, streams, events) is meaningful (driver order, summation order).
+        """
+        return json.dumps(self.canonical, separators=(",", ":"))
 
     @property
     def sha256(self) -> str:

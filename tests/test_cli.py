@@ -1,0 +1,159 @@
+"""The CLI through Click's CliRunner: runs, validation, summaries, and every class of bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from simengine.bundled import bundled_scenarios
+from simengine.cli import main
+
+DET = str(bundled_scenarios()["deterministic_example"])
+
+GOOD = """
+name = "cli test"
+discount_rate = 0.08
+[schedule]
+planned_months = { dist = "triangular", min = 3, mode = 5, max = 9 }
+[costs.integration]
+timing = "implementation"
+amount = { dist = "pert", min = 100000, mode = 150000, max = 260000 }
+[benefits.streams.productivity]
+amount = 150000
+[decision]
+payback_months_max = 24
+"""
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+def write(tmp_path: Path, text: str, name="s.toml") -> Path:
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def files_in(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def test_run_writes_result_and_summary_and_prints_table(runner, tmp_path):
+    scen = write(tmp_path, GOOD)
+    out = tmp_path / "out" / "r.parquet"
+    res = runner.invoke(main, ["run", str(scen), "-n", "2000", "--seed", "4", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert out.exists() and (tmp_path / "out" / "r.summary.json").exists()
+    for text in ("NPV (EUR)", "P(NPV < 0)", "payback <= 24 months", "Results: ", "P50", "seed 4"):
+        assert text in res.stdout
+    assert not any(p.name.endswith(".partial") for p in out.parent.iterdir())
+
+
+def test_run_default_output_path_is_printed(runner, tmp_path, monkeypatch):
+    scen = write(tmp_path, GOOD)
+    monkeypatch.chdir(tmp_path)
+    res = runner.invoke(main, ["run", str(scen), "-n", "500"])
+    assert res.exit_code == 0, res.output
+    assert "Results: results/s-seed1-n500.parquet" in res.stdout
+    assert (tmp_path / "results" / "s-seed1-n500.parquet").exists()
+
+
+def test_run_json_and_summarize_agree(runner, tmp_path):
+    scen = write(tmp_path, GOOD)
+    out = tmp_path / "r.parquet"
+    res = runner.invoke(main, ["run", str(scen), "-n", "3000", "--out", str(out), "--json"])
+    assert res.exit_code == 0, res.output
+    printed = json.loads(res.stdout)
+    stored = json.loads((tmp_path / "r.summary.json").read_text())
+    res2 = runner.invoke(main, ["summarize", str(out), "--json"])
+    assert res2.exit_code == 0, res2.output
+    recomputed = json.loads(res2.stdout)
+    assert recomputed == stored
+    assert {k: printed[k] for k in stored} == stored
+    table = runner.invoke(main, ["summarize", str(out)])
+    assert table.exit_code == 0 and "NPV (EUR)" in table.stdout
+
+
+def test_run_a_bundled_scenario_by_name(runner, tmp_path):
+    res = runner.invoke(main, ["run", "deterministic_example", "-n", "10", "--out", str(tmp_path / "d.parquet")])
+    assert res.exit_code == 0, res.output
+    assert "66,839" in res.stdout
+
+
+def test_validate_lists_drivers(runner, tmp_path):
+    res = runner.invoke(main, ["validate", str(write(tmp_path, GOOD))])
+    assert res.exit_code == 0, res.output
+    assert "valid" in res.stdout and "costs.integration.amount" in res.stdout and "pert(" in res.stdout
+
+
+def test_scenarios_lists_every_bundled_file(runner):
+    res = runner.invoke(main, ["scenarios"])
+    assert res.exit_code == 0
+    for name in bundled_scenarios():
+        assert name in res.stdout
+
+
+BAD = [
+    ("missing file", None, "no such scenario file"),
+    ("bad toml", "name = \"x\"\n[schedule\n", "invalid TOML"),
+    ("unknown key", GOOD.replace("timing =", "timming =", 1),
+     'costs.integration.timming: unknown key (did you mean "timing"?)'),
+    ("bad parameter", GOOD.replace("min = 100000, mode = 150000, max = 260000", "min = 200, mode = 150, max = 100"),
+     "costs.integration.amount: max 100 is below min 200"),
+    ("bad support", GOOD.replace("amount = 150000", 'amount = { dist = "normal", mean = 1e5, sd = 5e4 }'),
+     "benefits.streams.productivity.amount: normal support [-inf, inf] breaks the bound: must be >= 0"),
+    ("probability", GOOD + "[events.x]\nprobability = 1.2\n", "events.x.probability: must be >= 0 and <= 1, got 1.2"),
+    ("phase shares", GOOD + "[adoption]\nphases = [{share = 0.5}, {share = 0.4, offset_months = 3}]\n",
+     "adoption.phases: shares must sum to 1, they sum to 0.9"),
+    ("labor on recurring", GOOD + "[costs.ops]\ntiming = \"recurring\"\namount = 1\nlabor = true\n",
+     "costs.ops.labor: only upfront and implementation items count as initial labor"),
+]
+
+
+@pytest.mark.parametrize("label,text,message", BAD, ids=[b[0] for b in BAD])
+def test_bad_input_gives_one_line_and_exit_2_and_writes_nothing(runner, tmp_path, label, text, message):
+    scen = tmp_path / "missing.toml" if text is None else write(tmp_path, text)
+    out = tmp_path / "o" / "r.parquet"
+    for args in (["run", str(scen), "-n", "100", "--out", str(out)], ["validate", str(scen)]):
+        res = runner.invoke(main, args)
+        assert res.exit_code == 2, (args, res.output)
+        lines = res.stderr.strip().splitlines()
+        assert len(lines) == 1, res.stderr
+        assert lines[0].startswith("Error: ") and message in lines[0], lines[0]
+        assert "Traceback" not in res.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_existing_output_is_not_overwritten(runner, tmp_path):
+    scen = write(tmp_path, GOOD)
+    out = tmp_path / "r.parquet"
+    out.write_bytes(b"precious")
+    res = runner.invoke(main, ["run", str(scen), "-n", "100", "--out", str(out)])
+    assert res.exit_code == 2
+    assert res.stderr.strip() == f"Error: {out}: already exists; use --force to overwrite it"
+    assert out.read_bytes() == b"precious"
+    assert files_in(tmp_path) == ["r.parquet", "s.toml"]
+    forced = runner.invoke(main, ["run", str(scen), "-n", "100", "--out", str(out), "--force"])
+    assert forced.exit_code == 0 and out.read_bytes()[:4] == b"PAR1"
+
+
+def test_bad_options_exit_2(runner, tmp_path):
+    scen = write(tmp_path, GOOD)
+    for args in (["run", str(scen), "-n", "0"], ["run", str(scen), "--threads", "999"],
+                 ["run", str(scen), "--sampling", "magic"], ["summarize", str(tmp_path / "nope.parquet")],
+                 ["summarize", str(scen)], ["run", "no_such_bundled_scenario"]):
+        res = runner.invoke(main, args)
+        assert res.exit_code == 2, (args, res.output)
+        assert "Traceback" not in res.output
+    assert files_in(tmp_path) == ["s.toml"]
+
+
+def test_every_command_is_documented_in_the_readme():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for name in main.commands:
+        assert f"simengine {name}" in readme, name
