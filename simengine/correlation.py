@@ -61,7 +61,16 @@ def cholesky_factor(rho: np.ndarray) -> np.ndarray:
 
 def apply_copula(uniforms: np.ndarray, factor: np.ndarray) -> np.ndarray:
     """Correlate columns of `uniforms` (n x k, each U(0,1)) through the Gaussian copula."""
-    z = special.ndtri(uniforms) @ factor.T
-    out = special.ndtr(z)
+    z = special.ndtri(uniforms)
+    mixed = np.empty_like(z)
+    # Element-wise sums in a fixed order, not BLAS: a matmul's summation order depends on
+    # the array shape, which would make results depend on the chunk size.
+    for i in range(factor.shape[0]):
+        acc = factor[i, 0] * z[:, 0]
+        for j in range(1, factor.shape[1]):
+            if factor[i, j] != 0.0:
+                acc = acc + factor[i, j] * z[:, j]
+        mixed[:, i] = acc
+    out = special.ndtr(mixed)
     # Keep the open interval (0, 1) that the inverse CDFs rely on.
     return np.clip(out, np.finfo(float).tiny, np.nextafter(1.0, 0.0))

@@ -9,6 +9,7 @@ validate its parameters (naming the field on error) and provide a vectorized `pp
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
@@ -17,6 +18,7 @@ import numpy as np
 from scipy import special, stats
 
 from .errors import ScenarioError
+from .kernels.quantile_table import QuantileTable
 
 # Standard normal quantiles used by the quantile parameterizations.
 Z90 = float(special.ndtri(0.90))
@@ -201,9 +203,20 @@ class Triangular(Distribution):
         return stats.triang((c - lo) / (hi - lo), loc=lo, scale=hi - lo)
 
 
+@functools.lru_cache(maxsize=512)
+def beta_quantile_table(a: float, b: float) -> QuantileTable:
+    """Tabulated Beta(a, b) quantile on [0, 1] (exact nodes from scipy; see quantile_table)."""
+    return QuantileTable(
+        ppf_lower=lambda p: special.betaincinv(a, b, p),
+        ppf_upper=lambda q: 1.0 - special.betaincinv(b, a, q),
+        logpdf=lambda x: stats.beta.logpdf(x, a, b),
+    )
+
+
 def _beta_ppf(a: float, b: float, lo: float, hi: float, u) -> np.ndarray:
-    """Scaled beta quantile; exact (scipy's incomplete-beta inverse)."""
-    return lo + (hi - lo) * special.betaincinv(a, b, np.asarray(u, dtype=float))
+    """Scaled beta quantile from the interpolated table (error < 1e-11 of hi - lo)."""
+    x = np.clip(beta_quantile_table(a, b)(u), 0.0, 1.0)
+    return lo + (hi - lo) * x
 
 
 @register

@@ -14,7 +14,7 @@ import zlib
 import numpy as np
 
 BLOCK_SIZE = 65536
-STREAM_LAYOUT = "philox4x64; SeedSequence(seed, spawn_key=(crc32(driver name), block)); block=65536; u=((x>>11)+0.5)/2^53"
+STREAM_LAYOUT = "philox4x64; SeedSequence(seed, spawn_key=(crc32(driver name), block)); block=65536; u=((x>>12)+0.5)/2^52"
 SAMPLING_METHODS = ("mc",)
 
 
@@ -27,8 +27,9 @@ def block_uniforms(seed: int, name: str, block: int, n: int) -> np.ndarray:
     """The first `n` uniforms in (0, 1) of one driver's stream for one block."""
     ss = np.random.SeedSequence(entropy=seed, spawn_key=(driver_key(name), block))
     raw = np.random.Philox(ss).random_raw(n)
-    # 53 high bits, centred in their cell: never exactly 0 or 1.
-    return ((raw >> np.uint64(11)).astype(np.float64) + 0.5) * (1.0 / 9007199254740992.0)
+    # 52 high bits, centred in their cell: in [2^-53, 1 - 2^-53], never 0 or 1 (53 bits
+    # would round the largest value up to exactly 1.0).
+    return ((raw >> np.uint64(12)).astype(np.float64) + 0.5) * (1.0 / 4503599627370496.0)
 
 
 def uniforms(seed: int, name: str, start: int, stop: int) -> np.ndarray:
