@@ -353,6 +353,8 @@ def parse_scenario(data: dict) -> Scenario:
     """Validate a scenario given as nested dicts (parsed TOML, or canonical JSON)."""
     _check_keys(data, TOP_KEYS, "")
     name = _string(data, "name", "")
+    if not name.strip():
+        raise ScenarioError("name", "must not be empty")
     description = _string(data, "description", "", default="")
     currency = _string(data, "currency", "", default="EUR")
     horizon = _integer(data.get("horizon_months", 60), "horizon_months", 1, MAX_HORIZON_MONTHS)
