@@ -84,6 +84,12 @@ def check_writable(paths: list[Path], force: bool) -> None:
             raise OutputExistsError(f"{path}: is a folder")
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 class AtomicFile:
     """A temporary file beside `target`, renamed onto it by `commit()`, removed by `discard()`."""
 
@@ -95,6 +101,8 @@ class AtomicFile:
         self.temp = Path(name)
 
     def commit(self) -> None:
+        # mkstemp creates 0600; give the result the permissions a plain open() would.
+        os.chmod(self.temp, 0o666 & ~_current_umask())
         os.replace(self.temp, self.target)
 
     def discard(self) -> None:

@@ -52,6 +52,8 @@ def test_run_writes_result_and_summary_and_prints_table(runner, tmp_path):
     for text in ("NPV (EUR)", "P(NPV < 0)", "payback <= 24 months", "Results: ", "P50", "seed 4"):
         assert text in res.stdout
     assert not any(p.name.endswith(".partial") for p in out.parent.iterdir())
+    from simengine.output import _current_umask
+    assert out.stat().st_mode & 0o777 == 0o666 & ~_current_umask()  # as a plain open() would make it
 
 
 def test_run_default_output_path_is_printed(runner, tmp_path, monkeypatch):
