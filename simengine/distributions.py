@@ -12,7 +12,7 @@ import difflib
 import functools
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy import special, stats
@@ -571,5 +571,3 @@ def _continuous_open(dist: Distribution) -> bool:
     """Continuous families sampled from open (0, 1) uniforms never hit their support ends."""
     return not dist.attains_bounds
 
-
-PpfFunc = Callable[[np.ndarray], np.ndarray]

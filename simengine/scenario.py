@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .distributions import Bound, Distribution, as_number, fmt, parse_distribution, suggest
 from .errors import InputError, ScenarioError
 
@@ -449,7 +447,3 @@ def scenario_from_json(text: str) -> Scenario:
     """Rebuild a scenario from the canonical JSON stored in a result file."""
     return parse_scenario(json.loads(text))
 
-
-def fixed_value(dist: Distribution) -> float:
-    """The value of a fixed distribution (used for structural checks)."""
-    return float(dist.ppf(np.array([0.5]))[0])

@@ -50,7 +50,7 @@ def summary_table(summary: dict) -> str:
         rows.append((label.format(currency=summary["currency"]), values, ses, m["n_null"], key))
     width = max(10, max(len(v) for _, vals, ses, _, _ in rows for v in vals + ses) + 2)
     lines = [" " * label_w + "".join(h.rjust(width) for h in heads)]
-    for label, values, ses, n_null, key in rows:
+    for label, values, ses, _, _ in rows:
         lines.append(label.ljust(label_w) + "".join(v.rjust(width) for v in values))
         lines.append(" " * label_w + "".join(s.rjust(width) for s in ses))
     notes = []

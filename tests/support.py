@@ -43,7 +43,7 @@ def reference_specs(sc, seed: int, start: int, stop: int) -> list[dict]:
     col = {k: np.broadcast_to(np.asarray(v, dtype=float), (n,)) for k, v in values.items()}
     specs = []
     for j in range(n):
-        def g(key):
+        def g(key, j=j):
             return float(col[key][j])
         specs.append({
             "horizon_months": sc.horizon_months, "discount_rate": g("discount_rate"),

@@ -59,7 +59,7 @@ def test_kernel_matches_reference_on_random_scenarios(data, seed):
 
 
 def test_kernel_matches_reference_on_bundled_scenarios(bundled):
-    for name, sc in bundled.items():
+    for sc in bundled.values():
         got = metrics_of(sc, 200, seed=3, start=1000)
         for j, spec in enumerate(reference_specs(sc, 3, 1000, 1200)):
             assert_trial_matches(got, reference_trial(spec), j)
