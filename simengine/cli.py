@@ -23,10 +23,6 @@ from .scenario import load_scenario
 from .textout import run_header, summary_table
 
 
-class UsageError(click.UsageError):
-    """Click's usage error, exit 2."""
-
-
 def one_line_errors(func):
     """Turn library errors into `Error: <one line>` on stderr with the error's exit status."""
     @functools.wraps(func)

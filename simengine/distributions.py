@@ -111,7 +111,7 @@ def _require(raw: dict, keys, path: str, family: str) -> None:
         raise ScenarioError(path, f"{family} distribution needs {', '.join(missing)}")
 
 
-def _bounded_interval(raw: dict, path: str, family: str) -> tuple[float, float]:
+def _bounded_interval(raw: dict, path: str) -> tuple[float, float]:
     lo = as_number(raw["min"], f"{path}.min")
     hi = as_number(raw["max"], f"{path}.max")
     if hi < lo:
@@ -156,7 +156,7 @@ class Uniform(Distribution):
     @classmethod
     def parse(cls, raw, path):
         _require(raw, cls.keys, path, cls.family)
-        lo, hi = _bounded_interval(raw, path, cls.family)
+        lo, hi = _bounded_interval(raw, path)
         return cls({"min": lo, "max": hi})
 
     def ppf(self, u):
@@ -180,7 +180,7 @@ class Triangular(Distribution):
     @classmethod
     def parse(cls, raw, path):
         _require(raw, cls.keys, path, cls.family)
-        lo, hi = _bounded_interval(raw, path, cls.family)
+        lo, hi = _bounded_interval(raw, path)
         mode = as_number(raw["mode"], f"{path}.mode")
         if not lo <= mode <= hi:
             raise ScenarioError(path, f"mode {fmt(mode)} is outside [min {fmt(lo)}, max {fmt(hi)}]")
@@ -230,7 +230,7 @@ class Pert(Distribution):
     @classmethod
     def parse(cls, raw, path):
         _require(raw, ("min", "mode", "max"), path, cls.family)
-        lo, hi = _bounded_interval(raw, path, cls.family)
+        lo, hi = _bounded_interval(raw, path)
         mode = as_number(raw["mode"], f"{path}.mode")
         if not lo <= mode <= hi:
             raise ScenarioError(path, f"mode {fmt(mode)} is outside [min {fmt(lo)}, max {fmt(hi)}]")
@@ -338,32 +338,32 @@ class Lognormal(Distribution):
         shift = as_number(raw.get("shift", 0.0), f"{path}.shift")
         vals = {k: as_number(raw[k], f"{path}.{k}") for k in form}
         if form == ("mu", "sigma"):
-            mu, sigma = vals["mu"], vals["sigma"]
-            if sigma <= 0:
-                raise ScenarioError(f"{path}.sigma", f"must be > 0, got {fmt(sigma)}")
+            if vals["sigma"] <= 0:
+                raise ScenarioError(f"{path}.sigma", f"must be > 0, got {fmt(vals['sigma'])}")
         else:
             first, second = form
-            a, b = vals[first] - shift, vals[second] - shift
-            if a <= 0:
+            if vals[first] - shift <= 0:
                 raise ScenarioError(f"{path}.{first}", f"must be above shift {fmt(shift)}, got {fmt(vals[first])}")
-            if b <= a:
+            if vals[second] <= vals[first]:
                 raise ScenarioError(path, f"{second} {fmt(vals[second])} is not above {first} {fmt(vals[first])}")
-            if form == ("median", "p90"):
-                mu = math.log(a)
-                sigma = (math.log(b) - mu) / Z90
-            else:  # a 90 % interval: low is P5, high is P95
-                mu = 0.5 * (math.log(a) + math.log(b))
-                sigma = (math.log(b) - math.log(a)) / (2.0 * Z95)
         params = dict(vals)
         if shift:
             params["shift"] = shift
-        dist = cls(params)
-        object.__setattr__(dist, "_mu_sigma", (mu, sigma))
-        return dist
+        return cls(params)
 
     @property
     def mu_sigma(self) -> tuple[float, float]:
-        return self._mu_sigma  # type: ignore[attr-defined]
+        """(mu, sigma) of the underlying normal, from whichever parameterization was given."""
+        p = self.params
+        if "mu" in p:
+            return p["mu"], p["sigma"]
+        shift = p.get("shift", 0.0)
+        if "median" in p:
+            mu = math.log(p["median"] - shift)
+            return mu, (math.log(p["p90"] - shift) - mu) / Z90
+        # a 90 % interval: low is P5, high is P95
+        a, b = math.log(p["low"] - shift), math.log(p["high"] - shift)
+        return 0.5 * (a + b), (b - a) / (2.0 * Z95)
 
     def ppf(self, u):
         mu, sigma = self.mu_sigma
@@ -396,7 +396,7 @@ class Beta(Distribution):
         if ("min" in raw) != ("max" in raw):
             raise ScenarioError(path, "beta needs both min and max to be scaled, or neither")
         if "min" in raw:
-            params["min"], params["max"] = _bounded_interval(raw, path, cls.family)
+            params["min"], params["max"] = _bounded_interval(raw, path)
         return cls(params)
 
     def ppf(self, u):
@@ -556,18 +556,13 @@ class Bound:
 
     def check(self, dist: Distribution, path: str) -> None:
         lo, hi = dist.support()
-        bad_lo = lo < self.low or (self.low_open and lo == self.low and (dist.attains_bounds or lo > -math.inf
-                                                                           and not _continuous_open(dist)))
-        bad_hi = hi > self.high or (self.high_open and hi == self.high and (dist.attains_bounds or
-                                                                             not _continuous_open(dist)))
+        # An open bound may touch a continuous support: its end points are never drawn.
+        bad_lo = lo < self.low or (self.low_open and lo == self.low and dist.attains_bounds)
+        bad_hi = hi > self.high or (self.high_open and hi == self.high and dist.attains_bounds)
         if bad_lo or bad_hi:
             if dist.is_fixed:
                 raise ScenarioError(path, f"must be {self.text()}, got {fmt(lo)}")
             raise ScenarioError(path, f"{dist.family} support [{fmt(lo)}, {fmt(hi)}] breaks the bound: "
                                 f"must be {self.text()}")
 
-
-def _continuous_open(dist: Distribution) -> bool:
-    """Continuous families sampled from open (0, 1) uniforms never hit their support ends."""
-    return not dist.attains_bounds
 

@@ -7,6 +7,7 @@ MODEL.md's bounds are reported as one `ScenarioError` naming the dotted field pa
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .correlation import check_correlations
 from .distributions import Bound, Distribution, as_number, fmt, parse_distribution, suggest
 from .errors import InputError, ScenarioError
 
@@ -414,10 +416,7 @@ def parse_scenario(data: dict) -> Scenario:
                         events, (), decision, canonical)
     correlations = _parse_correlations(data.get("correlations", []), scenario.drivers())
     canonical["correlations"] = [{"drivers": list(c.drivers), "spearman": c.spearman} for c in correlations]
-    scenario = Scenario(**{**scenario.__dict__, "correlations": correlations})
-    # Deferred import: correlation needs the driver list this function just built.
-    from .correlation import check_correlations
-
+    scenario = dataclasses.replace(scenario, correlations=correlations)
     check_correlations(scenario)
     return scenario
 

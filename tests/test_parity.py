@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -30,7 +31,7 @@ def assert_trial_matches(kernel: dict, ref: dict, j: int) -> None:
         if ref[name] is None:
             assert math.isnan(kernel[name][j]), name
         else:
-            assert kernel[name][j] == pytest_approx(ref[name], rel=1e-8, abs=1e-8), name
+            assert kernel[name][j] == pytest.approx(ref[name], rel=1e-8, abs=1e-8), name
     for name in ("payback_months", "discounted_payback_months", "go_live_month"):
         expected = math.nan if ref[name] is None else float(ref[name])
         got = kernel[name][j]
@@ -42,11 +43,6 @@ def assert_trial_matches(kernel: dict, ref: dict, j: int) -> None:
         got = (1.0 + kernel["irr"][j]) ** (1 / 12) - 1
         want = (1.0 + ref["irr"]) ** (1 / 12) - 1
         assert abs(got - want) <= 1e-9, ("irr", kernel["irr"][j], ref["irr"])
-
-
-def pytest_approx(x, rel, abs):
-    import pytest
-    return pytest.approx(x, rel=rel, abs=abs)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
