@@ -18,7 +18,7 @@ from .bundled import bundled_scenarios, resolve_scenario
 from .engine import DEFAULT_SEED, DEFAULT_TRIALS
 from .errors import InputError, SimengineError
 from .runner import default_output_path, run, summarize_file
-from .sampling import SAMPLING_METHODS
+from .sampler import SAMPLING_METHODS
 from .scenario import load_scenario
 from .textout import run_header, summary_table
 

@@ -1,14 +1,14 @@
 """Gaussian copula: impose Spearman rank correlations on uniforms, per MODEL.md.
 
-Correlated drivers keep their own uniform streams; the copula maps them to standard
-normals, mixes them with the Cholesky factor of the Pearson matrix
-`2 sin(pi rho_s / 6)`, and maps back to uniforms. Marginals are untouched.
+Correlated drivers keep their own uniform streams; the sampler maps them to standard
+normals, mixes them with the Cholesky factor of the Pearson matrix `2 sin(pi rho_s / 6)`
+(kernels/copula.py) and hands the normal scores to the inverse CDFs, which is U = Phi(Z),
+X = F^-1(U) without the round trip. Marginals are untouched.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy import special
 
 from .errors import ScenarioError
 
@@ -58,19 +58,3 @@ def cholesky_factor(rho: np.ndarray) -> np.ndarray:
         values, vectors = np.linalg.eigh(rho)
         return vectors * np.sqrt(np.clip(values, 0.0, None))
 
-
-def apply_copula(uniforms: np.ndarray, factor: np.ndarray) -> np.ndarray:
-    """Correlate columns of `uniforms` (n x k, each U(0,1)) through the Gaussian copula."""
-    z = special.ndtri(uniforms)
-    mixed = np.empty_like(z)
-    # Element-wise sums in a fixed order, not BLAS: a matmul's summation order depends on
-    # the array shape, which would make results depend on the chunk size.
-    for i in range(factor.shape[0]):
-        acc = factor[i, 0] * z[:, 0]
-        for j in range(1, factor.shape[1]):
-            if factor[i, j] != 0.0:
-                acc = acc + factor[i, j] * z[:, j]
-        mixed[:, i] = acc
-    out = special.ndtr(mixed)
-    # Keep the open interval (0, 1) that the inverse CDFs rely on.
-    return np.clip(out, np.finfo(float).tiny, np.nextafter(1.0, 0.0))

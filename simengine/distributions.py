@@ -1,9 +1,10 @@
 """Registry of distribution families, each sampled through its inverse CDF (ppf) of uniforms.
 
 Sampling designs (MC now, LHS/Sobol later) and the Gaussian copula only ever produce
-uniforms in (0, 1); a family maps them to values. So every family here has one job:
-validate its parameters (naming the field on error) and provide a vectorized `ppf`.
-`to_scipy()` gives the equivalent scipy distribution, used by the conformance tests.
+uniforms in (0, 1) (or the copula's normal scores); a family maps them to values. So every
+family here has one job: validate its parameters (naming the field on error) and describe
+its inverse CDF as a `QuantileSpec` that the compiled kernel in kernels/quantiles.py
+evaluates. `to_scipy()` gives the equivalent scipy distribution, used by the conformance tests.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 from scipy import special, stats
 
 from .errors import ScenarioError
+from .kernels import quantiles as q
 from .kernels.quantile_table import QuantileTable
 
 # Standard normal quantiles used by the quantile parameterizations.
@@ -57,6 +59,33 @@ def as_number_list(value: Any, path: str, min_len: int = 1) -> np.ndarray:
     return np.array([as_number(v, f"{path}[{i}]") for i, v in enumerate(value)], dtype=float)
 
 
+NO_TABLE = np.empty(0)
+
+
+@dataclass(frozen=True)
+class QuantileSpec:
+    """A family's inverse CDF for the kernel: a code, a parameter vector, up to four tables."""
+
+    code: int
+    params: np.ndarray
+    tables: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] = (NO_TABLE,) * 4
+
+    @classmethod
+    def of(cls, code: int, params, tables=None) -> "QuantileSpec":
+        tables = tuple(np.ascontiguousarray(t, dtype=np.float64) for t in tables) if tables else (NO_TABLE,) * 4
+        tables += (NO_TABLE,) * (4 - len(tables))
+        return cls(code, np.asarray(params, dtype=np.float64), tables)
+
+    @property
+    def wants_z(self) -> bool:
+        """Whether normal scores are this family's natural input (no Phi round trip)."""
+        return self.code in q.Z_CODES
+
+    def apply(self, values: np.ndarray, is_z: bool = False) -> None:
+        """Replace uniforms (or normal scores) by quantiles, in place (a float64 C array)."""
+        q.quantile_column(self.code, self.params, *self.tables, values, is_z)
+
+
 @dataclass(frozen=True)
 class Distribution:
     """A frozen, validated distribution: `ppf` maps uniforms in (0, 1) to values."""
@@ -72,8 +101,20 @@ class Distribution:
     def parse(cls, raw: dict, path: str) -> "Distribution":
         raise NotImplementedError
 
-    def ppf(self, u: np.ndarray) -> np.ndarray:
+    def quantile_spec(self) -> QuantileSpec:
         raise NotImplementedError
+
+    @functools.cached_property
+    def spec(self) -> QuantileSpec:
+        """The compiled form of this distribution's inverse CDF (built once)."""
+        return self.quantile_spec()
+
+    def ppf(self, u) -> np.ndarray:
+        """Quantiles of uniforms in (0, 1), through the sampling kernel."""
+        values = np.array(u, dtype=np.float64, order="C", ndmin=1)
+        flat = values.reshape(-1)
+        self.spec.apply(flat)
+        return values.reshape(np.shape(u))
 
     def support(self) -> tuple[float, float]:
         raise NotImplementedError
@@ -133,8 +174,8 @@ class Fixed(Distribution):
         _require(raw, ["value"], path, cls.family)
         return cls({"value": as_number(raw["value"], f"{path}.value")})
 
-    def ppf(self, u):
-        return np.full(np.shape(u), self.params["value"])
+    def quantile_spec(self):
+        return QuantileSpec.of(q.CONST, [self.params["value"]])
 
     def support(self):
         return self.params["value"], self.params["value"]
@@ -159,9 +200,9 @@ class Uniform(Distribution):
         lo, hi = _bounded_interval(raw, path)
         return cls({"min": lo, "max": hi})
 
-    def ppf(self, u):
+    def quantile_spec(self):
         lo, hi = self.params["min"], self.params["max"]
-        return lo + (hi - lo) * np.asarray(u)
+        return QuantileSpec.of(q.AFFINE, [lo, hi - lo])
 
     def support(self):
         return self.params["min"], self.params["max"]
@@ -186,14 +227,8 @@ class Triangular(Distribution):
             raise ScenarioError(path, f"mode {fmt(mode)} is outside [min {fmt(lo)}, max {fmt(hi)}]")
         return cls({"min": lo, "mode": mode, "max": hi})
 
-    def ppf(self, u):
-        lo, c, hi = self.params["min"], self.params["mode"], self.params["max"]
-        u = np.asarray(u, dtype=float)
-        width = hi - lo
-        fc = (c - lo) / width
-        left = lo + np.sqrt(u * width * (c - lo))
-        right = hi - np.sqrt((1.0 - u) * width * (hi - c))
-        return np.where(u < fc, left, right)
+    def quantile_spec(self):
+        return QuantileSpec.of(q.TRIANGULAR, [self.params["min"], self.params["mode"], self.params["max"]])
 
     def support(self):
         return self.params["min"], self.params["max"]
@@ -213,10 +248,10 @@ def beta_quantile_table(a: float, b: float) -> QuantileTable:
     )
 
 
-def _beta_ppf(a: float, b: float, lo: float, hi: float, u) -> np.ndarray:
-    """Scaled beta quantile from the interpolated table (error < 1e-11 of hi - lo)."""
-    x = np.clip(beta_quantile_table(a, b)(u), 0.0, 1.0)
-    return lo + (hi - lo) * x
+def beta_spec(a: float, b: float, lo: float, hi: float) -> QuantileSpec:
+    """Beta(a, b) scaled to [lo, hi], from the interpolated tables (error < 1e-11 of hi - lo)."""
+    t = beta_quantile_table(a, b)
+    return QuantileSpec.of(q.TABLE, [lo, hi - lo, t.u0, t.uh, t.u1, t.z0, t.zh], (t.ux, t.us, t.zx, t.zs))
 
 
 @register
@@ -244,9 +279,8 @@ class Pert(Distribution):
         lo, c, hi, lam = (self.params[k] for k in ("min", "mode", "max", "lambda"))
         return 1.0 + lam * (c - lo) / (hi - lo), 1.0 + lam * (hi - c) / (hi - lo)
 
-    def ppf(self, u):
-        a, b = self.shape
-        return _beta_ppf(a, b, self.params["min"], self.params["max"], u)
+    def quantile_spec(self):
+        return beta_spec(*self.shape, self.params["min"], self.params["max"])
 
     def support(self):
         return self.params["min"], self.params["max"]
@@ -290,21 +324,16 @@ class Normal(Distribution):
     def _bounds(self) -> tuple[float, float]:
         return self.params.get("low", -math.inf), self.params.get("high", math.inf)
 
-    def ppf(self, u):
+    def quantile_spec(self):
         mean, sd = self.params["mean"], self.params["sd"]
-        u = np.asarray(u, dtype=float)
         low, high = self._bounds
         if low == -math.inf and high == math.inf:
-            return mean + sd * special.ndtri(u)
+            return QuantileSpec.of(q.NORMAL, [mean, sd])
         a, b = (low - mean) / sd, (high - mean) / sd
-        # Work in the tail where the CDF has precision: mirror when the window is above 0.
-        if a > 0:
-            pa, pb = special.ndtr(-b), special.ndtr(-a)
-            z = -special.ndtri(pb - u * (pb - pa))
-        else:
-            pa, pb = special.ndtr(a), special.ndtr(b)
-            z = special.ndtri(pa + u * (pb - pa))
-        return np.clip(mean + sd * z, low, high)
+        # The kernel works in the tail where the CDF has precision: mirrored above 0.
+        mirror = a > 0
+        pa, pb = (special.ndtr(-b), special.ndtr(-a)) if mirror else (special.ndtr(a), special.ndtr(b))
+        return QuantileSpec.of(q.TRUNCNORM, [mean, sd, pa, pb, float(mirror), low, high])
 
     def support(self):
         return self._bounds
@@ -365,9 +394,9 @@ class Lognormal(Distribution):
         a, b = math.log(p["low"] - shift), math.log(p["high"] - shift)
         return 0.5 * (a + b), (b - a) / (2.0 * Z95)
 
-    def ppf(self, u):
+    def quantile_spec(self):
         mu, sigma = self.mu_sigma
-        return self.params.get("shift", 0.0) + np.exp(mu + sigma * special.ndtri(np.asarray(u, dtype=float)))
+        return QuantileSpec.of(q.LOGNORMAL, [mu, sigma, self.params.get("shift", 0.0)])
 
     def support(self):
         return self.params.get("shift", 0.0), math.inf
@@ -399,9 +428,8 @@ class Beta(Distribution):
             params["min"], params["max"] = _bounded_interval(raw, path)
         return cls(params)
 
-    def ppf(self, u):
-        lo, hi = self.support()
-        return _beta_ppf(self.params["alpha"], self.params["beta"], lo, hi, u)
+    def quantile_spec(self):
+        return beta_spec(self.params["alpha"], self.params["beta"], *self.support())
 
     def support(self):
         return self.params.get("min", 0.0), self.params.get("max", 1.0)
@@ -411,10 +439,9 @@ class Beta(Distribution):
         return stats.beta(self.params["alpha"], self.params["beta"], loc=lo, scale=hi - lo)
 
 
-def _discrete_ppf(values: np.ndarray, cum: np.ndarray, u) -> np.ndarray:
-    """Smallest value whose CDF reaches u (the step function's inverse)."""
-    idx = np.searchsorted(cum, np.asarray(u, dtype=float), side="left")
-    return values[np.minimum(idx, len(values) - 1)]
+def step_spec(values, cum) -> QuantileSpec:
+    """The step function's inverse: the smallest value whose CDF reaches u."""
+    return QuantileSpec.of(q.STEP, [], (values, cum))
 
 
 @register
@@ -432,8 +459,8 @@ class Bernoulli(Distribution):
             raise ScenarioError(f"{path}.p", f"probability must be in [0, 1], got {fmt(p)}")
         return cls({"p": p})
 
-    def ppf(self, u):
-        return (np.asarray(u) > 1.0 - self.params["p"]).astype(float)
+    def quantile_spec(self):
+        return step_spec([0.0, 1.0], [1.0 - self.params["p"], 1.0])
 
     def support(self):
         return 0.0, 1.0
@@ -472,8 +499,8 @@ class Discrete(Distribution):
         cum /= cum[-1]
         return values, cum
 
-    def ppf(self, u):
-        return _discrete_ppf(*self._table, u)
+    def quantile_spec(self):
+        return step_spec(*self._table)
 
     def support(self):
         return min(self.params["values"]), max(self.params["values"])
@@ -503,10 +530,10 @@ class Empirical(Distribution):
         values = as_number_list(raw["values"], f"{path}.values", min_len=2)
         return cls({"values": values.tolist()})
 
-    def ppf(self, u):
+    def quantile_spec(self):
         values = np.sort(np.asarray(self.params["values"], dtype=float))
         n = len(values)
-        return _discrete_ppf(values, np.arange(1, n + 1) / n, u)
+        return step_spec(values, np.arange(1, n + 1) / n)
 
     def support(self):
         return min(self.params["values"]), max(self.params["values"])

@@ -1,22 +1,23 @@
-"""The driver: chunks of trials -> uniforms -> copula -> inverse CDFs -> kernel -> results.
+"""The driver: chunks of trials -> sampler (streams, copula, inverse CDFs) -> kernel -> results.
 
 Everything with state or I/O lives here or in `output`; the kernel stays a pure array
 function. Chunks are independent, so memory per chunk is bounded and per-trial results
-do not depend on the chunk size (see `sampling`).
+do not depend on the chunk size (see `streams`).
 """
 
 from __future__ import annotations
 
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import numpy as np
 
-from . import correlation
 from .errors import InputError
 from .jit import get_threads, max_threads, set_threads
+from .kernels.cashflows import METRICS
 from .model import ModelStructure
-from .sampling import SAMPLING_METHODS, uniforms
+from .sampler import SAMPLING_METHODS, SamplerPlan
 from .scenario import Scenario
 
 DEFAULT_SEED = 1
@@ -27,44 +28,48 @@ MAX_TRIALS = 10**10
 
 @dataclass
 class Chunk:
-    """One chunk's trials: their indices, sampled drivers and metrics (NaN = null)."""
+    """One chunk's trials: their first index, sampled drivers and metrics (NaN = null)."""
 
     start: int
     drivers: dict[str, np.ndarray]
-    metrics: np.ndarray
+    metrics: np.ndarray  # len(METRICS) x trials
 
     @property
     def size(self) -> int:
-        return self.metrics.shape[0]
+        return self.metrics.shape[1]
+
+    def metric(self, name: str) -> np.ndarray:
+        return self.metrics[METRICS.index(name)]
 
 
-def sample_fields(scenario: Scenario, seed: int, start: int, stop: int) -> dict[str, np.ndarray | float]:
-    """Every kernel input column for trials start..stop-1: sampled arrays or fixed scalars."""
-    drivers = scenario.drivers()
-    u = {name: uniforms(seed, name, start, stop) for name in drivers}
-    if scenario.correlations:
-        names, rho = correlation.correlation_matrix(scenario)
-        mixed = correlation.apply_copula(np.column_stack([u[n] for n in names]),
-                                         correlation.cholesky_factor(rho))
-        for j, name in enumerate(names):
-            u[name] = mixed[:, j]
-    values: dict[str, np.ndarray | float] = {}
-    for name, dist in scenario.fields().items():
-        values[name] = dist.params["value"] if dist.is_fixed else dist.ppf(u[name])
-    for e in scenario.events:
-        occurred = f"events.{e.name}.occurred"
-        p = values[f"events.{e.name}.probability"]
-        values[occurred] = (u[occurred] > 1.0 - p).astype(float) if occurred in u else float(p)
-    return values
+class Simulation:
+    """A scenario made ready to simulate: kernel structure and sampler plan, built once per run."""
+
+    def __init__(self, scenario: Scenario):
+        self.scenario = scenario
+        self.structure = ModelStructure.of(scenario)
+        self.plan = SamplerPlan.of(scenario, self.structure)
+
+    def inputs(self, seed: int, start: int, stop: int, pool: Executor | None = None) -> np.ndarray:
+        """The kernel's input matrix (columns x trials) of trials start..stop-1."""
+        return self.plan.fill(seed, start, stop, pool)
+
+    def chunk(self, seed: int, start: int, stop: int, pool: Executor | None = None) -> Chunk:
+        """Sample and evaluate trials start..stop-1."""
+        inputs = self.inputs(seed, start, stop, pool)
+        return Chunk(start, self.plan.driver_rows(inputs), self.structure.run_kernel(inputs))
 
 
-def simulate_chunk(scenario: Scenario, structure: ModelStructure, seed: int, start: int, stop: int) -> Chunk:
-    """Sample and evaluate trials start..stop-1."""
-    n = stop - start
-    values = sample_fields(scenario, seed, start, stop)
-    metrics = structure.run_kernel(structure.assemble(values, n))
-    drivers = {name: np.asarray(values[name], dtype=float) for name in scenario.drivers()}
-    return Chunk(start, drivers, metrics)
+def sample_fields(scenario: Scenario, seed: int, start: int, stop: int) -> dict[str, np.ndarray]:
+    """Every kernel input column for trials start..stop-1, by name (fixed fields as constant arrays)."""
+    sim = Simulation(scenario)
+    inputs = sim.inputs(seed, start, stop)
+    return {name: inputs[row] for name, row in sim.plan.rows.items()}
+
+
+def simulate_chunk(scenario: Scenario, seed: int, start: int, stop: int) -> Chunk:
+    """Sample and evaluate trials start..stop-1 of a scenario (one-off; runs use `iter_chunks`)."""
+    return Simulation(scenario).chunk(seed, start, stop)
 
 
 def check_run_options(trials: int, seed: int, sampling: str, threads: int | None, chunk_size: int) -> None:
@@ -83,18 +88,19 @@ def check_run_options(trials: int, seed: int, sampling: str, threads: int | None
 
 def iter_chunks(scenario: Scenario, trials: int, seed: int, *, sampling: str = "mc", threads: int | None = None,
                 chunk_size: int = DEFAULT_CHUNK, on_chunk: Callable[[int], None] | None = None) -> Iterator[Chunk]:
-    """Yield the run's chunks in trial order; `threads` sets numba's pool for the run."""
+    """Yield the run's chunks in trial order; `threads` sets the kernel and sampler thread count."""
     check_run_options(trials, seed, sampling, threads, chunk_size)
-    structure = ModelStructure.of(scenario)
+    sim = Simulation(scenario)
     before = get_threads()
     if threads is not None:
         set_threads(threads)
     try:
-        for start in range(0, trials, chunk_size):
-            stop = min(trials, start + chunk_size)
-            chunk = simulate_chunk(scenario, structure, seed, start, stop)
-            if on_chunk is not None:
-                on_chunk(stop)
-            yield chunk
+        with ThreadPoolExecutor(max_workers=get_threads(), thread_name_prefix="simengine-sampler") as pool:
+            for start in range(0, trials, chunk_size):
+                stop = min(trials, start + chunk_size)
+                chunk = sim.chunk(seed, start, stop, pool)
+                if on_chunk is not None:
+                    on_chunk(stop)
+                yield chunk
     finally:
         set_threads(before)

@@ -38,3 +38,20 @@ def set_threads(n_threads: int) -> None:
 def get_threads() -> int:
     """Kernel thread count now in force."""
     return int(numba.get_num_threads())
+
+
+
+def cython_special(capi_name: str):
+    """A double -> double function of scipy.special.cython_special, callable from kernels.
+
+    `capi_name` is its name in the module's C API (`ndtri`, or `__pyx_fuse_1ndtr` for the
+    real-valued `ndtr`); those take a second `skip_dispatch` int argument, passed as 0.
+    The address is registered with LLVM under a fixed symbol so that kernels calling it
+    can still be cached to disk. Results are bit-identical to scipy.special's ufuncs.
+    """
+    import llvmlite.binding as llvm
+    from numba.extending import get_cython_function_address
+
+    symbol = f"simengine_cython_special_{capi_name}"
+    llvm.add_symbol(symbol, get_cython_function_address("scipy.special.cython_special", capi_name))
+    return numba.types.ExternalFunction(symbol, numba.types.float64(numba.types.float64, numba.types.int32))

@@ -1,6 +1,6 @@
 """The bridge from a validated scenario to the kernel: input columns and static structure.
 
-A trial's inputs form one row of a float matrix whose column order is fixed here
+A trial's inputs form one column of a float matrix whose row order is fixed here
 (MODEL.md's scalars, then cost amounts, benefit amounts and the four event columns);
 everything that does not vary by trial (timings, flags, phases, curve) is a small array.
 """
@@ -67,17 +67,10 @@ class ModelStructure:
             n_months=s.horizon_months,
         )
 
-    def assemble(self, values: dict[str, np.ndarray], n: int) -> np.ndarray:
-        """The n x k input matrix from per-column values (arrays of length n, or scalars)."""
-        params = np.empty((n, len(self.columns)))
-        for j, name in enumerate(self.columns):
-            params[:, j] = values[name]
-        return params
-
-    def run_kernel(self, params: np.ndarray) -> np.ndarray:
-        """Per-trial metrics (n x len(METRICS), NaN for null) of an input matrix."""
-        out = np.empty((params.shape[0], len(k.METRICS)))
-        k.simulate(params, self.cost_timing, self.cost_from_start, self.cost_overrun, self.cost_labor,
+    def run_kernel(self, inputs: np.ndarray) -> np.ndarray:
+        """Per-trial metrics (len(METRICS) x trials, NaN for null) of an input matrix (columns x trials)."""
+        out = np.empty((len(k.METRICS), inputs.shape[1]))
+        k.simulate(inputs, self.cost_timing, self.cost_from_start, self.cost_overrun, self.cost_labor,
                    self.benefit_scales, self.phase_share, self.phase_offset, self.n_events, self.curve,
                    self.n_months, out)
         return out

@@ -55,7 +55,7 @@ def run_metadata(scenario, seed: int, trials: int, sampling: str, stream_layout:
 
 def chunk_table(schema: pa.Schema, start: int, drivers: dict[str, np.ndarray], metrics: np.ndarray) -> pa.Table:
     """An Arrow table of one chunk's trials, NaN metrics turned into nulls."""
-    n = metrics.shape[0]
+    n = metrics.shape[1]
     arrays = [pa.array(np.arange(start, start + n, dtype=np.int64))]
     for field in schema:
         if field.name == "trial":
@@ -63,7 +63,7 @@ def chunk_table(schema: pa.Schema, start: int, drivers: dict[str, np.ndarray], m
         if field.name in drivers:
             arrays.append(pa.array(drivers[field.name], type=pa.float64()))
             continue
-        col = metrics[:, METRICS.index(field.name)]
+        col = metrics[METRICS.index(field.name)]
         mask = np.isnan(col)
         values = np.where(mask, 0.0, col).astype(field.type.to_pandas_dtype()) if pa.types.is_integer(field.type) else col
         arrays.append(pa.array(values, type=field.type, mask=mask if mask.any() else None))

@@ -10,7 +10,7 @@ from ._version import __version__
 from .engine import DEFAULT_CHUNK, check_run_options, iter_chunks
 from .output import (ResultWriter, check_writable, read_metadata, read_metric_columns, result_schema,
                      run_metadata, summary_path_for, write_json_atomic)
-from .sampling import STREAM_LAYOUT
+from .streams import STREAM_LAYOUT
 from .scenario import Scenario, scenario_from_json
 from .summary import SUMMARY_METRICS, SummaryAccumulator, summarize_columns
 

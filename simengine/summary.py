@@ -103,7 +103,7 @@ class SummaryAccumulator:
 
     def add(self, metrics: np.ndarray) -> None:
         """Add a chunk's metrics (n x len(METRICS), NaN = null)."""
-        self._parts.append(metrics[:, [METRICS.index(m) for m in SUMMARY_METRICS]].copy())
+        self._parts.append(metrics[[METRICS.index(m) for m in SUMMARY_METRICS]].T.copy())
 
     def columns(self) -> dict[str, np.ndarray]:
         stacked = np.concatenate(self._parts) if self._parts else np.empty((0, len(SUMMARY_METRICS)))

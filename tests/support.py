@@ -8,7 +8,6 @@ import numpy as np
 
 from simengine.engine import sample_fields, simulate_chunk
 from simengine.kernels.cashflows import METRICS
-from simengine.model import ModelStructure
 from simengine.scenario import parse_scenario
 
 BASE = {
@@ -32,8 +31,8 @@ def scenario(**overrides):
 
 def metrics_of(sc, trials: int = 1, seed: int = 1, start: int = 0) -> dict[str, np.ndarray]:
     """Per-trial metrics of trials start..start+trials-1 as named columns (NaN = null)."""
-    chunk = simulate_chunk(sc, ModelStructure.of(sc), seed, start, start + trials)
-    return {m: chunk.metrics[:, j] for j, m in enumerate(METRICS)}
+    chunk = simulate_chunk(sc, seed, start, start + trials)
+    return {m: chunk.metrics[j] for j, m in enumerate(METRICS)}
 
 
 def reference_specs(sc, seed: int, start: int, stop: int) -> list[dict]:

@@ -10,7 +10,7 @@ from scipy import stats
 
 from simengine.distributions import FAMILIES, parse_distribution
 from simengine.errors import ScenarioError
-from simengine.sampling import uniforms
+from simengine.streams import uniforms
 
 # Every registered family must have examples here: adding a family without tests fails.
 EXAMPLES = {

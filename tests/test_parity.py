@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from reference_model import reference_trial
 from simengine.kernels import cashflows as k
 from simengine.model import ModelStructure
-from simengine.engine import sample_fields
+from simengine.engine import Simulation
 from simengine.scenario import parse_scenario
 from strategies import scenario_dicts
 from support import metrics_of, reference_specs
@@ -65,13 +65,14 @@ def test_cash_flows_match_reference_month_by_month(bundled):
     """The kernel's per-trial cash-flow buffer equals the reference's B_t - C_t."""
     for sc in bundled.values():
         structure = ModelStructure.of(sc)
-        params = structure.assemble(sample_fields(sc, 5, 0, 20), 20)
+        inputs = Simulation(sc).inputs(5, 0, 20)
         cf = np.empty(sc.horizon_months)
-        out = np.empty(len(k.METRICS))
+        adopt = np.empty(sc.horizon_months)
+        out = np.empty((len(k.METRICS), 20))
         for j, spec in enumerate(reference_specs(sc, 5, 0, 20)):
-            k.trial(params[j], structure.cost_timing, structure.cost_from_start, structure.cost_overrun,
+            k.trial(inputs, j, structure.cost_timing, structure.cost_from_start, structure.cost_overrun,
                     structure.cost_labor, structure.benefit_scales, structure.phase_share, structure.phase_offset,
-                    structure.n_events, structure.curve, structure.n_months, cf, out)
+                    structure.n_events, structure.curve, structure.n_months, cf, adopt, out)
             ref = reference_trial(spec)
             want = np.array(ref["benefits_by_month"]) - np.array(ref["costs_by_month"])
             np.testing.assert_allclose(cf, want, rtol=1e-12, atol=1e-6)
@@ -81,12 +82,12 @@ def test_python_twin_equals_compiled_kernel(bundled):
     """The plain-Python twin and the jitted kernel give bit-identical results."""
     sc = bundled["crm_upgrade_big_bang"] if "crm_upgrade_big_bang" in bundled else next(iter(bundled.values()))
     structure = ModelStructure.of(sc)
-    params = structure.assemble(sample_fields(sc, 9, 0, 300), 300)
+    inputs = Simulation(sc).inputs(9, 0, 300)
     args = (structure.cost_timing, structure.cost_from_start, structure.cost_overrun, structure.cost_labor,
             structure.benefit_scales, structure.phase_share, structure.phase_offset, structure.n_events,
             structure.curve, structure.n_months)
-    compiled = np.empty((300, len(k.METRICS)))
-    twin = np.empty((300, len(k.METRICS)))
-    k.simulate(params, *args, compiled)
-    k.simulate_python(params, *args, twin)
+    compiled = np.empty((len(k.METRICS), 300))
+    twin = np.empty((len(k.METRICS), 300))
+    k.simulate(inputs, *args, compiled)
+    k.simulate_python(inputs, *args, twin)
     np.testing.assert_array_equal(compiled, twin)

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 from simengine.engine import iter_chunks
-from simengine.sampling import BLOCK_SIZE, uniforms
+from simengine.streams import BLOCK_SIZE, uniforms
 
 from support import scenario
 
 
 def collect(sc, trials, seed=11, **kwargs):
     chunks = list(iter_chunks(sc, trials, seed, **kwargs))
-    metrics = np.concatenate([c.metrics for c in chunks])
+    metrics = np.concatenate([c.metrics for c in chunks], axis=1)
     drivers = {k: np.concatenate([c.drivers[k] for c in chunks]) for k in chunks[0].drivers}
     return metrics, drivers
 
@@ -42,7 +42,7 @@ def test_identical_across_chunk_sizes(uncertain, chunk_size):
 def test_first_n_trials_of_a_longer_run_equal_a_run_of_n(uncertain):
     short, _ = collect(uncertain, 700)
     long, _ = collect(uncertain, 7000)
-    np.testing.assert_array_equal(short, long[:700])
+    np.testing.assert_array_equal(short, long[:, :700])
 
 
 def test_a_driver_keeps_its_draws_when_another_changes():

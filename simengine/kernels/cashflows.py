@@ -1,9 +1,19 @@
 """The per-trial model kernel: monthly cash flows (MODEL.md) and every per-trial metric.
 
 Each function here is a plain Python twin (`*_python`) compiled once through
-`simengine.jit`. The kernel reads one row of the input matrix per trial, builds that
+`simengine.jit`. The kernel reads one column of the input matrix per trial, builds that
 trial's H monthly cash flows in a small per-thread buffer (never trials x months), and
-writes one row of metrics. Nulls are NaN here; the output writer turns them into nulls.
+writes one column of the metrics matrix. Nulls are NaN here; the writer makes them nulls.
+
+Speed comes from the shape of the cash flows, not from loop tuning:
+- one pass over the months gives every PV, total and both paybacks; logistic adoption
+  follows a geometric recurrence (two exp calls per phase, not one per month);
+- the IRR is unique when the cash flows change sign once (Descartes), which is nearly
+  always: then a safeguarded Newton iteration on log(PV of inflows) - log(PV of outflows)
+  as a function of x = ln(1 + i) finds it. That function is close to linear in x (exactly
+  so for one inflow and one outflow), so from the discount rate 3-4 steps reach full
+  precision. Anything else (several sign
+  changes, no convergence) falls back to Brent's method on the whole bracket.
 """
 
 from __future__ import annotations
@@ -30,6 +40,9 @@ METRICS = ("npv", "roi", "bcr", "irr", "payback_months", "discounted_payback_mon
 
 IRR_LOW, IRR_HIGH = -0.99, 1.0
 IRR_XTOL, IRR_RTOL, IRR_MAXITER = 1e-13, 4 * np.finfo(float).eps, 200
+#: Newton on x = ln(1 + i): stop after a step below this; give up (to Brent) after NEWTON_MAXITER.
+NEWTON_XTOL, NEWTON_MAXITER = 1e-12, 30
+LOG_IRR_LOW, LOG_IRR_HIGH = math.log(1.0 + IRR_LOW), math.log(1.0 + IRR_HIGH)
 OVERRUN_FLOOR = -0.9
 LOGISTIC_SLOPE = 2.0 * math.log(9.0)
 TRIALS_PER_TASK = 256
@@ -118,27 +131,132 @@ def irr_monthly_python(cf, n_months):
 irr_monthly = jit(irr_monthly_python)
 
 
-def adoption_python(t, g, ceiling, ramp, curve, phase_share, phase_offset):
-    """A(t) = U * sum_k share_k a_k(t), with a_k = 0 before phase k starts."""
-    total = 0.0
+def adoption_into_python(adopt, g, ceiling, ramp, curve, phase_share, phase_offset, n_months):
+    """adopt[t] = A(t) = U * sum_k share_k a_k(t) for every month (a_k = 0 before phase k starts).
+
+    Logistic: a(x) = 1 / (1 + e_x) with e_x = exp(-(x - R/2) s), s = 2 ln 9 / R, and
+    e_{x+1} = e_x exp(-s): two exp calls per phase. e_x <= 9 for x >= 1, so nothing overflows.
+    """
+    for t in range(n_months):
+        adopt[t] = 0.0
     for k in range(phase_share.shape[0]):
-        x = t - (g + phase_offset[k]) + 1.0
-        if x < 1.0:
+        first = g + phase_offset[k]  # month where x = 1
+        if first >= n_months:
             continue
+        t0 = int(first)
+        share = phase_share[k]
         if curve == LINEAR:
-            a = min(1.0, x / ramp)
+            for t in range(t0, n_months):
+                adopt[t] += share * min(1.0, (t - first + 1.0) / ramp)
         else:
-            a = 1.0 / (1.0 + math.exp(-(x - 0.5 * ramp) * LOGISTIC_SLOPE / ramp))
-        total += phase_share[k] * a
-    return ceiling * total
+            slope = LOGISTIC_SLOPE / ramp
+            e = math.exp(-(1.0 - 0.5 * ramp) * slope)
+            step = math.exp(-slope)
+            for t in range(t0, n_months):
+                adopt[t] += share / (1.0 + e)
+                e *= step
+    for t in range(n_months):
+        adopt[t] *= ceiling
 
 
-adoption = jit(adoption_python)
+adoption_into = jit(adoption_into_python)
 
 
-def trial_python(row, cost_timing, cost_from_start, cost_overrun, cost_labor, benefit_scales,
-                 phase_share, phase_offset, n_events, curve, n_months, cf, out):
-    """One trial: fill `cf` with the H monthly net cash flows and `out` with the metrics."""
+def irr_newton_python(cf, n_months, split, x, f, slope):
+    """Monthly IRR by safeguarded Newton on F(x) = ln PV(later flows) - ln PV(earlier flows).
+
+    Valid when the cash flows change sign once, at `split` (the first month on the later
+    side). F is strictly decreasing in x = ln(1 + i) with exactly one root, so the IRR is
+    in [-0.99, 1] iff F changes sign there; the end points are only evaluated when a
+    Newton step tries to leave the bracket. (f, slope) are F and F' at the start `x`.
+    Returns (i, ok): i is NaN with ok True when the root is outside the bracket (null),
+    ok False when the iteration did not settle (the caller then uses Brent's method).
+    """
+    lo, hi = LOG_IRR_LOW, LOG_IRR_HIGH
+    ends_checked = False
+    for _ in range(NEWTON_MAXITER):
+        if f != f or slope != slope or slope >= 0.0:
+            return np.nan, False
+        if f == 0.0:
+            return math.expm1(x), True
+        if f > 0.0:
+            lo = x
+        else:
+            hi = x
+        step = -f / slope
+        x_new = x + step
+        if not lo < x_new < hi:
+            if not ends_checked:
+                f_low = log_ratio(cf, n_months, split, LOG_IRR_LOW)[0]
+                f_high = log_ratio(cf, n_months, split, LOG_IRR_HIGH)[0]
+                if f_low != f_low or f_high != f_high:
+                    return np.nan, False
+                if not (f_low > 0.0 and f_high < 0.0):
+                    return np.nan, True  # the same sign at both ends: no IRR in the bracket
+                ends_checked = True
+            x_new = 0.5 * (lo + hi)  # Newton overshot: bisect
+            step = x_new - x
+        x = x_new
+        if abs(step) <= NEWTON_XTOL:
+            return math.expm1(x), True
+        f, slope = log_ratio(cf, n_months, split, x)
+    return np.nan, False
+
+
+def log_ratio_python(cf, n_months, split, x):
+    """F(x) = ln(sum |cf_t| e^(-x (t - split)) over t >= split) - ln(the same over t < split), and F'(x).
+
+    Weights are taken relative to month `split`, which cancels in F and keeps them in range.
+    Each sum runs two interleaved weight chains (even and odd months) to halve the latency.
+    """
+    w = math.exp(x)
+    w2 = w * w
+    before = before_t = 0.0
+    d0, d1 = w, w2  # weights of months split-1 and split-2
+    t = split - 1
+    while t >= 1:
+        a0 = abs(cf[t]) * d0
+        a1 = abs(cf[t - 1]) * d1
+        before += a0 + a1
+        before_t += a0 * t + a1 * (t - 1)
+        d0 *= w2
+        d1 *= w2
+        t -= 2
+    if t == 0:
+        a0 = abs(cf[0]) * d0
+        before += a0
+    v = 1.0 / w
+    v2 = v * v
+    after = after_t = 0.0
+    d0, d1 = 1.0, v
+    t = split
+    while t + 1 < n_months:
+        a0 = abs(cf[t]) * d0
+        a1 = abs(cf[t + 1]) * d1
+        after += a0 + a1
+        after_t += a0 * t + a1 * (t + 1)
+        d0 *= v2
+        d1 *= v2
+        t += 2
+    if t < n_months:
+        a0 = abs(cf[t]) * d0
+        after += a0
+        after_t += a0 * t
+    if after <= 0.0 or before <= 0.0:
+        return np.nan, np.nan
+    f = math.log(after) - math.log(before)
+    slope = before_t / before - after_t / after
+    return f, slope
+
+
+log_ratio = jit(log_ratio_python)
+irr_newton = jit(irr_newton_python)
+
+
+def trial_python(x, i, cost_timing, cost_from_start, cost_overrun, cost_labor, benefit_scales,
+                 phase_share, phase_offset, n_events, curve, n_months, cf, adopt, out):
+    """Trial i (column i of the input matrix x): fill `cf` with its H monthly net cash flows
+    and column i of `out` with its metrics."""
     n_costs = cost_timing.shape[0]
     n_benefits = benefit_scales.shape[0]
     c0 = N_SCALARS
@@ -146,25 +264,25 @@ def trial_python(row, cost_timing, cost_from_start, cost_overrun, cost_labor, be
     e0 = b0 + n_benefits  # occurred, cost, delay, loss: n_events columns each
 
     # Schedule: g = ceil(P + delta), event delays included.
-    delta = max(row[DELAY], 0.0)
+    delta = max(x[DELAY, i], 0.0)
     event_cost = 0.0
     loss_factor = 1.0
     for e in range(n_events):
-        if row[e0 + e] != 0.0:
-            event_cost += row[e0 + n_events + e]
-            delta += row[e0 + 2 * n_events + e]
-            loss_factor *= 1.0 - row[e0 + 3 * n_events + e]
-    g = np.ceil(row[PLANNED] + delta)  # a float: no integer overflow on absurd delays
+        if x[e0 + e, i] != 0.0:
+            event_cost += x[e0 + n_events + e, i]
+            delta += x[e0 + 2 * n_events + e, i]
+            loss_factor *= 1.0 - x[e0 + 3 * n_events + e, i]
+    g = np.ceil(x[PLANNED, i] + delta)  # a float: no integer overflow on absurd delays
 
     # Costs: one-time, spread, and monthly run rates.
-    overrun = 1.0 + max(row[OVERRUN], OVERRUN_FLOOR)
+    overrun = 1.0 + max(x[OVERRUN, i], OVERRUN_FLOOR)
     upfront = 0.0
-    spread = row[DELAY_COST] * delta + event_cost
+    spread = x[DELAY_COST, i] * delta + event_cost
     labor = 0.0
     run_from_go_live = 0.0
     run_from_start = 0.0
     for c in range(n_costs):
-        amount = row[c0 + c]
+        amount = x[c0 + c, i]
         if cost_overrun[c]:
             amount *= overrun
         if cost_labor[c]:
@@ -177,7 +295,7 @@ def trial_python(row, cost_timing, cost_from_start, cost_overrun, cost_labor, be
             run_from_start += amount / 12.0
         else:
             run_from_go_live += amount / 12.0
-    maintenance = min(max(row[MLOAD], 0.0), row[MCAP]) * labor / 12.0
+    maintenance = min(max(x[MLOAD, i], 0.0), x[MCAP, i]) * labor / 12.0
     run_from_go_live += maintenance
     spread_monthly = spread / g
 
@@ -185,18 +303,24 @@ def trial_python(row, cost_timing, cost_from_start, cost_overrun, cost_labor, be
     scaled = 0.0
     flat = 0.0
     for b in range(n_benefits):
-        monthly = row[b0 + b] / 12.0 * row[REALIZATION] * loss_factor
+        monthly = x[b0 + b, i] / 12.0 * x[REALIZATION, i] * loss_factor
         if benefit_scales[b]:
             scaled += monthly
         else:
             flat += monthly
+    if scaled != 0.0:
+        adoption_into(adopt, g, x[CEILING, i], x[RAMP, i], curve, phase_share, phase_offset, n_months)
 
-    m = (1.0 + row[DISCOUNT]) ** (1.0 / 12.0) - 1.0
+    # One pass: cash flows, PVs, totals, paybacks and the sign changes (for the IRR method).
+    m = (1.0 + x[DISCOUNT, i]) ** (1.0 / 12.0) - 1.0
     v = 1.0 / (1.0 + m)
     d = 1.0
     cost_pv = benefit_pv = total_cost = total_benefit = 0.0
     cum = dcum = 0.0
     payback = dpayback = np.nan
+    sign = 0.0
+    changes = 0
+    split = 0
     for t in range(n_months):
         cost = run_from_start
         benefit = 0.0
@@ -208,8 +332,7 @@ def trial_python(row, cost_timing, cost_from_start, cost_overrun, cost_labor, be
             cost += run_from_go_live
             benefit += flat
         if scaled != 0.0:
-            benefit += scaled * adoption(float(t), float(g), row[CEILING], row[RAMP], curve,
-                                         phase_share, phase_offset)
+            benefit += scaled * adopt[t]
         net = benefit - cost
         cf[t] = net
         cost_pv += cost * d
@@ -222,41 +345,56 @@ def trial_python(row, cost_timing, cost_from_start, cost_overrun, cost_labor, be
             payback = t + 1.0
         if dcum >= 0.0 and dpayback != dpayback:
             dpayback = t + 1.0
+        if net != 0.0:
+            now = 1.0 if net > 0.0 else -1.0
+            if now * sign < 0.0:
+                changes += 1
+                split = t
+            sign = now
         d *= v
 
     npv = benefit_pv - cost_pv
-    out[NPV] = npv
-    out[ROI] = npv / cost_pv if cost_pv != 0.0 else np.nan
-    out[BCR] = benefit_pv / cost_pv if cost_pv != 0.0 else np.nan
-    i = irr_monthly(cf, n_months)
-    out[IRR] = (1.0 + i) ** 12 - 1.0 if i == i else np.nan
-    out[PAYBACK] = payback
-    out[DPAYBACK] = dpayback
-    out[GO_LIVE] = g
-    out[COST_PV] = cost_pv
-    out[BENEFIT_PV] = benefit_pv
-    out[TOTAL_COST] = total_cost
-    out[TOTAL_BENEFIT] = total_benefit
+    out[NPV, i] = npv
+    out[ROI, i] = npv / cost_pv if cost_pv != 0.0 else np.nan
+    out[BCR, i] = benefit_pv / cost_pv if cost_pv != 0.0 else np.nan
+    irr = np.nan
+    settled = changes == 0  # no sign change: no root (all zero, or one sign throughout)
+    if changes == 1:
+        # Start at x = ln(1 + m), the discount rate, inside the bracket.
+        start = min(max(math.log1p(m), LOG_IRR_LOW + 0.01), LOG_IRR_HIGH - 0.01)
+        f, slope = log_ratio(cf, n_months, split, start)
+        irr, settled = irr_newton(cf, n_months, split, start, f, slope)
+    if not settled:
+        irr = irr_monthly(cf, n_months)
+    out[IRR, i] = (1.0 + irr) ** 12 - 1.0 if irr == irr else np.nan
+    out[PAYBACK, i] = payback
+    out[DPAYBACK, i] = dpayback
+    out[GO_LIVE, i] = g
+    out[COST_PV, i] = cost_pv
+    out[BENEFIT_PV, i] = benefit_pv
+    out[TOTAL_COST, i] = total_cost
+    out[TOTAL_BENEFIT, i] = total_benefit
 
 
 trial = jit(trial_python)
 
 
-def simulate_python(params, cost_timing, cost_from_start, cost_overrun, cost_labor, benefit_scales,
+def simulate_python(x, cost_timing, cost_from_start, cost_overrun, cost_labor, benefit_scales,
                     phase_share, phase_offset, n_events, curve, n_months, out):
-    """Every trial of `params` (n x k inputs) into `out` (n x len(METRICS)), in parallel tasks.
+    """Every trial of `x` (inputs x trials) into `out` (len(METRICS) x trials), in parallel tasks.
 
     Trials are independent and each is computed in a fixed order, so results do not
     depend on the thread count.
     """
-    n = params.shape[0]
+    n = x.shape[1]
     n_tasks = (n + TRIALS_PER_TASK - 1) // TRIALS_PER_TASK
     for task in prange(n_tasks):
         cf = np.empty(n_months)
+        adopt = np.empty(n_months)
         stop = min(n, (task + 1) * TRIALS_PER_TASK)
         for i in range(task * TRIALS_PER_TASK, stop):
-            trial(params[i], cost_timing, cost_from_start, cost_overrun, cost_labor, benefit_scales,
-                  phase_share, phase_offset, n_events, curve, n_months, cf, out[i])
+            trial(x, i, cost_timing, cost_from_start, cost_overrun, cost_labor, benefit_scales,
+                  phase_share, phase_offset, n_events, curve, n_months, cf, adopt, out)
 
 
 simulate = parallel_jit(simulate_python)

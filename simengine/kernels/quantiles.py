@@ -1,0 +1,136 @@
+"""Inverse CDFs of every distribution family, as one compiled column kernel.
+
+A distribution becomes a `code`, a parameter vector and up to four tables (see
+`QuantileSpec` in distributions.py); `quantile_column` maps a column of uniforms, or of
+normal scores when a Gaussian copula produced them, to values in place. It is serial and
+releases the GIL, so the sampler runs one column block per worker thread while it is hot
+in cache. scipy's own ndtri/ndtr are called through `cython_special`, so results equal
+scipy.special's bit for bit.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..jit import cython_special, jit
+from .quantile_table import hermite_at
+
+_NDTRI = cython_special("ndtri")
+_NDTR = cython_special("__pyx_fuse_1ndtr")
+
+# Family codes.
+CONST, AFFINE, TRIANGULAR, TABLE, NORMAL, LOGNORMAL, TRUNCNORM, STEP = range(8)
+#: Codes whose natural input is a normal score z rather than a uniform u.
+Z_CODES = (TABLE, NORMAL, LOGNORMAL)
+
+# Parameter slots of TABLE: the affine map y -> loc + scale * clip(y, 0, 1), then the bulk
+# (u0, uh, u1) and z (z0, zh) grids. Tables: bulk x and slopes, z x and slopes.
+T_LOC, T_SCALE, T_U0, T_UH, T_U1, T_Z0, T_ZH = range(7)
+# TRUNCNORM: mean, sd, the CDF window [pa, pb] (upper-tail CDF when mirrored), low, high.
+N_MEAN, N_SD, N_PA, N_PB, N_MIRROR, N_LOW, N_HIGH = range(7)
+
+
+def ndtri_python(p):
+    """Phi^-1(p), scipy's implementation."""
+    return _NDTRI(p, 0)
+
+
+def ndtr_python(z):
+    """Phi(z), scipy's implementation."""
+    return _NDTR(z, 0)
+
+
+ndtri = jit(ndtri_python)
+ndtr = jit(ndtr_python)
+
+
+def table_column_python(p, ux, us, zx, zs, values, is_z):
+    """TABLE: bulk draws from the u table, tail draws (and normal scores) from the z table."""
+    loc, scale, u0, uh, u1, z0, zh = p[T_LOC], p[T_SCALE], p[T_U0], p[T_UH], p[T_U1], p[T_Z0], p[T_ZH]
+    if is_z:
+        for i in range(values.shape[0]):
+            values[i] = loc + scale * min(max(hermite_at(values[i], z0, zh, zx, zs), 0.0), 1.0)
+        return
+    for i in range(values.shape[0]):
+        v = values[i]
+        if u0 <= v <= u1:
+            y = hermite_at(v, u0, uh, ux, us)
+        else:
+            y = hermite_at(ndtri(v), z0, zh, zx, zs)
+        values[i] = loc + scale * min(max(y, 0.0), 1.0)
+
+
+def step_column_python(cum_values, cum, values):
+    """STEP: the smallest value whose cumulative probability reaches u (a binary search)."""
+    last = cum.shape[0] - 1
+    for i in range(values.shape[0]):
+        u = values[i]
+        lo, hi = 0, last
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if cum[mid] >= u:
+                hi = mid
+            else:
+                lo = mid + 1
+        values[i] = cum_values[lo]
+
+
+def quantile_column_python(code, p, t0, t1, t2, t3, values, is_z):
+    """Replace each draw in `values` (uniforms, or normal scores when `is_z`) by its quantile, in place.
+
+    The family is chosen once per column; each family's loop is branch-light.
+    """
+    if code == TABLE:
+        table_column(p, t0, t1, t2, t3, values, is_z)
+        return
+    if code == NORMAL or code == LOGNORMAL:
+        for i in range(values.shape[0]):
+            z = values[i] if is_z else ndtri(values[i])
+            values[i] = p[0] + p[1] * z if code == NORMAL else p[2] + math.exp(p[0] + p[1] * z)
+        return
+    if is_z:  # the remaining families read uniforms
+        for i in range(values.shape[0]):
+            values[i] = ndtr(values[i])
+    if code == CONST:
+        values[:] = p[0]
+    elif code == AFFINE:
+        for i in range(values.shape[0]):
+            values[i] = p[0] + p[1] * values[i]
+    elif code == TRIANGULAR:
+        lo, mode, hi = p[0], p[1], p[2]
+        width = hi - lo
+        split = (mode - lo) / width
+        for i in range(values.shape[0]):
+            u = values[i]
+            if u < split:
+                values[i] = lo + math.sqrt(u * width * (mode - lo))
+            else:
+                values[i] = hi - math.sqrt((1.0 - u) * width * (hi - mode))
+    elif code == TRUNCNORM:
+        # Work in the tail where the CDF has precision: mirrored when the window is above 0.
+        pa, pb = p[N_PA], p[N_PB]
+        for i in range(values.shape[0]):
+            u = values[i]
+            if p[N_MIRROR] != 0.0:
+                z = -ndtri(pb - u * (pb - pa))
+            else:
+                z = ndtri(pa + u * (pb - pa))
+            values[i] = min(max(p[N_MEAN] + p[N_SD] * z, p[N_LOW]), p[N_HIGH])
+    else:
+        step_column(t0, t1, values)
+
+
+table_column = jit(table_column_python)
+step_column = jit(step_column_python)
+quantile_column = jit(quantile_column_python)
+
+
+def ndtri_column_python(values):
+    """Uniforms to normal scores, in place."""
+    for i in range(values.shape[0]):
+        values[i] = ndtri(values[i])
+
+
+ndtri_column = jit(ndtri_column_python)

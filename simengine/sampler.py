@@ -1,0 +1,109 @@
+"""The sampler: (scenario, seed, trials start..stop-1) -> the kernel's input matrix.
+
+One row per kernel input column (model.ModelStructure.columns, then any field the kernel
+does not read, such as event probabilities), one column per trial.
+Fixed fields fill their row with a constant; each driver's row is filled block by block
+from its own random stream (streams.py) and turned into values by its inverse CDF while
+the block is hot in cache. Blocks are independent tasks, run on a thread pool (numpy's
+generators and the compiled quantile kernel release the GIL). Correlated drivers go
+through normal scores and the copula mixing step first. Every task writes only its own
+cells in a fixed way, so the matrix does not depend on the thread count or the chunking.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import correlation
+from .distributions import QuantileSpec, Uniform
+from .kernels import quantiles
+from .kernels.copula import mix_rows
+from .model import ModelStructure
+from .scenario import Scenario
+from .streams import block_segments, fill_block
+
+SAMPLING_METHODS = ("mc",)
+#: An occurred-flag's stream stays a uniform (identity quantile) until compared with p.
+IDENTITY = Uniform({"min": 0.0, "max": 1.0}).spec
+
+
+@dataclass(frozen=True)
+class SamplerPlan:
+    """What the sampler needs of a scenario, worked out once per run."""
+
+    n_rows: int
+    fixed: tuple[tuple[int, float], ...]
+    drivers: tuple[str, ...]
+    rows: dict[str, int]
+    specs: dict[str, QuantileSpec]
+    correlated: tuple[str, ...]
+    factor: np.ndarray
+    events: tuple[tuple[int, int], ...]
+
+    @classmethod
+    def of(cls, scenario: Scenario, structure: ModelStructure) -> "SamplerPlan":
+        fields = scenario.fields()
+        # The kernel's columns first; fields it does not read (event probabilities) after them.
+        names = list(structure.columns) + [f for f in fields if f not in structure.columns]
+        rows = {name: j for j, name in enumerate(names)}
+        drivers = tuple(scenario.drivers())
+        fixed = [(rows[name], float(d.params["value"])) for name, d in fields.items() if d.is_fixed]
+        # An event with a fixed probability of 0 or 1 is not a driver: it never or always occurs.
+        fixed += [(rows[f"events.{e.name}.occurred"], float(e.probability.params["value"]))
+                  for e in scenario.events if f"events.{e.name}.occurred" not in drivers]
+        specs = {name: fields[name].spec if name in fields else IDENTITY for name in drivers}
+        names, factor = (), np.zeros((0, 0))
+        if scenario.correlations:
+            names, rho = correlation.correlation_matrix(scenario)
+            names, factor = tuple(names), correlation.cholesky_factor(rho)
+        events = tuple((rows[f"events.{e.name}.occurred"], rows[f"events.{e.name}.probability"])
+                       for e in scenario.events if f"events.{e.name}.occurred" in drivers)
+        return cls(len(rows), tuple(fixed), drivers, rows, specs, names, np.ascontiguousarray(factor), events)
+
+    def driver_rows(self, inputs: np.ndarray) -> dict[str, np.ndarray]:
+        """Each driver's sampled values: views of the input matrix's rows."""
+        return {name: inputs[self.rows[name]] for name in self.drivers}
+
+    def fill(self, seed: int, start: int, stop: int, pool: Executor | None = None) -> np.ndarray:
+        """The input matrix (rows x trials) of trials start..stop-1."""
+        n = stop - start
+        inputs = np.empty((self.n_rows, n))
+        for row, value in self.fixed:
+            inputs[row] = value
+        correlated = set(self.correlated)
+
+        def draw(task):
+            name, block, skip, lo, hi = task
+            cells = inputs[self.rows[name], lo - start:hi - start]
+            fill_block(seed, name, block, skip, cells)
+            if name in correlated:
+                quantiles.ndtri_column(cells)
+            else:
+                self.specs[name].apply(cells)
+
+        def finish_correlated(task):
+            name, _, _, lo, hi = task
+            self.specs[name].apply(inputs[self.rows[name], lo - start:hi - start], True)
+
+        segments = list(block_segments(start, stop))
+        tasks = [(name, *seg) for name in self.drivers for seg in segments]
+        run_all(pool, draw, tasks)
+        if correlated:
+            mix_rows(inputs, np.array([self.rows[name] for name in self.correlated], dtype=np.int64), self.factor)
+            run_all(pool, finish_correlated, [t for t in tasks if t[0] in correlated])
+        for occurred, probability in self.events:
+            inputs[occurred] = inputs[occurred] > 1.0 - inputs[probability]
+        return inputs
+
+
+def run_all(pool: Executor | None, func, tasks) -> None:
+    """Run independent tasks on the pool (or here), re-raising the first error."""
+    if pool is None:
+        for task in tasks:
+            func(task)
+    else:
+        for _ in pool.map(func, tasks):
+            pass
