@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -17,24 +18,48 @@ from ._version import __version__
 from .bundled import bundled_scenarios, resolve_scenario
 from .engine import DEFAULT_SEED, DEFAULT_TRIALS
 from .errors import InputError, SimengineError
+from .output import COLUMN_CHOICES
+from .progress import ProgressBar
 from .runner import default_output_path, run, summarize_file
 from .sampler import SAMPLING_METHODS
 from .scenario import load_scenario
 from .textout import run_header, summary_table
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that a run cleans up exactly as on Ctrl-C."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
 def one_line_errors(func):
-    """Turn library errors into `Error: <one line>` on stderr with the error's exit status."""
+    """Turn library errors into `Error: <one line>` on stderr with the error's exit status.
+
+    Ctrl-C and SIGTERM end a run the same way: its temporary files are removed (see
+    runner.run), the user is told that nothing was written, and the exit status is 130 / 143.
+    """
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
         try:
             return func(*args, **kwargs)
         except SimengineError as exc:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
-            click.echo("Interrupted: no result file was written.", err=True)
+            click.echo("\nInterrupted: the run was stopped and no result file was written.", err=True)
             sys.exit(130)
+        except Terminated:
+            click.echo("Terminated: the run was stopped and no result file was written.", err=True)
+            sys.exit(143)
+        except OSError as exc:
+            click.echo(f"Error: {exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}; "
+                       "no result file was written.", err=True)
+            sys.exit(1)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
     return wrapper
 
 
@@ -61,14 +86,19 @@ def main():
               help="Kernel threads [default: all cores]. Results are identical for any value.")
 @click.option("--sampling", type=click.Choice(SAMPLING_METHODS), default="mc", show_default=True,
               help="Sampling design.")
+@click.option("--columns", type=click.Choice(COLUMN_CHOICES), default="all", show_default=True,
+              help="Per-trial columns to store: the sampled drivers, the metrics, or both.")
+@click.option("--summary-only", is_flag=True, help="Write no per-trial file; print the summary only.")
 @click.option("--force", is_flag=True, help="Overwrite an existing result file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of a table.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar (it is shown only on a terminal anyway).")
 @one_line_errors
-def run_command(scenario, trials, seed, out, threads, sampling, force, as_json):
+def run_command(scenario, trials, seed, out, threads, sampling, columns, summary_only, force, as_json, quiet):
     """Simulate SCENARIO (a TOML file or a bundled scenario's name).
 
     Writes one Parquet row per trial and a .summary.json beside it, then prints the
-    summary. An existing result is never overwritten without --force.
+    summary. Memory stays flat however many trials; a run that fails or is interrupted
+    leaves no file behind. An existing result is never overwritten without --force.
 
     \b
     Example:
@@ -77,19 +107,28 @@ def run_command(scenario, trials, seed, out, threads, sampling, force, as_json):
     path = resolve_scenario(scenario)
     sc = load_scenario(path)
     seed = seed if seed is not None else (sc.seed if sc.seed is not None else DEFAULT_SEED)
-    out = out if out is not None else default_output_path(path, seed, trials)
-    report = run(sc, trials=trials, seed=seed, out=out, threads=threads, force=force, sampling=sampling)
+    if summary_only and out is not None:
+        raise click.UsageError("--out and --summary-only exclude each other: --summary-only writes no file")
+    if not summary_only:
+        out = out if out is not None else default_output_path(path, seed, trials)
+    progress = ProgressBar(trials, enabled=False if quiet else None)
+    try:
+        report = run(sc, trials=trials, seed=seed, out=out, threads=threads, force=force, sampling=sampling,
+                     columns=columns, on_chunk=progress)
+    finally:
+        progress.close()
     if as_json:
-        click.echo(json.dumps({**report.summary, "result_path": str(report.result_path),
-                               "summary_path": str(report.summary_path),
-                               "elapsed_seconds": round(report.seconds, 3)}, indent=2))
+        paths = {"result_path": str(report.result_path) if report.result_path else None,
+                 "summary_path": str(report.summary_path) if report.summary_path else None}
+        click.echo(json.dumps({**report.summary, **paths, "elapsed_seconds": round(report.seconds, 3)}, indent=2))
         return
     click.echo(f"{run_header(report.summary)} ({report.seconds:.1f} s)")
     click.echo("")
     click.echo(summary_table(report.summary))
     click.echo("")
-    click.echo(f"Results: {report.result_path}")
-    click.echo(f"Summary: {report.summary_path}")
+    if report.result_path is not None:
+        click.echo(f"Results: {report.result_path}")
+        click.echo(f"Summary: {report.summary_path}")
 
 
 @main.command("validate")

@@ -50,14 +50,26 @@ class Simulation:
         self.structure = ModelStructure.of(scenario)
         self.plan = SamplerPlan.of(scenario, self.structure)
 
-    def inputs(self, seed: int, start: int, stop: int, pool: Executor | None = None) -> np.ndarray:
+    def inputs(self, seed: int, start: int, stop: int, pool: Executor | None = None,
+               out: np.ndarray | None = None) -> np.ndarray:
         """The kernel's input matrix (columns x trials) of trials start..stop-1."""
-        return self.plan.fill(seed, start, stop, pool)
+        return self.plan.fill(seed, start, stop, pool, out)
 
-    def chunk(self, seed: int, start: int, stop: int, pool: Executor | None = None) -> Chunk:
-        """Sample and evaluate trials start..stop-1."""
-        inputs = self.inputs(seed, start, stop, pool)
-        return Chunk(start, self.plan.driver_rows(inputs), self.structure.run_kernel(inputs))
+    def chunk(self, seed: int, start: int, stop: int, pool: Executor | None = None,
+              buffers: tuple[np.ndarray, np.ndarray] | None = None) -> Chunk:
+        """Sample and evaluate trials start..stop-1 (into reused `buffers` when given)."""
+        inputs_buffer, metrics_buffer = buffers if buffers is not None else (None, None)
+        inputs = self.inputs(seed, start, stop, pool, inputs_buffer)
+        metrics = self.structure.run_kernel(inputs, metrics_buffer)
+        return Chunk(start, self.plan.driver_rows(inputs), metrics)
+
+    def buffers(self, chunk_size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Input and metrics matrices for chunks of up to `chunk_size` trials, to reuse chunk after chunk.
+
+        Fresh memory is costly to touch (page faults); a run that reuses these keeps its
+        memory flat and skips that cost after the first chunk.
+        """
+        return np.empty((self.plan.n_rows, chunk_size)), np.empty((len(METRICS), chunk_size))
 
 
 def sample_fields(scenario: Scenario, seed: int, start: int, stop: int) -> dict[str, np.ndarray]:
@@ -87,10 +99,16 @@ def check_run_options(trials: int, seed: int, sampling: str, threads: int | None
 
 
 def iter_chunks(scenario: Scenario, trials: int, seed: int, *, sampling: str = "mc", threads: int | None = None,
-                chunk_size: int = DEFAULT_CHUNK, on_chunk: Callable[[int], None] | None = None) -> Iterator[Chunk]:
-    """Yield the run's chunks in trial order; `threads` sets the kernel and sampler thread count."""
+                chunk_size: int = DEFAULT_CHUNK, on_chunk: Callable[[int], None] | None = None,
+                reuse_buffers: bool = False) -> Iterator[Chunk]:
+    """Yield the run's chunks in trial order; `threads` sets the kernel and sampler thread count.
+
+    With `reuse_buffers`, every chunk lives in the same memory: a chunk's arrays are valid
+    only until the next one is requested (the runner consumes each chunk at once).
+    """
     check_run_options(trials, seed, sampling, threads, chunk_size)
     sim = Simulation(scenario)
+    buffers = sim.buffers(min(chunk_size, trials)) if reuse_buffers else None
     before = get_threads()
     if threads is not None:
         set_threads(threads)
@@ -98,7 +116,7 @@ def iter_chunks(scenario: Scenario, trials: int, seed: int, *, sampling: str = "
         with ThreadPoolExecutor(max_workers=get_threads(), thread_name_prefix="simengine-sampler") as pool:
             for start in range(0, trials, chunk_size):
                 stop = min(trials, start + chunk_size)
-                chunk = sim.chunk(seed, start, stop, pool)
+                chunk = sim.chunk(seed, start, stop, pool, buffers)
                 if on_chunk is not None:
                     on_chunk(stop)
                 yield chunk

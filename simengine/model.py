@@ -67,9 +67,13 @@ class ModelStructure:
             n_months=s.horizon_months,
         )
 
-    def run_kernel(self, inputs: np.ndarray) -> np.ndarray:
-        """Per-trial metrics (len(METRICS) x trials, NaN for null) of an input matrix (columns x trials)."""
-        out = np.empty((len(k.METRICS), inputs.shape[1]))
+    def run_kernel(self, inputs: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Per-trial metrics (len(METRICS) x trials, NaN for null) of an input matrix (columns x trials).
+
+        Written into `out[:, :trials]` when a buffer is given.
+        """
+        n = inputs.shape[1]
+        out = np.empty((len(k.METRICS), n)) if out is None else out[:, :n]
         k.simulate(inputs, self.cost_timing, self.cost_from_start, self.cost_overrun, self.cost_labor,
                    self.benefit_scales, self.phase_share, self.phase_offset, self.n_events, self.curve,
                    self.n_months, out)

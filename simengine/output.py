@@ -29,16 +29,23 @@ INTEGER_METRICS = {"payback_months": pa.int32(), "discounted_payback_months": pa
                    "go_live_month": pa.int64()}
 
 
-def result_schema(drivers: list[str], metadata: dict[str, str]) -> pa.Schema:
-    """Arrow schema of a result file for these drivers."""
+COLUMN_CHOICES = ("all", "metrics", "drivers")
+
+
+def result_schema(drivers: list[str], metadata: dict[str, str], columns: str = "all") -> pa.Schema:
+    """Arrow schema of a result file: `trial`, then the drivers and/or the metrics `columns` asks for."""
     fields = [pa.field("trial", pa.int64(), nullable=False)]
-    fields += [pa.field(name, pa.float64(), nullable=False) for name in drivers]
-    fields += [pa.field(m, INTEGER_METRICS.get(m, pa.float64()), nullable=m in NULLABLE_METRICS) for m in METRICS]
+    if columns in ("all", "drivers"):
+        fields += [pa.field(name, pa.float64(), nullable=False) for name in drivers]
+    if columns in ("all", "metrics"):
+        fields += [pa.field(m, INTEGER_METRICS.get(m, pa.float64()), nullable=m in NULLABLE_METRICS)
+                   for m in METRICS]
     meta = {f"{META_PREFIX}{k}": v for k, v in metadata.items()}
     return pa.schema(fields, metadata=meta)
 
 
-def run_metadata(scenario, seed: int, trials: int, sampling: str, stream_layout: str) -> dict[str, str]:
+def run_metadata(scenario, seed: int, trials: int, sampling: str, stream_layout: str,
+                 columns: str = "all") -> dict[str, str]:
     """The key-value metadata that makes a result file self-describing and reproducible."""
     return {
         "scenario": scenario.canonical_json,
@@ -48,13 +55,17 @@ def run_metadata(scenario, seed: int, trials: int, sampling: str, stream_layout:
         "trials": str(trials),
         "sampling": sampling,
         "stream_layout": stream_layout,
+        "columns": columns,
         "version": __version__,
         "schema_version": SCHEMA_VERSION,
     }
 
 
 def chunk_table(schema: pa.Schema, start: int, drivers: dict[str, np.ndarray], metrics: np.ndarray) -> pa.Table:
-    """An Arrow table of one chunk's trials, NaN metrics turned into nulls."""
+    """An Arrow table of one chunk's trials (the schema's columns), NaN metrics turned into nulls.
+
+    Float columns wrap the chunk's arrays without a copy.
+    """
     n = metrics.shape[1]
     arrays = [pa.array(np.arange(start, start + n, dtype=np.int64))]
     for field in schema:
@@ -65,9 +76,22 @@ def chunk_table(schema: pa.Schema, start: int, drivers: dict[str, np.ndarray], m
             continue
         col = metrics[METRICS.index(field.name)]
         mask = np.isnan(col)
-        values = np.where(mask, 0.0, col).astype(field.type.to_pandas_dtype()) if pa.types.is_integer(field.type) else col
-        arrays.append(pa.array(values, type=field.type, mask=mask if mask.any() else None))
+        has_null = bool(mask.any())
+        if pa.types.is_integer(field.type):
+            values = np.where(mask, 0.0, col).astype(field.type.to_pandas_dtype())
+        else:
+            values = col
+        arrays.append(pa.array(values, type=field.type, mask=mask if has_null else None))
     return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def parquet_options(schema: pa.Schema) -> dict:
+    """Writer settings: zstd; float columns byte-stream-split (random doubles do not fit a
+    dictionary, and split bytes compress better and faster); dictionary for integer columns."""
+    floats = [f.name for f in schema if pa.types.is_floating(f.type)]
+    others = [f.name for f in schema if not pa.types.is_floating(f.type)]
+    return {"compression": "zstd", "use_dictionary": others,
+            "column_encoding": {name: "BYTE_STREAM_SPLIT" for name in floats}}
 
 
 def summary_path_for(result_path: Path) -> Path:
@@ -115,7 +139,11 @@ class ResultWriter:
     def __init__(self, target: Path, schema: pa.Schema):
         self.schema = schema
         self._file = AtomicFile(target)
-        self._writer = pq.ParquetWriter(self._file.temp, schema, compression="zstd")
+        try:
+            self._writer = pq.ParquetWriter(self._file.temp, schema, **parquet_options(schema))
+        except BaseException:
+            self._file.discard()
+            raise
 
     def write(self, start: int, drivers: dict[str, np.ndarray], metrics: np.ndarray) -> None:
         self._writer.write_table(chunk_table(self.schema, start, drivers, metrics))
@@ -155,13 +183,3 @@ def read_metadata(path: Path) -> dict[str, str]:
     if "scenario" not in out:
         raise ResultFileError(f"{path}: not a simengine result (no simengine metadata)")
     return out
-
-
-def read_metric_columns(path: Path, names) -> dict[str, np.ndarray]:
-    """Metric columns as float arrays with NaN for null."""
-    schema = pq.read_schema(path)
-    missing = [n for n in names if n not in schema.names]
-    if missing:
-        raise ResultFileError(f"{path}: has no {', '.join(missing)} column(s); was it run with metrics stored?")
-    table = pq.read_table(path, columns=list(names))
-    return {n: table.column(n).to_numpy(zero_copy_only=False).astype(float) for n in names}

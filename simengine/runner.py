@@ -6,13 +6,19 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import pyarrow.parquet as pq
+
 from ._version import __version__
 from .engine import DEFAULT_CHUNK, check_run_options, iter_chunks
-from .output import (ResultWriter, check_writable, read_metadata, read_metric_columns, result_schema,
-                     run_metadata, summary_path_for, write_json_atomic)
-from .streams import STREAM_LAYOUT
+from .errors import InputError, ResultFileError
+from .kernels.cashflows import METRICS
+from .output import (COLUMN_CHOICES, ResultWriter, check_writable, read_metadata, result_schema, run_metadata,
+                     summary_path_for, write_json_atomic)
 from .scenario import Scenario, scenario_from_json
-from .summary import SUMMARY_METRICS, SummaryAccumulator, summarize_columns
+from .streams import STREAM_LAYOUT
+from .summary import SUMMARY_METRICS
+from .summary_stream import StreamingSummary
 
 
 @dataclass
@@ -44,27 +50,35 @@ def summary_header(scenario: Scenario, seed: int, trials: int, sampling: str) ->
 
 
 def run(scenario: Scenario, *, trials: int, seed: int, out: Path | None, threads: int | None = None,
-        force: bool = False, sampling: str = "mc", chunk_size: int = DEFAULT_CHUNK,
+        force: bool = False, sampling: str = "mc", chunk_size: int = DEFAULT_CHUNK, columns: str = "all",
         on_chunk=None) -> RunReport:
-    """Simulate `trials` trials; write the per-trial Parquet (unless `out` is None) and its summary."""
+    """Simulate `trials` trials; write the per-trial Parquet (unless `out` is None) and its summary.
+
+    `columns` picks the stored per-trial columns: "metrics", "drivers" or "all" (the trial
+    index is always stored). Memory stays flat: chunks are written as row groups and the
+    summary is streamed. On any error or interrupt nothing is left at `out`.
+    """
     check_run_options(trials, seed, sampling, threads, chunk_size)
+    if columns not in COLUMN_CHOICES:
+        raise InputError(f"--columns: must be one of {', '.join(COLUMN_CHOICES)}, got {columns!r}")
     summary_path = summary_path_for(out) if out is not None else None
     if out is not None:
         check_writable([out, summary_path], force)
     started = time.perf_counter()
     writer = None
     if out is not None:
-        schema = result_schema(scenario.drivers(), run_metadata(scenario, seed, trials, sampling, STREAM_LAYOUT))
-        writer = ResultWriter(out, schema)
-    acc = SummaryAccumulator()
+        meta = run_metadata(scenario, seed, trials, sampling, STREAM_LAYOUT, columns)
+        writer = ResultWriter(out, result_schema(scenario.drivers(), meta, columns))
+    acc = StreamingSummary(scenario.decision)
+    options = dict(sampling=sampling, threads=threads, chunk_size=chunk_size)
     try:
-        for chunk in iter_chunks(scenario, trials, seed, sampling=sampling, threads=threads,
-                                 chunk_size=chunk_size, on_chunk=on_chunk):
+        for chunk in iter_chunks(scenario, trials, seed, on_chunk=on_chunk, reuse_buffers=True, **options):
             acc.add(chunk.metrics)
             if writer is not None:
                 writer.write(chunk.start, chunk.drivers, chunk.metrics)
-        summary = {**summary_header(scenario, seed, trials, sampling),
-                   **summarize_columns(acc.columns(), scenario.decision)}
+        acc.finish()
+        second_pass(acc, scenario, trials, seed, options)
+        summary = {**summary_header(scenario, seed, trials, sampling), **acc.summary()}
         if writer is not None:
             writer.close()
             writer = None
@@ -75,11 +89,35 @@ def run(scenario: Scenario, *, trials: int, seed: int, out: Path | None, threads
     return RunReport(summary, out, summary_path, time.perf_counter() - started)
 
 
+def second_pass(acc: StreamingSummary, scenario: Scenario, trials: int, seed: int, options: dict) -> None:
+    """Re-simulate (trials are reproducible) for metrics whose percentiles fell outside their bands."""
+    for name in acc.incomplete():
+        row = METRICS.index(name)
+        values = np.concatenate([c.metrics[row].copy() for c in iter_chunks(scenario, trials, seed, **options)])
+        acc.metrics[name].rebuild(values)
+
+
 def summarize_file(path: Path) -> dict:
-    """Recompute a result file's summary from its stored trials and metadata."""
+    """Recompute a result file's summary from its stored trials, row group by row group."""
     meta = read_metadata(path)
     scenario = scenario_from_json(meta["scenario"])
-    columns = read_metric_columns(path, SUMMARY_METRICS)
+    parquet = pq.ParquetFile(path)
+    needed = [m for m in METRICS if m in SUMMARY_METRICS]
+    missing = [m for m in needed if m not in parquet.schema_arrow.names]
+    if missing:
+        raise ResultFileError(f"{path}: has no {', '.join(missing)} column(s); it was run with "
+                              f"--columns {meta.get('columns', 'drivers')}; summarize needs metrics stored")
+    acc = StreamingSummary(scenario.decision)
+    for batch in parquet.iter_batches(columns=needed, batch_size=1 << 17):
+        block = np.full((len(METRICS), batch.num_rows), np.nan)
+        for m in needed:
+            block[METRICS.index(m)] = batch.column(m).to_numpy(zero_copy_only=False).astype(float)
+        acc.add(block)
+    acc.finish()
+    if acc.incomplete():
+        full = {m: pq.read_table(path, columns=[m]).column(m).to_numpy(zero_copy_only=False).astype(float)
+                for m in acc.incomplete()}
+        for name, values in full.items():
+            acc.metrics[name].rebuild(values)
     seed, trials = int(meta["seed"]), int(meta["trials"])
-    return {**summary_header(scenario, seed, trials, meta["sampling"]),
-            **summarize_columns(columns, scenario.decision)}
+    return {**summary_header(scenario, seed, trials, meta["sampling"]), **acc.summary()}

@@ -67,10 +67,11 @@ class SamplerPlan:
         """Each driver's sampled values: views of the input matrix's rows."""
         return {name: inputs[self.rows[name]] for name in self.drivers}
 
-    def fill(self, seed: int, start: int, stop: int, pool: Executor | None = None) -> np.ndarray:
-        """The input matrix (rows x trials) of trials start..stop-1."""
+    def fill(self, seed: int, start: int, stop: int, pool: Executor | None = None,
+             out: np.ndarray | None = None) -> np.ndarray:
+        """The input matrix (rows x trials) of trials start..stop-1, in `out[:, :n]` when given."""
         n = stop - start
-        inputs = np.empty((self.n_rows, n))
+        inputs = np.empty((self.n_rows, n)) if out is None else out[:, :n]
         for row, value in self.fixed:
             inputs[row] = value
         correlated = set(self.correlated)

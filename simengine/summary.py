@@ -18,7 +18,6 @@ import math
 
 import numpy as np
 
-from .kernels.cashflows import METRICS
 
 SUMMARY_METRICS = ("npv", "roi", "bcr", "irr", "payback_months")
 PERCENTILES = (5, 10, 50, 90, 95)
@@ -26,17 +25,19 @@ Z95 = 1.959963984540054
 CVAR_ALPHA = 0.05
 
 
-def _estimate(value, se) -> dict:
+def estimate(value, se) -> dict:
+    """A JSON estimate: value and standard error, None where undefined."""
     def clean(x):
         return None if x is None or not math.isfinite(x) else float(x)
     return {"value": clean(value), "se": clean(se)}
 
 
-def _probability(hits: int, n: int) -> dict:
+def probability(hits: int, n: int) -> dict:
+    """A share of trials with its binomial standard error."""
     if n == 0:
-        return _estimate(None, None)
+        return estimate(None, None)
     p = hits / n
-    return _estimate(p, math.sqrt(p * (1.0 - p) / n))
+    return estimate(p, math.sqrt(p * (1.0 - p) / n))
 
 
 def percentile_with_se(sorted_x: np.ndarray, p: float) -> tuple[float, float]:
@@ -69,14 +70,14 @@ def describe_metric(values: np.ndarray, null_is_late: bool = False) -> dict:
         sd = math.sqrt(var * n / (n - 1)) if n > 1 else 0.0
         m4 = float(np.mean(dev ** 4))
         sd_se = math.sqrt(max(m4 - var * var, 0.0) / (4.0 * var * n)) if var > 0 else 0.0
-        out["mean"] = _estimate(mean, sd / math.sqrt(n))
-        out["sd"] = _estimate(sd, sd_se)
+        out["mean"] = estimate(mean, sd / math.sqrt(n))
+        out["sd"] = estimate(sd, sd_se)
     else:
-        out["mean"] = out["sd"] = _estimate(None, None)
+        out["mean"] = out["sd"] = estimate(None, None)
     ranked = np.sort(np.where(np.isnan(values), np.inf, values)) if null_is_late else np.sort(defined)
     for p in PERCENTILES:
         value, se = percentile_with_se(ranked, p / 100.0)
-        out[f"p{p}"] = _estimate(value, se if math.isfinite(value) else None)
+        out[f"p{p}"] = estimate(value, se if math.isfinite(value) else None)
     return out
 
 
@@ -85,40 +86,29 @@ def cvar(values: np.ndarray, alpha: float = CVAR_ALPHA) -> dict:
     x = np.sort(values[~np.isnan(values)])
     n = x.size
     if n == 0:
-        return _estimate(None, None)
+        return estimate(None, None)
     k = max(1, math.ceil(alpha * n))
     tail = x[:k]
     es = float(tail.mean())
     q = float(x[k - 1])
     var_tail = float(tail.var())
     se = math.sqrt((var_tail + (1.0 - alpha) * (es - q) ** 2) / (n * alpha))
-    return _estimate(es, se)
-
-
-class SummaryAccumulator:
-    """Collects the per-trial metrics of a run chunk by chunk, then summarizes them."""
-
-    def __init__(self):
-        self._parts: list[np.ndarray] = []
-
-    def add(self, metrics: np.ndarray) -> None:
-        """Add a chunk's metrics (n x len(METRICS), NaN = null)."""
-        self._parts.append(metrics[[METRICS.index(m) for m in SUMMARY_METRICS]].T.copy())
-
-    def columns(self) -> dict[str, np.ndarray]:
-        stacked = np.concatenate(self._parts) if self._parts else np.empty((0, len(SUMMARY_METRICS)))
-        return {m: stacked[:, j] for j, m in enumerate(SUMMARY_METRICS)}
+    return estimate(es, se)
 
 
 def summarize_columns(columns: dict[str, np.ndarray], decision) -> dict:
-    """The run summary of MODEL.md from metric columns (NaN = null)."""
+    """The run summary of MODEL.md from metric columns held in memory (NaN = null).
+
+    The definition in its plainest form; runs use the streaming equivalent in
+    summary_stream.py, and the tests check that the two agree.
+    """
     npv = columns["npv"]
     n = int(npv.size)
     metrics = {m: describe_metric(columns[m], null_is_late=(m == "payback_months")) for m in SUMMARY_METRICS}
     out = {
         "trials": n,
         "metrics": metrics,
-        "p_npv_negative": _probability(int(np.count_nonzero(npv < 0)), n),
+        "p_npv_negative": probability(int(np.count_nonzero(npv < 0)), n),
         "cvar5_npv": cvar(npv),
         "targets": {},
     }
@@ -136,7 +126,7 @@ def summarize_columns(columns: dict[str, np.ndarray], decision) -> dict:
         hits = test(target)
         met_all &= hits
         any_target = True
-        out["targets"][key] = {"target": target, "probability": _probability(int(hits.sum()), n)}
+        out["targets"][key] = {"target": target, "probability": probability(int(hits.sum()), n)}
     if any_target:
-        out["targets"]["all"] = {"probability": _probability(int(met_all.sum()), n)}
+        out["targets"]["all"] = {"probability": probability(int(met_all.sum()), n)}
     return out

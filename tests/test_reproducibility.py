@@ -31,7 +31,7 @@ def test_identical_across_thread_counts(uncertain):
 
 @pytest.mark.parametrize("chunk_size", [1, 777, 4096, BLOCK_SIZE + 3])
 def test_identical_across_chunk_sizes(uncertain, chunk_size):
-    trials = 3000 if chunk_size == 1 else BLOCK_SIZE + 500
+    trials = 1000 if chunk_size == 1 else BLOCK_SIZE + 500
     base, base_drivers = collect(uncertain, trials, chunk_size=10**6)
     other, other_drivers = collect(uncertain, trials, chunk_size=chunk_size)
     np.testing.assert_array_equal(base, other)

@@ -79,3 +79,85 @@ def test_percentile_definition_and_se():
     half = 1.959963984540054 * math.sqrt(100 * 0.1 * 0.9)
     lo, hi = math.floor(10 - half), math.ceil(10 + half)
     assert se == pytest.approx((hi - lo) / (2 * 1.959963984540054))
+
+
+# --- the streaming summary against the in-memory definition ------------------------------
+
+from simengine.kernels.cashflows import METRICS  # noqa: E402
+from simengine.streams import BLOCK_SIZE  # noqa: E402
+from simengine.summary import summarize_columns  # noqa: E402
+from simengine.summary_stream import StreamingSummary  # noqa: E402
+from support import scenario as make_scenario  # noqa: E402
+
+DECISION = make_scenario(decision={"payback_months_max": 20, "bcr_min": 1.1, "roi_min": 0.0}).decision
+
+
+def synthetic_metrics(n: int, seed: int = 0) -> np.ndarray:
+    """Metric rows with heavy tails, ties, nulls and payback months (some never)."""
+    rng = np.random.default_rng(seed)
+    m = np.full((len(METRICS), n), np.nan)
+    m[METRICS.index("npv")] = rng.standard_t(3, n) * 1e5 + 2e4
+    m[METRICS.index("roi")] = np.where(rng.random(n) < 0.01, np.nan, rng.lognormal(0, 1, n) - 1)
+    m[METRICS.index("bcr")] = np.round(rng.gamma(4, 0.3, n), 2)  # many ties
+    m[METRICS.index("irr")] = np.where(rng.random(n) < 0.05, np.nan, rng.normal(0.2, 0.1, n))
+    m[METRICS.index("payback_months")] = np.where(rng.random(n) < 0.15, np.nan, rng.integers(6, 37, n))
+    return m
+
+
+def stream(m: np.ndarray, chunk: int, pilot: int) -> StreamingSummary:
+    acc = StreamingSummary(DECISION, pilot=pilot)
+    for s in range(0, m.shape[1], chunk):
+        acc.add(m[:, s:s + chunk])
+    acc.finish()
+    return acc
+
+
+def assert_summaries_match(got: dict, want: dict) -> None:
+    """Percentiles, CVaR tail points, counts exactly; moments to rounding."""
+    assert got["trials"] == want["trials"]
+    for name, metric in want["metrics"].items():
+        for key, value in metric.items():
+            g = got["metrics"][name][key]
+            if key in ("n", "n_null") or key.startswith("p"):
+                assert g == value, (name, key, g, value)
+            else:
+                for part in ("value", "se"):
+                    assert g[part] == pytest.approx(value[part], rel=1e-9), (name, key, part)
+    assert got["p_npv_negative"] == want["p_npv_negative"]
+    assert got["targets"] == want["targets"]
+    for part in ("value", "se"):
+        assert got["cvar5_npv"][part] == pytest.approx(want["cvar5_npv"][part], rel=1e-9)
+
+
+@pytest.mark.parametrize("n", [1000, 6 * BLOCK_SIZE + 12345])
+def test_streaming_summary_equals_in_memory_summary(n):
+    m = synthetic_metrics(n)
+    acc = stream(m, chunk=50_000, pilot=2 * BLOCK_SIZE)
+    assert acc.incomplete() == []
+    want = summarize_columns({k: m[METRICS.index(k)] for k in ("npv", "roi", "bcr", "irr", "payback_months")},
+                             DECISION)
+    assert_summaries_match(acc.summary(), want)
+    # and it keeps only a small share of the continuous values after the pilot
+    kept = sum(b.values().size for b in acc.metrics["npv"].bands)
+    if n > 2 * BLOCK_SIZE:
+        assert kept < 0.2 * n
+
+
+def test_streaming_summary_does_not_depend_on_chunk_size():
+    m = synthetic_metrics(3 * BLOCK_SIZE + 777, seed=4)
+    a = stream(m, chunk=BLOCK_SIZE * 3, pilot=BLOCK_SIZE).summary()
+    b = stream(m, chunk=777, pilot=BLOCK_SIZE).summary()
+    assert a == b
+
+
+def test_a_percentile_outside_its_band_is_detected_and_rebuilt_exactly():
+    m = synthetic_metrics(4 * BLOCK_SIZE, seed=2)
+    # A pilot that is unrepresentative: the stream's later blocks are shifted far up.
+    m[METRICS.index("npv"), BLOCK_SIZE:] += 5e6
+    acc = stream(m, chunk=BLOCK_SIZE, pilot=BLOCK_SIZE)
+    assert "npv" in acc.incomplete()
+    acc.metrics["npv"].rebuild(m[METRICS.index("npv")])
+    assert acc.incomplete() == []
+    want = summarize_columns({k: m[METRICS.index(k)] for k in ("npv", "roi", "bcr", "irr", "payback_months")},
+                             DECISION)
+    assert_summaries_match(acc.summary(), want)

@@ -1,0 +1,328 @@
+"""The run summary of MODEL.md computed as chunks stream past, in memory that does not grow with trials.
+
+- Moments: per block of BLOCK_SIZE trials (count, mean, 2nd-4th central sums), merged in
+  trial order with Pebay's pairwise formulas. Blocks are aligned to trial indices, not to
+  chunks, so the summary is bit-identical for any chunk size.
+- Percentiles, their order-statistic standard errors and CVaR: exact. The first PILOT
+  trials are kept; from them, for each percentile p, a value band is fixed that holds the
+  ranks p +/- 7 pilot standard errors (it contains the final sample's percentile and its
+  standard-error ranks unless the pilot is off by more than 5 sigma). Afterwards only
+  values inside the bands are kept (about 3 % of the trials of each metric), with the
+  count and sums of the values below each band. A rank that falls outside its band is
+  detected exactly (`incomplete`); the runner then re-simulates the run (trials are
+  reproducible) and that metric's order statistics come from all its values.
+- payback_months takes integer values 1..H or "never": an exact histogram.
+Counts (nulls, P(npv < 0), targets) are exact integers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .kernels.cashflows import METRICS
+from .streams import BLOCK_SIZE
+from .summary import CVAR_ALPHA, PERCENTILES, SUMMARY_METRICS, Z95, estimate, probability
+
+PILOT = 16 * BLOCK_SIZE
+BAND_SIGMAS = 7.0
+CONTINUOUS = ("npv", "roi", "bcr", "irr")
+
+
+class Moments:
+    """Count, mean and central sums M2..M4 of a stream, merged block by block (Pebay 2008)."""
+
+    def __init__(self):
+        self.n, self.mean, self.m2, self.m3, self.m4 = 0, 0.0, 0.0, 0.0, 0.0
+
+    def add(self, x: np.ndarray) -> None:
+        nb = int(x.size)
+        if nb == 0:
+            return
+        # About the block's first value: exact for constant data, less cancellation otherwise.
+        shifted = x - x[0]
+        shifted_mean = float(shifted.mean())
+        mb = float(x[0]) + shifted_mean
+        dev = shifted - shifted_mean
+        dev2 = dev * dev
+        m2b, m3b, m4b = float(dev2.sum()), float((dev2 * dev).sum()), float((dev2 * dev2).sum())
+        na = self.n
+        if na == 0:
+            self.n, self.mean, self.m2, self.m3, self.m4 = nb, mb, m2b, m3b, m4b
+            return
+        n = na + nb
+        d = mb - self.mean
+        ma2, ma3 = self.m2, self.m3
+        self.m4 = (self.m4 + m4b + d ** 4 * na * nb * (na * na - na * nb + nb * nb) / n ** 3
+                   + 6.0 * d * d * (na * na * m2b + nb * nb * ma2) / n ** 2 + 4.0 * d * (na * m3b - nb * ma3) / n)
+        self.m3 = ma3 + m3b + d ** 3 * na * nb * (na - nb) / n ** 2 + 3.0 * d * (na * m2b - nb * ma2) / n
+        self.m2 = ma2 + m2b + d * d * na * nb / n
+        self.mean += d * nb / n
+        self.n = n
+
+    def describe(self) -> dict:
+        n = self.n
+        if n == 0:
+            return {"mean": estimate(None, None), "sd": estimate(None, None)}
+        var = self.m2 / n
+        sd = math.sqrt(self.m2 / (n - 1)) if n > 1 else 0.0
+        m4 = self.m4 / n
+        sd_se = math.sqrt(max(m4 - var * var, 0.0) / (4.0 * var * n)) if var > 0 else 0.0
+        return {"mean": estimate(self.mean, sd / math.sqrt(n)), "sd": estimate(sd, sd_se)}
+
+
+def needed_ranks(n: int, p: float) -> tuple[int, int, int]:
+    """(lo, rank, hi): the percentile's rank and its 95 % order-statistic interval (1-based)."""
+    spread = Z95 * math.sqrt(n * p * (1.0 - p))
+    rank = max(1, math.ceil(n * p))
+    lo = min(n, max(1, math.floor(n * p - spread)))
+    hi = min(n, max(1, math.ceil(n * p + spread)))
+    return lo, rank, hi
+
+
+class Band:
+    """The values of one metric inside [low, high], with the count and sums of those below."""
+
+    def __init__(self, low: float, high: float):
+        self.low, self.high = low, high
+        self.below = 0
+        self.below_sum = 0.0
+        self.below_sumsq = 0.0
+        self.parts: list[np.ndarray] = []
+        self._sorted: np.ndarray | None = None
+
+    def add(self, x: np.ndarray) -> None:
+        under = x < self.low
+        self.below += int(np.count_nonzero(under))
+        tail = x[under]
+        self.below_sum += float(tail.sum())
+        self.below_sumsq += float((tail * tail).sum())
+        self.parts.append(x[(x >= self.low) & (x <= self.high)])
+
+    def values(self) -> np.ndarray:
+        if self._sorted is None:
+            self._sorted = np.sort(np.concatenate(self.parts)) if self.parts else np.empty(0)
+        return self._sorted
+
+    def holds(self, rank: int) -> bool:
+        return self.below < rank <= self.below + self.values().size
+
+
+class ContinuousMetric:
+    """Moments and exact order statistics of one metric with nulls (NaN) counted apart."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.moments = Moments()
+        self.nulls = 0
+        self.pilot: list[np.ndarray] | None = []
+        self.bands: list[Band] = []
+
+    def add(self, x: np.ndarray) -> None:
+        defined = x[~np.isnan(x)]
+        self.nulls += int(x.size - defined.size)
+        self.moments.add(defined)
+        if self.pilot is not None:
+            self.pilot.append(defined)
+        else:
+            for band in self.bands:
+                band.add(defined)
+
+    def end_pilot(self) -> None:
+        """Fix the bands from the pilot's values, then feed the pilot through them."""
+        values = np.sort(np.concatenate(self.pilot))
+        self.pilot = None
+        n = values.size
+        if n == 0:
+            self.bands = [Band(-math.inf, math.inf)]
+            return
+        for p in (q / 100.0 for q in PERCENTILES):
+            delta = BAND_SIGMAS * math.sqrt(p * (1.0 - p) / n) + 2.0 / n
+            lo = values[max(0, math.floor((p - delta) * n) - 1)]
+            hi = values[min(n - 1, math.ceil((p + delta) * n))]
+            self.bands.append(Band(lo, hi))
+        for band in self.bands:
+            band.add(values)
+
+    def finish(self) -> None:
+        if self.pilot is not None:  # a run shorter than the pilot keeps everything
+            values = np.concatenate(self.pilot) if self.pilot else np.empty(0)
+            self.pilot = None
+            self.bands = [Band(-math.inf, math.inf)]
+            self.bands[0].add(values)
+
+    def rebuild(self, values: np.ndarray) -> None:
+        """Second pass: order statistics from all of the metric's values (NaN dropped)."""
+        band = Band(-math.inf, math.inf)
+        band.add(values[~np.isnan(values)])
+        self.bands = [band]
+
+    def band_for(self, rank: int) -> Band | None:
+        return next((b for b in self.bands if b.holds(rank)), None)
+
+    def complete(self) -> bool:
+        """Whether every rank the summary needs lies inside a band (else a second pass is needed)."""
+        n = self.moments.n
+        if n == 0:
+            return True
+        ranks = [r for p in PERCENTILES for r in needed_ranks(n, p / 100.0)]
+        if self.name == "npv":
+            ranks.append(max(1, math.ceil(CVAR_ALPHA * n)))
+        return all(self.band_for(r) is not None for r in ranks)
+
+    def order_statistic(self, rank: int) -> float:
+        band = self.band_for(rank)
+        return float(band.values()[rank - band.below - 1])
+
+    def describe(self) -> dict:
+        n = self.moments.n
+        out = {"n": n, "n_null": self.nulls, **self.moments.describe()}
+        for p in PERCENTILES:
+            if n == 0:
+                out[f"p{p}"] = estimate(None, None)
+                continue
+            lo, rank, hi = needed_ranks(n, p / 100.0)
+            value = self.order_statistic(rank)
+            se = (self.order_statistic(hi) - self.order_statistic(lo)) / (2.0 * Z95)
+            out[f"p{p}"] = estimate(value, se)
+        return out
+
+    def cvar(self, alpha: float = CVAR_ALPHA) -> dict:
+        """Mean of the worst `alpha` share (lower tail), with its Manistre-Hancock standard error."""
+        n = self.moments.n
+        if n == 0:
+            return estimate(None, None)
+        k = max(1, math.ceil(alpha * n))
+        band = self.band_for(k)
+        inside = band.values()[:k - band.below]
+        total = band.below_sum + float(inside.sum())
+        total_sq = band.below_sumsq + float((inside * inside).sum())
+        es = total / k
+        q = float(inside[-1])
+        var_tail = max(total_sq / k - es * es, 0.0)
+        return estimate(es, math.sqrt((var_tail + (1.0 - alpha) * (es - q) ** 2) / (n * alpha)))
+
+
+class PaybackMetric:
+    """payback_months: moments of the defined values and an exact histogram of months 1..H and never."""
+
+    def __init__(self):
+        self.moments = Moments()
+        self.counts: dict[int, int] = {}
+        self.never = 0
+
+    def add(self, x: np.ndarray) -> None:
+        defined = x[~np.isnan(x)]
+        self.never += int(x.size - defined.size)
+        self.moments.add(defined)
+        months, counts = np.unique(defined, return_counts=True)
+        for m, c in zip(months.tolist(), counts.tolist()):
+            self.counts[int(m)] = self.counts.get(int(m), 0) + c
+
+    def order_statistic(self, rank: int) -> float:
+        """The rank-th smallest payback, a trial that never pays back ranking last (+inf)."""
+        seen = 0
+        for month in sorted(self.counts):
+            seen += self.counts[month]
+            if rank <= seen:
+                return float(month)
+        return math.inf
+
+    def describe(self) -> dict:
+        n = self.moments.n
+        total = n + self.never
+        out = {"n": n, "n_null": self.never, **self.moments.describe()}
+        for p in PERCENTILES:
+            if total == 0:
+                out[f"p{p}"] = estimate(None, None)
+                continue
+            lo, rank, hi = needed_ranks(total, p / 100.0)
+            value = self.order_statistic(rank)
+            se = (self.order_statistic(hi) - self.order_statistic(lo)) / (2.0 * Z95) if math.isfinite(value) else None
+            out[f"p{p}"] = estimate(value, se)
+        return out
+
+
+class StreamingSummary:
+    """Accumulates a run's metrics chunk by chunk (in trial order) and gives MODEL.md's summary."""
+
+    def __init__(self, decision, pilot: int = PILOT):
+        self.decision = decision
+        self.pilot = pilot  # a multiple of BLOCK_SIZE; smaller only in tests
+        self.trials = 0
+        self.metrics = {m: ContinuousMetric(m) for m in CONTINUOUS}
+        self.payback = PaybackMetric()
+        self.npv_negative = 0
+        self.targets = {key: 0 for key, target in self._checks() if target is not None}
+        self.all_targets = 0
+        self._pending: list[np.ndarray] = []
+        self._pending_n = 0
+        self._rows = [METRICS.index(m) for m in SUMMARY_METRICS]
+
+    def _checks(self):
+        d = self.decision
+        return (("payback_months_max", d.payback_months_max), ("bcr_min", d.bcr_min), ("roi_min", d.roi_min))
+
+    def add(self, metrics: np.ndarray) -> None:
+        """Add the next chunk's metrics (len(METRICS) x trials, NaN = null)."""
+        self._pending.append(metrics[self._rows].copy())
+        self._pending_n += metrics.shape[1]
+        while self._pending_n >= BLOCK_SIZE - self.trials % BLOCK_SIZE:
+            self._flush(BLOCK_SIZE - self.trials % BLOCK_SIZE)
+
+    def _flush(self, size: int) -> None:
+        stacked = np.concatenate(self._pending, axis=1) if len(self._pending) > 1 else self._pending[0]
+        block, rest = stacked[:, :size], stacked[:, size:]
+        self._pending = [rest] if rest.shape[1] else []
+        self._pending_n = rest.shape[1]
+        self._add_block(dict(zip(SUMMARY_METRICS, block)))
+
+    def _add_block(self, cols: dict[str, np.ndarray]) -> None:
+        for name, metric in self.metrics.items():
+            metric.add(cols[name])
+        self.payback.add(cols["payback_months"])
+        self.npv_negative += int(np.count_nonzero(cols["npv"] < 0))
+        # NaN compares False, so a null metric never meets a target.
+        met_all = np.ones(cols["npv"].size, dtype=bool)
+        tests = {"payback_months_max": lambda t: cols["payback_months"] <= t,
+                 "bcr_min": lambda t: cols["bcr"] >= t, "roi_min": lambda t: cols["roi"] >= t}
+        for key, target in self._checks():
+            if target is not None:
+                hits = tests[key](target)
+                self.targets[key] += int(np.count_nonzero(hits))
+                met_all &= hits
+        self.all_targets += int(np.count_nonzero(met_all))
+        self.trials += cols["npv"].size
+        if self.trials == self.pilot:
+            for metric in self.metrics.values():
+                metric.end_pilot()
+
+    def finish(self) -> None:
+        """Flush the last partial block; call once, after the last chunk."""
+        if self._pending_n:
+            self._flush(self._pending_n)
+        for metric in self.metrics.values():
+            metric.finish()
+
+    def incomplete(self) -> list[str]:
+        """Metrics whose needed ranks fell outside their bands (they need a second pass)."""
+        return [name for name, metric in self.metrics.items() if not metric.complete()]
+
+    def summary(self) -> dict:
+        n = self.trials
+        metrics = {name: self.metrics[name].describe() for name in CONTINUOUS}
+        metrics["payback_months"] = self.payback.describe()
+        out = {
+            "trials": n,
+            "metrics": {m: metrics[m] for m in SUMMARY_METRICS},
+            "p_npv_negative": probability(self.npv_negative, n),
+            "cvar5_npv": self.metrics["npv"].cvar(),
+            "targets": {},
+        }
+        for key, target in self._checks():
+            if target is not None:
+                out["targets"][key] = {"target": target, "probability": probability(self.targets[key], n)}
+        if self.targets:
+            out["targets"]["all"] = {"probability": probability(self.all_targets, n)}
+        return out
