@@ -27,6 +27,7 @@ META_PREFIX = "simengine."
 NULLABLE_METRICS = {"roi", "bcr", "irr", "payback_months", "discounted_payback_months"}
 INTEGER_METRICS = {"payback_months": pa.int32(), "discounted_payback_months": pa.int32(),
                    "go_live_month": pa.int64()}
+INTEGER_DTYPES = {"payback_months": np.int32, "discounted_payback_months": np.int32, "go_live_month": np.int64}
 
 
 COLUMN_CHOICES = ("all", "metrics", "drivers")
@@ -75,22 +76,23 @@ def chunk_table(schema: pa.Schema, start: int, drivers: dict[str, np.ndarray], m
             arrays.append(pa.array(drivers[field.name], type=pa.float64()))
             continue
         col = metrics[METRICS.index(field.name)]
-        mask = np.isnan(col)
-        has_null = bool(mask.any())
         if pa.types.is_integer(field.type):
-            values = np.where(mask, 0.0, col).astype(field.type.to_pandas_dtype())
+            # NaN marks a null; the integer column gets a validity mask.
+            mask = np.isnan(col)
+            values = np.where(mask, 0.0, col).astype(INTEGER_DTYPES[field.name])
+            arrays.append(pa.array(values, type=field.type, mask=mask if mask.any() else None))
         else:
-            values = col
-        arrays.append(pa.array(values, type=field.type, mask=mask if has_null else None))
+            arrays.append(pa.array(col, type=field.type, from_pandas=True))  # NaN -> null, in C
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def parquet_options(schema: pa.Schema) -> dict:
-    """Writer settings: zstd; float columns byte-stream-split (random doubles do not fit a
+    """Writer settings: snappy (zstd saves ~8 % on random doubles but writes ~1.7x slower); float
+    columns byte-stream-split (random doubles do not fit a
     dictionary, and split bytes compress better and faster); dictionary for integer columns."""
     floats = [f.name for f in schema if pa.types.is_floating(f.type)]
     others = [f.name for f in schema if not pa.types.is_floating(f.type)]
-    return {"compression": "zstd", "use_dictionary": others,
+    return {"compression": "snappy", "use_dictionary": others,
             "column_encoding": {name: "BYTE_STREAM_SPLIT" for name in floats}}
 
 

@@ -216,9 +216,9 @@ class PaybackMetric:
         defined = x[~np.isnan(x)]
         self.never += int(x.size - defined.size)
         self.moments.add(defined)
-        months, counts = np.unique(defined, return_counts=True)
-        for m, c in zip(months.tolist(), counts.tolist()):
-            self.counts[int(m)] = self.counts.get(int(m), 0) + c
+        counts = np.bincount(defined.astype(np.int64)) if defined.size else np.zeros(0, dtype=np.int64)
+        for month in np.flatnonzero(counts).tolist():
+            self.counts[month] = self.counts.get(month, 0) + int(counts[month])
 
     def order_statistic(self, rank: int) -> float:
         """The rank-th smallest payback, a trial that never pays back ranking last (+inf)."""

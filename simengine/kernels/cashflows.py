@@ -9,7 +9,7 @@ Speed comes from the shape of the cash flows, not from loop tuning:
 - one pass over the months gives every PV, total and both paybacks; logistic adoption
   follows a geometric recurrence (two exp calls per phase, not one per month);
 - the IRR is unique when the cash flows change sign once (Descartes), which is nearly
-  always: then a safeguarded Newton iteration on log(PV of inflows) - log(PV of outflows)
+  always: then a safeguarded Halley iteration on log(PV of inflows) - log(PV of outflows)
   as a function of x = ln(1 + i) finds it. That function is close to linear in x (exactly
   so for one inflow and one outflow), so from the discount rate 3-4 steps reach full
   precision. Anything else (several sign
@@ -40,8 +40,8 @@ METRICS = ("npv", "roi", "bcr", "irr", "payback_months", "discounted_payback_mon
 
 IRR_LOW, IRR_HIGH = -0.99, 1.0
 IRR_XTOL, IRR_RTOL, IRR_MAXITER = 1e-13, 4 * np.finfo(float).eps, 200
-#: Newton on x = ln(1 + i): stop after a step below this; give up (to Brent) after NEWTON_MAXITER.
-NEWTON_XTOL, NEWTON_MAXITER = 1e-12, 30
+#: Halley on x = ln(1 + i): a step below ACCEPT_STEP is the last; give up (to Brent) after NEWTON_MAXITER.
+ACCEPT_STEP, NEWTON_MAXITER = 1e-6, 30
 LOG_IRR_LOW, LOG_IRR_HIGH = math.log(1.0 + IRR_LOW), math.log(1.0 + IRR_HIGH)
 OVERRUN_FLOOR = -0.9
 LOGISTIC_SLOPE = 2.0 * math.log(9.0)
@@ -162,20 +162,22 @@ def adoption_into_python(adopt, g, ceiling, ramp, curve, phase_share, phase_offs
 adoption_into = jit(adoption_into_python)
 
 
-def irr_newton_python(cf, n_months, split, x, f, slope):
-    """Monthly IRR by safeguarded Newton on F(x) = ln PV(later flows) - ln PV(earlier flows).
+def irr_newton_python(cf, n_months, split, x):
+    """Monthly IRR by safeguarded Halley iteration on F(x) = ln PV(later flows) - ln PV(earlier flows).
 
     Valid when the cash flows change sign once, at `split` (the first month on the later
     side). F is strictly decreasing in x = ln(1 + i) with exactly one root, so the IRR is
-    in [-0.99, 1] iff F changes sign there; the end points are only evaluated when a
-    Newton step tries to leave the bracket. (f, slope) are F and F' at the start `x`.
+    in [-0.99, 1] iff F changes sign there; the end points are only evaluated when a step
+    tries to leave the bracket. Halley's step converges cubically, so a step below
+    ACCEPT_STEP leaves an error of order 1e-15 and is taken as the last one.
     Returns (i, ok): i is NaN with ok True when the root is outside the bracket (null),
     ok False when the iteration did not settle (the caller then uses Brent's method).
     """
     lo, hi = LOG_IRR_LOW, LOG_IRR_HIGH
     ends_checked = False
     for _ in range(NEWTON_MAXITER):
-        if f != f or slope != slope or slope >= 0.0:
+        f, slope, curve = log_ratio(cf, n_months, split, x)
+        if f != f or slope != slope or curve != curve or slope >= 0.0:
             return np.nan, False
         if f == 0.0:
             return math.expm1(x), True
@@ -183,7 +185,8 @@ def irr_newton_python(cf, n_months, split, x, f, slope):
             lo = x
         else:
             hi = x
-        step = -f / slope
+        denominator = 2.0 * slope * slope - f * curve
+        step = -2.0 * f * slope / denominator if denominator > 0.0 else -f / slope
         x_new = x + step
         if not lo < x_new < hi:
             if not ends_checked:
@@ -194,24 +197,24 @@ def irr_newton_python(cf, n_months, split, x, f, slope):
                 if not (f_low > 0.0 and f_high < 0.0):
                     return np.nan, True  # the same sign at both ends: no IRR in the bracket
                 ends_checked = True
-            x_new = 0.5 * (lo + hi)  # Newton overshot: bisect
+            x_new = 0.5 * (lo + hi)  # the step overshot: bisect
             step = x_new - x
         x = x_new
-        if abs(step) <= NEWTON_XTOL:
+        if abs(step) <= ACCEPT_STEP:
             return math.expm1(x), True
-        f, slope = log_ratio(cf, n_months, split, x)
     return np.nan, False
 
 
 def log_ratio_python(cf, n_months, split, x):
-    """F(x) = ln(sum |cf_t| e^(-x (t - split)) over t >= split) - ln(the same over t < split), and F'(x).
+    """F(x) = ln(sum |cf_t| e^(-x (t - split)) over t >= split) - ln(the same over t < split), F' and F''.
 
-    Weights are taken relative to month `split`, which cancels in F and keeps them in range.
-    Each sum runs two interleaved weight chains (even and odd months) to halve the latency.
+    With the weights as a distribution over months, (ln A)' = -mean(t) and (ln A)'' = var(t).
+    Weights are taken relative to month `split`, which cancels in F and keeps them in range;
+    each sum runs two interleaved weight chains (even and odd months) to halve the latency.
     """
     w = math.exp(x)
     w2 = w * w
-    before = before_t = 0.0
+    before = before_t = before_t2 = 0.0
     d0, d1 = w, w2  # weights of months split-1 and split-2
     t = split - 1
     while t >= 1:
@@ -219,15 +222,15 @@ def log_ratio_python(cf, n_months, split, x):
         a1 = abs(cf[t - 1]) * d1
         before += a0 + a1
         before_t += a0 * t + a1 * (t - 1)
+        before_t2 += a0 * t * t + a1 * (t - 1) * (t - 1)
         d0 *= w2
         d1 *= w2
         t -= 2
     if t == 0:
-        a0 = abs(cf[0]) * d0
-        before += a0
+        before += abs(cf[0]) * d0
     v = 1.0 / w
     v2 = v * v
-    after = after_t = 0.0
+    after = after_t = after_t2 = 0.0
     d0, d1 = 1.0, v
     t = split
     while t + 1 < n_months:
@@ -235,6 +238,7 @@ def log_ratio_python(cf, n_months, split, x):
         a1 = abs(cf[t + 1]) * d1
         after += a0 + a1
         after_t += a0 * t + a1 * (t + 1)
+        after_t2 += a0 * t * t + a1 * (t + 1) * (t + 1)
         d0 *= v2
         d1 *= v2
         t += 2
@@ -242,11 +246,14 @@ def log_ratio_python(cf, n_months, split, x):
         a0 = abs(cf[t]) * d0
         after += a0
         after_t += a0 * t
+        after_t2 += a0 * t * t
     if after <= 0.0 or before <= 0.0:
-        return np.nan, np.nan
+        return np.nan, np.nan, np.nan
+    mean_before, mean_after = before_t / before, after_t / after
     f = math.log(after) - math.log(before)
-    slope = before_t / before - after_t / after
-    return f, slope
+    slope = mean_before - mean_after
+    curve = (after_t2 / after - mean_after * mean_after) - (before_t2 / before - mean_before * mean_before)
+    return f, slope, curve
 
 
 log_ratio = jit(log_ratio_python)
@@ -362,8 +369,7 @@ def trial_python(x, i, cost_timing, cost_from_start, cost_overrun, cost_labor, b
     if changes == 1:
         # Start at x = ln(1 + m), the discount rate, inside the bracket.
         start = min(max(math.log1p(m), LOG_IRR_LOW + 0.01), LOG_IRR_HIGH - 0.01)
-        f, slope = log_ratio(cf, n_months, split, start)
-        irr, settled = irr_newton(cf, n_months, split, start, f, slope)
+        irr, settled = irr_newton(cf, n_months, split, start)
     if not settled:
         irr = irr_monthly(cf, n_months)
     out[IRR, i] = (1.0 + irr) ** 12 - 1.0 if irr == irr else np.nan
