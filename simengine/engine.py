@@ -100,23 +100,24 @@ def check_run_options(trials: int, seed: int, sampling: str, threads: int | None
 
 def iter_chunks(scenario: Scenario, trials: int, seed: int, *, sampling: str = "mc", threads: int | None = None,
                 chunk_size: int = DEFAULT_CHUNK, on_chunk: Callable[[int], None] | None = None,
-                reuse_buffers: bool = False) -> Iterator[Chunk]:
+                buffer_sets: int = 0) -> Iterator[Chunk]:
     """Yield the run's chunks in trial order; `threads` sets the kernel and sampler thread count.
 
-    With `reuse_buffers`, every chunk lives in the same memory: a chunk's arrays are valid
-    only until the next one is requested (the runner consumes each chunk at once).
+    With `buffer_sets` > 0, chunks live in that many sets of buffers used in turn: a chunk's
+    arrays are valid only until `buffer_sets - 1` more chunks have been yielded (the runner
+    writes each chunk before it asks for the next but one). With 0 every chunk is new memory.
     """
     check_run_options(trials, seed, sampling, threads, chunk_size)
     sim = Simulation(scenario)
-    buffers = sim.buffers(min(chunk_size, trials)) if reuse_buffers else None
+    rings = [sim.buffers(min(chunk_size, trials)) for _ in range(buffer_sets)]
     before = get_threads()
     if threads is not None:
         set_threads(threads)
     try:
         with ThreadPoolExecutor(max_workers=get_threads(), thread_name_prefix="simengine-sampler") as pool:
-            for start in range(0, trials, chunk_size):
+            for k, start in enumerate(range(0, trials, chunk_size)):
                 stop = min(trials, start + chunk_size)
-                chunk = sim.chunk(seed, start, stop, pool, buffers)
+                chunk = sim.chunk(seed, start, stop, pool, rings[k % buffer_sets] if rings else None)
                 if on_chunk is not None:
                     on_chunk(stop)
                 yield chunk

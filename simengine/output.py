@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from ._version import __version__
 from .errors import OutputExistsError, ResultFileError
+from .jit import jit
 from .kernels.cashflows import METRICS
 
 SCHEMA_VERSION = "1"
@@ -62,28 +63,67 @@ def run_metadata(scenario, seed: int, trials: int, sampling: str, stream_layout:
     }
 
 
-def chunk_table(schema: pa.Schema, start: int, drivers: dict[str, np.ndarray], metrics: np.ndarray) -> pa.Table:
-    """An Arrow table of one chunk's trials (the schema's columns), NaN metrics turned into nulls.
-
-    Float columns wrap the chunk's arrays without a copy.
-    """
-    n = metrics.shape[1]
-    arrays = [pa.array(np.arange(start, start + n, dtype=np.int64))]
-    for field in schema:
-        if field.name == "trial":
-            continue
-        if field.name in drivers:
-            arrays.append(pa.array(drivers[field.name], type=pa.float64()))
-            continue
-        col = metrics[METRICS.index(field.name)]
-        if pa.types.is_integer(field.type):
-            # NaN marks a null; the integer column gets a validity mask.
-            mask = np.isnan(col)
-            values = np.where(mask, 0.0, col).astype(INTEGER_DTYPES[field.name])
-            arrays.append(pa.array(values, type=field.type, mask=mask if mask.any() else None))
+def nan_to_int_python(values, out, null):
+    """Integer-valued floats -> `out`, with `null[i]` set where values[i] is NaN; True if any is."""
+    any_null = False
+    for i in range(values.shape[0]):
+        v = values[i]
+        if v != v:
+            out[i] = 0
+            null[i] = True
+            any_null = True
         else:
-            arrays.append(pa.array(col, type=field.type, from_pandas=True))  # NaN -> null, in C
-    return pa.Table.from_arrays(arrays, schema=schema)
+            out[i] = int(v)
+            null[i] = False
+    return any_null
+
+
+nan_to_int = jit(nan_to_int_python)
+
+
+class TableBuilder:
+    """Arrow tables of chunks for one schema, built in reused buffers (no per-chunk allocation).
+
+    A table is valid until the next `table()` call: the writer writes each at once.
+    """
+
+    def __init__(self, schema: pa.Schema, chunk_size: int):
+        self.schema = schema
+        self._arange = np.arange(chunk_size, dtype=np.int64)
+        self._trial = np.empty(chunk_size, dtype=np.int64)
+        self._null = np.empty(chunk_size, dtype=np.bool_)
+        self._ints = {m: np.empty(chunk_size, dtype=dtype) for m, dtype in INTEGER_DTYPES.items()}
+
+    def table(self, start: int, drivers: dict[str, np.ndarray], metrics: np.ndarray) -> pa.Table:
+        """An Arrow table of one chunk's trials (the schema's columns), NaN metrics turned into nulls."""
+        n = metrics.shape[1]
+        if n > self._trial.size:
+            self.__init__(self.schema, n)
+        trial = self._trial[:n]
+        np.add(self._arange[:n], start, out=trial)
+        arrays = [pa.array(trial)]
+        null = self._null[:n]
+        for field in self.schema:
+            if field.name == "trial":
+                continue
+            if field.name in drivers:
+                arrays.append(pa.array(drivers[field.name], type=pa.float64()))
+                continue
+            col = metrics[METRICS.index(field.name)]
+            if pa.types.is_integer(field.type):
+                values = self._ints[field.name][:n]
+                has_null = nan_to_int(col, values, null)
+            else:
+                values = col
+                np.isnan(col, out=null)
+                has_null = bool(null.any())
+            arrays.append(pa.array(values, type=field.type, mask=null if has_null else None))
+        return pa.Table.from_arrays(arrays, schema=self.schema)
+
+
+def chunk_table(schema: pa.Schema, start: int, drivers: dict[str, np.ndarray], metrics: np.ndarray) -> pa.Table:
+    """An Arrow table of one chunk's trials, NaN metrics turned into nulls (one-off; runs reuse a TableBuilder)."""
+    return TableBuilder(schema, metrics.shape[1]).table(start, drivers, metrics)
 
 
 def parquet_options(schema: pa.Schema) -> dict:
@@ -138,8 +178,9 @@ class AtomicFile:
 class ResultWriter:
     """Streams chunks into a Parquet file as row groups; the file appears only on `close()`."""
 
-    def __init__(self, target: Path, schema: pa.Schema):
+    def __init__(self, target: Path, schema: pa.Schema, chunk_size: int = 1 << 17):
         self.schema = schema
+        self._tables = TableBuilder(schema, chunk_size)
         self._file = AtomicFile(target)
         try:
             self._writer = pq.ParquetWriter(self._file.temp, schema, **parquet_options(schema))
@@ -148,7 +189,7 @@ class ResultWriter:
             raise
 
     def write(self, start: int, drivers: dict[str, np.ndarray], metrics: np.ndarray) -> None:
-        self._writer.write_table(chunk_table(self.schema, start, drivers, metrics))
+        self._writer.write_table(self._tables.table(start, drivers, metrics))
 
     def close(self) -> None:
         self._writer.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,14 +70,16 @@ def run(scenario: Scenario, *, trials: int, seed: int, out: Path | None, threads
     writer = None
     if out is not None:
         meta = run_metadata(scenario, seed, trials, sampling, STREAM_LAYOUT, columns)
-        writer = ResultWriter(out, result_schema(scenario.drivers(), meta, columns))
+        writer = ResultWriter(out, result_schema(scenario.drivers(), meta, columns), min(chunk_size, trials))
     acc = StreamingSummary(scenario.decision)
     options = dict(sampling=sampling, threads=threads, chunk_size=chunk_size)
+    consumer = ChunkConsumer(acc, writer)
     try:
-        for chunk in iter_chunks(scenario, trials, seed, on_chunk=on_chunk, reuse_buffers=True, **options):
-            acc.add(chunk.metrics)
-            if writer is not None:
-                writer.write(chunk.start, chunk.drivers, chunk.metrics)
+        # Three buffer sets: the consumer writes chunk k while chunk k+1 waits in the queue
+        # and chunk k+2 is computed into the set chunk k-1 used.
+        for chunk in iter_chunks(scenario, trials, seed, on_chunk=on_chunk, buffer_sets=3, **options):
+            consumer.put(chunk)
+        consumer.close()
         acc.finish()
         second_pass(acc, scenario, trials, seed, options)
         summary = {**summary_header(scenario, seed, trials, sampling), **acc.summary()}
@@ -84,16 +88,78 @@ def run(scenario: Scenario, *, trials: int, seed: int, out: Path | None, threads
             writer = None
             write_json_atomic(summary_path, summary)
     finally:
+        consumer.stop()
         if writer is not None:
             writer.abort()
     return RunReport(summary, out, summary_path, time.perf_counter() - started)
+
+
+class ChunkConsumer:
+    """A thread that summarizes and writes chunks while the next ones are computed.
+
+    pyarrow's Parquet writer and the summary kernels release the GIL, so on two cores the
+    write overlaps the sampling and kernel of the following chunk. Errors in the thread are
+    re-raised in the caller at the next `put` or at `close`.
+    """
+
+    def __init__(self, acc: StreamingSummary, writer: ResultWriter | None):
+        self.acc, self.writer = acc, writer
+        self.queue: queue.Queue = queue.Queue(maxsize=1)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._work, name="simengine-writer", daemon=True)
+        self.thread.start()
+
+    def _work(self) -> None:
+        while True:
+            chunk = self.queue.get()
+            if chunk is None:
+                return
+            if self.error is not None:
+                continue  # drain after a failure
+            try:
+                self.acc.add(chunk.metrics)
+                if self.writer is not None:
+                    self.writer.write(chunk.start, chunk.drivers, chunk.metrics)
+            except BaseException as exc:  # re-raised in the main thread
+                self.error = exc
+
+    def _check(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def put(self, chunk) -> None:
+        self._check()
+        while True:
+            try:
+                self.queue.put(chunk, timeout=0.1)
+                return
+            except queue.Full:
+                self._check()
+
+    def close(self) -> None:
+        """Wait until every chunk is summarized and written."""
+        self.put(None)
+        self.thread.join()
+        self._check()
+
+    def stop(self) -> None:
+        """End the thread whatever happened (after an error or an interrupt)."""
+        if self.thread.is_alive():
+            self.error = self.error or RuntimeError("stopped")
+            try:
+                while True:
+                    self.queue.get_nowait()
+            except queue.Empty:
+                pass
+            self.queue.put(None)
+            self.thread.join()
 
 
 def second_pass(acc: StreamingSummary, scenario: Scenario, trials: int, seed: int, options: dict) -> None:
     """Re-simulate (trials are reproducible) for metrics whose percentiles fell outside their bands."""
     for name in acc.incomplete():
         row = METRICS.index(name)
-        values = np.concatenate([c.metrics[row].copy() for c in iter_chunks(scenario, trials, seed, **options)])
+        values = np.concatenate([c.metrics[row] for c in iter_chunks(scenario, trials, seed, **options)])
         acc.metrics[name].rebuild(values)
 
 

@@ -22,6 +22,7 @@ import math
 import numpy as np
 
 from .kernels.cashflows import METRICS
+from .kernels.summary_block import block_bands, block_moments
 from .streams import BLOCK_SIZE
 from .summary import CVAR_ALPHA, PERCENTILES, SUMMARY_METRICS, Z95, estimate, probability
 
@@ -36,17 +37,16 @@ class Moments:
     def __init__(self):
         self.n, self.mean, self.m2, self.m3, self.m4 = 0, 0.0, 0.0, 0.0, 0.0
 
-    def add(self, x: np.ndarray) -> None:
-        nb = int(x.size)
+    def add(self, x: np.ndarray) -> int:
+        """Add a block's values (NaN skipped); returns how many were NaN."""
+        nb, nulls, mb, m2b, m3b, m4b = block_moments(x)
+        self.merge(nb, mb, m2b, m3b, m4b)
+        return nulls
+
+    def merge(self, nb: int, mb: float, m2b: float, m3b: float, m4b: float) -> None:
+        """Merge another part's count, mean and central sums into this one (Pebay's formulas)."""
         if nb == 0:
             return
-        # About the block's first value: exact for constant data, less cancellation otherwise.
-        shifted = x - x[0]
-        shifted_mean = float(shifted.mean())
-        mb = float(x[0]) + shifted_mean
-        dev = shifted - shifted_mean
-        dev2 = dev * dev
-        m2b, m3b, m4b = float(dev2.sum()), float((dev2 * dev).sum()), float((dev2 * dev2).sum())
         na = self.n
         if na == 0:
             self.n, self.mean, self.m2, self.m3, self.m4 = nb, mb, m2b, m3b, m4b
@@ -81,32 +81,46 @@ def needed_ranks(n: int, p: float) -> tuple[int, int, int]:
     return lo, rank, hi
 
 
-class Band:
-    """The values of one metric inside [low, high], with the count and sums of those below."""
+class Bands:
+    """Value bands [low_b, high_b] of one metric: the values inside each, and the count and
+    sums of the values below each."""
 
-    def __init__(self, low: float, high: float):
-        self.low, self.high = low, high
-        self.below = 0
-        self.below_sum = 0.0
-        self.below_sumsq = 0.0
-        self.parts: list[np.ndarray] = []
-        self._sorted: np.ndarray | None = None
+    def __init__(self, lows, highs):
+        self.lows = np.asarray(lows, dtype=np.float64)
+        self.highs = np.asarray(highs, dtype=np.float64)
+        k = self.lows.size
+        self.below = np.zeros(k, dtype=np.int64)
+        self.below_sum = np.zeros(k)
+        self.below_sumsq = np.zeros(k)
+        self.parts: list[list[np.ndarray]] = [[] for _ in range(k)]
+        self._sorted: dict[int, np.ndarray] = {}
+        self._inside = np.empty((k, 0))
+        self._inside_n = np.zeros(k, dtype=np.int64)
 
     def add(self, x: np.ndarray) -> None:
-        under = x < self.low
-        self.below += int(np.count_nonzero(under))
-        tail = x[under]
-        self.below_sum += float(tail.sum())
-        self.below_sumsq += float((tail * tail).sum())
-        self.parts.append(x[(x >= self.low) & (x <= self.high)])
+        if self._inside.shape[1] < x.size:
+            self._inside = np.empty((self.lows.size, x.size))
+        block_bands(x, self.lows, self.highs, self.below, self.below_sum, self.below_sumsq,
+                    self._inside, self._inside_n)
+        for b, part in enumerate(self.parts):
+            part.append(self._inside[b, :self._inside_n[b]].copy())
+        self._sorted.clear()
 
-    def values(self) -> np.ndarray:
-        if self._sorted is None:
-            self._sorted = np.sort(np.concatenate(self.parts)) if self.parts else np.empty(0)
-        return self._sorted
+    def values(self, b: int) -> np.ndarray:
+        """The sorted values inside band b."""
+        if b not in self._sorted:
+            self._sorted[b] = np.sort(np.concatenate(self.parts[b])) if self.parts[b] else np.empty(0)
+        return self._sorted[b]
 
-    def holds(self, rank: int) -> bool:
-        return self.below < rank <= self.below + self.values().size
+    def kept(self) -> int:
+        return sum(sum(p.size for p in part) for part in self.parts)
+
+    def find(self, rank: int) -> int | None:
+        """A band that holds the rank-th smallest value, or None."""
+        for b in range(self.lows.size):
+            if self.below[b] < rank <= self.below[b] + self.values(b).size:
+                return b
+        return None
 
 
 class ContinuousMetric:
@@ -117,17 +131,14 @@ class ContinuousMetric:
         self.moments = Moments()
         self.nulls = 0
         self.pilot: list[np.ndarray] | None = []
-        self.bands: list[Band] = []
+        self.bands = Bands([], [])
 
     def add(self, x: np.ndarray) -> None:
-        defined = x[~np.isnan(x)]
-        self.nulls += int(x.size - defined.size)
-        self.moments.add(defined)
+        self.nulls += self.moments.add(x)
         if self.pilot is not None:
-            self.pilot.append(defined)
+            self.pilot.append(x[~np.isnan(x)])
         else:
-            for band in self.bands:
-                band.add(defined)
+            self.bands.add(x)
 
     def end_pilot(self) -> None:
         """Fix the bands from the pilot's values, then feed the pilot through them."""
@@ -135,31 +146,25 @@ class ContinuousMetric:
         self.pilot = None
         n = values.size
         if n == 0:
-            self.bands = [Band(-math.inf, math.inf)]
+            self.bands = Bands([-math.inf], [math.inf])
             return
+        lows, highs = [], []
         for p in (q / 100.0 for q in PERCENTILES):
             delta = BAND_SIGMAS * math.sqrt(p * (1.0 - p) / n) + 2.0 / n
-            lo = values[max(0, math.floor((p - delta) * n) - 1)]
-            hi = values[min(n - 1, math.ceil((p + delta) * n))]
-            self.bands.append(Band(lo, hi))
-        for band in self.bands:
-            band.add(values)
+            lows.append(values[max(0, math.floor((p - delta) * n) - 1)])
+            highs.append(values[min(n - 1, math.ceil((p + delta) * n))])
+        self.bands = Bands(lows, highs)
+        self.bands.add(values)
 
     def finish(self) -> None:
         if self.pilot is not None:  # a run shorter than the pilot keeps everything
-            values = np.concatenate(self.pilot) if self.pilot else np.empty(0)
-            self.pilot = None
-            self.bands = [Band(-math.inf, math.inf)]
-            self.bands[0].add(values)
+            self.rebuild(np.concatenate(self.pilot) if self.pilot else np.empty(0))
 
     def rebuild(self, values: np.ndarray) -> None:
-        """Second pass: order statistics from all of the metric's values (NaN dropped)."""
-        band = Band(-math.inf, math.inf)
-        band.add(values[~np.isnan(values)])
-        self.bands = [band]
-
-    def band_for(self, rank: int) -> Band | None:
-        return next((b for b in self.bands if b.holds(rank)), None)
+        """Order statistics from all of the metric's values (NaN dropped): short runs, second passes."""
+        self.pilot = None
+        self.bands = Bands([-math.inf], [math.inf])
+        self.bands.add(values)
 
     def complete(self) -> bool:
         """Whether every rank the summary needs lies inside a band (else a second pass is needed)."""
@@ -169,11 +174,11 @@ class ContinuousMetric:
         ranks = [r for p in PERCENTILES for r in needed_ranks(n, p / 100.0)]
         if self.name == "npv":
             ranks.append(max(1, math.ceil(CVAR_ALPHA * n)))
-        return all(self.band_for(r) is not None for r in ranks)
+        return all(self.bands.find(r) is not None for r in ranks)
 
     def order_statistic(self, rank: int) -> float:
-        band = self.band_for(rank)
-        return float(band.values()[rank - band.below - 1])
+        b = self.bands.find(rank)
+        return float(self.bands.values(b)[rank - self.bands.below[b] - 1])
 
     def describe(self) -> dict:
         n = self.moments.n
@@ -194,10 +199,10 @@ class ContinuousMetric:
         if n == 0:
             return estimate(None, None)
         k = max(1, math.ceil(alpha * n))
-        band = self.band_for(k)
-        inside = band.values()[:k - band.below]
-        total = band.below_sum + float(inside.sum())
-        total_sq = band.below_sumsq + float((inside * inside).sum())
+        b = self.bands.find(k)
+        inside = self.bands.values(b)[:k - self.bands.below[b]]
+        total = float(self.bands.below_sum[b]) + float(inside.sum())
+        total_sq = float(self.bands.below_sumsq[b]) + float((inside * inside).sum())
         es = total / k
         q = float(inside[-1])
         var_tail = max(total_sq / k - es * es, 0.0)
@@ -213,9 +218,8 @@ class PaybackMetric:
         self.never = 0
 
     def add(self, x: np.ndarray) -> None:
+        self.never += self.moments.add(x)
         defined = x[~np.isnan(x)]
-        self.never += int(x.size - defined.size)
-        self.moments.add(defined)
         counts = np.bincount(defined.astype(np.int64)) if defined.size else np.zeros(0, dtype=np.int64)
         for month in np.flatnonzero(counts).tolist():
             self.counts[month] = self.counts.get(month, 0) + int(counts[month])

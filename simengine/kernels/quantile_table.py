@@ -32,7 +32,7 @@ BULK_TOLERANCE = 1e-11
 
 def hermite_at_python(v, v0, h, x, slope):
     """The cubic Hermite interpolant through (v0 + k h, x_k, slope_k) at v, clamped to the table."""
-    s = (v - v0) / h
+    s = (v - v0) * (1.0 / h)  # h is a constant: the division is hoisted out of the caller's loop
     n_cells = x.shape[0] - 1
     k = int(np.floor(s)) if s > 0.0 else 0
     if k > n_cells - 1:
