@@ -269,10 +269,21 @@ class StreamingSummary:
         return (("payback_months_max", d.payback_months_max), ("bcr_min", d.bcr_min), ("roi_min", d.roi_min))
 
     def add(self, metrics: np.ndarray) -> None:
-        """Add the next chunk's metrics (len(METRICS) x trials, NaN = null)."""
-        self._pending.append(metrics[self._rows].copy())
-        self._pending_n += metrics.shape[1]
-        while self._pending_n >= BLOCK_SIZE - self.trials % BLOCK_SIZE:
+        """Add the next chunk's metrics (len(METRICS) x trials, NaN = null).
+
+        Whole blocks are summarized straight from the chunk; only a partial block is copied
+        and held until the next chunk completes it.
+        """
+        start, n = 0, metrics.shape[1]
+        if not self._pending:  # block-aligned: summarize full blocks from views, no copy
+            while n - start >= BLOCK_SIZE:
+                stop = start + BLOCK_SIZE
+                self._add_block({m: metrics[row, start:stop] for m, row in zip(SUMMARY_METRICS, self._rows)})
+                start = stop
+        if start < n:
+            self._pending.append(metrics[self._rows, start:].copy())
+            self._pending_n += n - start
+        while self._pending_n and self._pending_n >= BLOCK_SIZE - self.trials % BLOCK_SIZE:
             self._flush(BLOCK_SIZE - self.trials % BLOCK_SIZE)
 
     def _flush(self, size: int) -> None:

@@ -77,7 +77,7 @@ def test_cash_flows_match_reference_month_by_month(bundled):
         for j, spec in enumerate(reference_specs(sc, 5, 0, 20)):
             k.trial(inputs, j, structure.cost_timing, structure.cost_from_start, structure.cost_overrun,
                     structure.cost_labor, structure.benefit_scales, structure.phase_share, structure.phase_offset,
-                    structure.n_events, structure.curve, structure.n_months, cf, adopt, out)
+                    structure.n_events, structure.curve, structure.n_months, cf, adopt, np.full(2, np.nan), out)
             ref = reference_trial(spec)
             want = np.array(ref["benefits_by_month"]) - np.array(ref["costs_by_month"])
             np.testing.assert_allclose(cf, want, rtol=1e-12, atol=1e-6)

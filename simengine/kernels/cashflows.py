@@ -188,6 +188,7 @@ def irr_newton_python(cf, n_months, split, x):
         denominator = 2.0 * slope * slope - f * curve
         step = -2.0 * f * slope / denominator if denominator > 0.0 else -f / slope
         x_new = x + step
+        bisected = False
         if not lo < x_new < hi:
             if not ends_checked:
                 f_low = log_ratio(cf, n_months, split, LOG_IRR_LOW)[0]
@@ -198,9 +199,9 @@ def irr_newton_python(cf, n_months, split, x):
                     return np.nan, True  # the same sign at both ends: no IRR in the bracket
                 ends_checked = True
             x_new = 0.5 * (lo + hi)  # the step overshot: bisect
-            step = x_new - x
+            bisected = True
         x = x_new
-        if abs(step) <= ACCEPT_STEP:
+        if abs(step) <= ACCEPT_STEP and not bisected:
             return math.expm1(x), True
     return np.nan, False
 
@@ -250,7 +251,7 @@ def log_ratio_python(cf, n_months, split, x):
     if after <= 0.0 or before <= 0.0:
         return np.nan, np.nan, np.nan
     mean_before, mean_after = before_t / before, after_t / after
-    f = math.log(after) - math.log(before)
+    f = math.log(after / before)
     slope = mean_before - mean_after
     curve = (after_t2 / after - mean_after * mean_after) - (before_t2 / before - mean_before * mean_before)
     return f, slope, curve
@@ -261,7 +262,7 @@ irr_newton = jit(irr_newton_python)
 
 
 def trial_python(x, i, cost_timing, cost_from_start, cost_overrun, cost_labor, benefit_scales,
-                 phase_share, phase_offset, n_events, curve, n_months, cf, adopt, out):
+                 phase_share, phase_offset, n_events, curve, n_months, cf, adopt, rate_memo, out):
     """Trial i (column i of the input matrix x): fill `cf` with its H monthly net cash flows
     and column i of `out` with its metrics."""
     n_costs = cost_timing.shape[0]
@@ -319,7 +320,11 @@ def trial_python(x, i, cost_timing, cost_from_start, cost_overrun, cost_labor, b
         adoption_into(adopt, g, x[CEILING, i], x[RAMP, i], curve, phase_share, phase_offset, n_months)
 
     # One pass: cash flows, PVs, totals, paybacks and the sign changes (for the IRR method).
-    m = (1.0 + x[DISCOUNT, i]) ** (1.0 / 12.0) - 1.0
+    # Monthly rate m = (1 + r)^(1/12) - 1; memo of the last one (r is usually the same each trial).
+    if x[DISCOUNT, i] != rate_memo[0]:
+        rate_memo[0] = x[DISCOUNT, i]
+        rate_memo[1] = (1.0 + x[DISCOUNT, i]) ** (1.0 / 12.0) - 1.0
+    m = rate_memo[1]
     v = 1.0 / (1.0 + m)
     d = 1.0
     cost_pv = benefit_pv = total_cost = total_benefit = 0.0
@@ -397,10 +402,11 @@ def simulate_python(x, cost_timing, cost_from_start, cost_overrun, cost_labor, b
     for task in prange(n_tasks):
         cf = np.empty(n_months)
         adopt = np.empty(n_months)
+        rate_memo = np.full(2, np.nan)  # NaN never equals a rate: the first trial computes it
         stop = min(n, (task + 1) * TRIALS_PER_TASK)
         for i in range(task * TRIALS_PER_TASK, stop):
             trial(x, i, cost_timing, cost_from_start, cost_overrun, cost_labor, benefit_scales,
-                  phase_share, phase_offset, n_events, curve, n_months, cf, adopt, out)
+                  phase_share, phase_offset, n_events, curve, n_months, cf, adopt, rate_memo, out)
 
 
 simulate = parallel_jit(simulate_python)
