@@ -1,10 +1,10 @@
 """The floor of a run: draw the same random numbers and write a table of the same shape, no model.
 
 `floor_run` fills every driver's stream block by block exactly as the engine's sampler
-does (same generator, same blocks, same thread pool, reused buffers), then writes a Parquet
-table with the engine's metrics schema and writer settings, its columns made from those
-uniforms (integer columns as months 1..60). What the engine spends beyond this is the
-model itself: inverse CDFs, copula, kernel and summary.
+does (same generator, same blocks, same thread pool, reused buffers) and writes a Parquet
+table with the engine's metrics schema and writer settings through the same writer thread,
+its columns made from those uniforms (integer columns as months 1..60). What the engine
+spends beyond this is the model itself: inverse CDFs, copula, kernel and summary.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from simengine.engine import DEFAULT_CHUNK
+from simengine.engine import DEFAULT_CHUNK, Chunk
 from simengine.jit import get_threads
 from simengine.kernels.cashflows import METRICS
 from simengine.output import ResultWriter, result_schema, run_metadata
+from simengine.runner import ChunkConsumer
 from simengine.streams import STREAM_LAYOUT, block_segments, fill_block
 
 INTEGER_ROWS = [METRICS.index(m) for m in ("payback_months", "discounted_payback_months", "go_live_month")]
@@ -26,26 +27,30 @@ INTEGER_ROWS = [METRICS.index(m) for m in ("payback_months", "discounted_payback
 def floor_run(scenario, trials: int, seed: int, out: Path, chunk_size: int = DEFAULT_CHUNK) -> None:
     drivers = scenario.drivers()
     schema = result_schema(drivers, run_metadata(scenario, seed, trials, "mc", STREAM_LAYOUT, "metrics"), "metrics")
-    writer = ResultWriter(out, schema)
     size = min(chunk_size, trials)
-    draws = np.empty((len(drivers), size))
-    metrics = np.empty((len(METRICS), size))
-    with ThreadPoolExecutor(get_threads()) as pool:
-        for start in range(0, trials, chunk_size):
-            stop = min(trials, start + chunk_size)
-            n = stop - start
+    writer = ResultWriter(out, schema, size)
+    rings = [(np.empty((len(drivers), size)), np.empty((len(METRICS), size))) for _ in range(3)]
+    consumer = ChunkConsumer(None, writer)
+    try:
+        with ThreadPoolExecutor(get_threads()) as pool:
+            for k, start in enumerate(range(0, trials, chunk_size)):
+                stop = min(trials, start + chunk_size)
+                draws, metrics = rings[k % 3]
 
-            def draw(task, start=start):
-                j, (block, skip, lo, hi) = task
-                fill_block(seed, drivers[j], block, skip, draws[j, lo - start:hi - start])
+                def draw(task, start=start, draws=draws):
+                    j, (block, skip, lo, hi) = task
+                    fill_block(seed, drivers[j], block, skip, draws[j, lo - start:hi - start])
 
-            segments = list(block_segments(start, stop))
-            list(pool.map(draw, [(j, seg) for j in range(len(drivers)) for seg in segments]))
-            m = metrics[:, :n]
-            m[:] = draws[:len(METRICS), :n]
-            m[INTEGER_ROWS] = np.floor(m[INTEGER_ROWS] * 60.0) + 1.0
-            writer.write(start, {}, m)
-    writer.close()
+                segments = list(block_segments(start, stop))
+                list(pool.map(draw, [(j, seg) for j in range(len(drivers)) for seg in segments]))
+                m = metrics[:, :stop - start]
+                m[:] = draws[:len(METRICS), :stop - start]
+                m[INTEGER_ROWS] = np.floor(m[INTEGER_ROWS] * 60.0) + 1.0
+                consumer.put(Chunk(start, {}, m))
+        consumer.close()
+        writer.close()
+    finally:
+        consumer.stop()
 
 
 def write_metrics(scenario, columns: dict[str, np.ndarray], out: Path) -> None:

@@ -251,7 +251,7 @@ def beta_quantile_table(a: float, b: float) -> QuantileTable:
 def beta_spec(a: float, b: float, lo: float, hi: float) -> QuantileSpec:
     """Beta(a, b) scaled to [lo, hi], from the interpolated tables (error < 1e-11 of hi - lo)."""
     t = beta_quantile_table(a, b)
-    return QuantileSpec.of(q.TABLE, [lo, hi - lo, t.u0, t.uh, t.u1, t.z0, t.zh], (t.ux, t.us, t.zx, t.zs))
+    return QuantileSpec.of(q.TABLE, [lo, hi - lo, t.u0, 1.0 / t.uh, t.u1, t.z0, 1.0 / t.zh], (t.ucoef, t.zcoef))
 
 
 @register

@@ -102,7 +102,7 @@ class ChunkConsumer:
     re-raised in the caller at the next `put` or at `close`.
     """
 
-    def __init__(self, acc: StreamingSummary, writer: ResultWriter | None):
+    def __init__(self, acc: StreamingSummary | None, writer: ResultWriter | None):
         self.acc, self.writer = acc, writer
         self.queue: queue.Queue = queue.Queue(maxsize=1)
         self.error: BaseException | None = None
@@ -117,7 +117,8 @@ class ChunkConsumer:
             if self.error is not None:
                 continue  # drain after a failure
             try:
-                self.acc.add(chunk.metrics)
+                if self.acc is not None:
+                    self.acc.add(chunk.metrics)
                 if self.writer is not None:
                     self.writer.write(chunk.start, chunk.drivers, chunk.metrics)
             except BaseException as exc:  # re-raised in the main thread

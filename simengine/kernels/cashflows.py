@@ -131,13 +131,14 @@ def irr_monthly_python(cf, n_months):
 irr_monthly = jit(irr_monthly_python)
 
 
-def adoption_into_python(adopt, g, ceiling, ramp, curve, phase_share, phase_offset, n_months):
-    """adopt[t] = A(t) = U * sum_k share_k a_k(t) for every month (a_k = 0 before phase k starts).
+def adoption_into_python(adopt, g, first_month, ramp, curve, phase_share, phase_offset, n_months):
+    """adopt[t] = sum_k share_k a_k(t) for months first_month..H-1 (a_k = 0 before phase k starts).
 
-    Logistic: a(x) = 1 / (1 + e_x) with e_x = exp(-(x - R/2) s), s = 2 ln 9 / R, and
-    e_{x+1} = e_x exp(-s): two exp calls per phase. e_x <= 9 for x >= 1, so nothing overflows.
+    The ceiling U is applied by the caller. Logistic: a(x) = 1 / (1 + e_x) with
+    e_x = exp(-(x - R/2) s), s = 2 ln 9 / R, and e_{x+1} = e_x exp(-s): two exp calls per
+    phase. e_x <= 9 for x >= 1, so nothing overflows.
     """
-    for t in range(n_months):
+    for t in range(first_month, n_months):
         adopt[t] = 0.0
     for k in range(phase_share.shape[0]):
         first = g + phase_offset[k]  # month where x = 1
@@ -155,8 +156,6 @@ def adoption_into_python(adopt, g, ceiling, ramp, curve, phase_share, phase_offs
             for t in range(t0, n_months):
                 adopt[t] += share / (1.0 + e)
                 e *= step
-    for t in range(n_months):
-        adopt[t] *= ceiling
 
 
 adoption_into = jit(adoption_into_python)
@@ -316,16 +315,21 @@ def trial_python(x, i, cost_timing, cost_from_start, cost_overrun, cost_labor, b
             scaled += monthly
         else:
             flat += monthly
+    # Months before go-live (inside the horizon) and from go-live on.
+    g_end = n_months if g >= n_months else int(g)
     if scaled != 0.0:
-        adoption_into(adopt, g, x[CEILING, i], x[RAMP, i], curve, phase_share, phase_offset, n_months)
+        adoption_into(adopt, g, g_end, x[RAMP, i], curve, phase_share, phase_offset, n_months)
+        scaled *= x[CEILING, i]
 
-    # One pass: cash flows, PVs, totals, paybacks and the sign changes (for the IRR method).
     # Monthly rate m = (1 + r)^(1/12) - 1; memo of the last one (r is usually the same each trial).
     if x[DISCOUNT, i] != rate_memo[0]:
         rate_memo[0] = x[DISCOUNT, i]
         rate_memo[1] = (1.0 + x[DISCOUNT, i]) ** (1.0 / 12.0) - 1.0
     m = rate_memo[1]
     v = 1.0 / (1.0 + m)
+
+    # Two passes over the months, each with one cost and benefit rule: cash flows, PVs,
+    # totals, paybacks and the sign changes (for the IRR method).
     d = 1.0
     cost_pv = benefit_pv = total_cost = total_benefit = 0.0
     cum = dcum = 0.0
@@ -333,18 +337,30 @@ def trial_python(x, i, cost_timing, cost_from_start, cost_overrun, cost_labor, b
     sign = 0.0
     changes = 0
     split = 0
-    for t in range(n_months):
-        cost = run_from_start
-        benefit = 0.0
-        if t == 0:
-            cost += upfront
-        if t < g:
-            cost += spread_monthly
-        else:
-            cost += run_from_go_live
-            benefit += flat
-        if scaled != 0.0:
-            benefit += scaled * adopt[t]
+    before = spread_monthly + run_from_start  # no benefits before go-live
+    for t in range(g_end):
+        cost = before + upfront if t == 0 else before
+        net = -cost
+        cf[t] = net
+        cost_pv += cost * d
+        total_cost += cost
+        cum += net
+        dcum += net * d
+        if cum >= 0.0 and payback != payback:
+            payback = t + 1.0
+        if dcum >= 0.0 and dpayback != dpayback:
+            dpayback = t + 1.0
+        if net != 0.0:
+            now = 1.0 if net > 0.0 else -1.0
+            if now * sign < 0.0:
+                changes += 1
+                split = t
+            sign = now
+        d *= v
+    after = run_from_go_live + run_from_start
+    for t in range(g_end, n_months):
+        cost = after + upfront if t == 0 else after
+        benefit = flat + scaled * adopt[t] if scaled != 0.0 else flat
         net = benefit - cost
         cf[t] = net
         cost_pv += cost * d

@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from ..jit import cython_special, jit
-from .quantile_table import hermite_at
+from .quantile_table import cubic_at
 
 _NDTRI = cython_special("ndtri")
 _NDTR = cython_special("__pyx_fuse_1ndtr")
@@ -26,7 +26,7 @@ CONST, AFFINE, TRIANGULAR, TABLE, NORMAL, LOGNORMAL, TRUNCNORM, STEP = range(8)
 Z_CODES = (TABLE, NORMAL, LOGNORMAL)
 
 # Parameter slots of TABLE: the affine map y -> loc + scale * clip(y, 0, 1), then the bulk
-# (u0, uh, u1) and z (z0, zh) grids. Tables: bulk x and slopes, z x and slopes.
+# grid (u0, 1/h, u1) and the z grid (z0, 1/h). Tables: bulk and z cubic coefficients.
 T_LOC, T_SCALE, T_U0, T_UH, T_U1, T_Z0, T_ZH = range(7)
 # TRUNCNORM: mean, sd, the CDF window [pa, pb] (upper-tail CDF when mirrored), low, high.
 N_MEAN, N_SD, N_PA, N_PB, N_MIRROR, N_LOW, N_HIGH = range(7)
@@ -46,19 +46,19 @@ ndtri = jit(ndtri_python)
 ndtr = jit(ndtr_python)
 
 
-def table_column_python(p, ux, us, zx, zs, values, is_z):
+def table_column_python(p, ucoef, zcoef, values, is_z):
     """TABLE: bulk draws from the u table, tail draws (and normal scores) from the z table."""
-    loc, scale, u0, uh, u1, z0, zh = p[T_LOC], p[T_SCALE], p[T_U0], p[T_UH], p[T_U1], p[T_Z0], p[T_ZH]
+    loc, scale, u0, inv_uh, u1, z0, inv_zh = p[T_LOC], p[T_SCALE], p[T_U0], p[T_UH], p[T_U1], p[T_Z0], p[T_ZH]
     if is_z:
         for i in range(values.shape[0]):
-            values[i] = loc + scale * min(max(hermite_at(values[i], z0, zh, zx, zs), 0.0), 1.0)
+            values[i] = loc + scale * min(max(cubic_at(values[i], z0, inv_zh, zcoef), 0.0), 1.0)
         return
     for i in range(values.shape[0]):
         v = values[i]
         if u0 <= v <= u1:
-            y = hermite_at(v, u0, uh, ux, us)
+            y = cubic_at(v, u0, inv_uh, ucoef)
         else:
-            y = hermite_at(ndtri(v), z0, zh, zx, zs)
+            y = cubic_at(ndtri(v), z0, inv_zh, zcoef)
         values[i] = loc + scale * min(max(y, 0.0), 1.0)
 
 
@@ -83,7 +83,7 @@ def quantile_column_python(code, p, t0, t1, t2, t3, values, is_z):
     The family is chosen once per column; each family's loop is branch-light.
     """
     if code == TABLE:
-        table_column(p, t0, t1, t2, t3, values, is_z)
+        table_column(p, t0, t1, values, is_z)
         return
     if code == NORMAL or code == LOGNORMAL:
         for i in range(values.shape[0]):
