@@ -75,7 +75,7 @@ def test_cash_flows_match_reference_month_by_month(bundled):
         adopt = np.empty(sc.horizon_months)
         out = np.empty((len(k.METRICS), 20))
         for j, spec in enumerate(reference_specs(sc, 5, 0, 20)):
-            k.trial(inputs, j, structure.cost_timing, structure.cost_from_start, structure.cost_overrun,
+            k.trial(np.ascontiguousarray(inputs[:, j]), j, structure.cost_timing, structure.cost_from_start, structure.cost_overrun,
                     structure.cost_labor, structure.benefit_scales, structure.phase_share, structure.phase_offset,
                     structure.n_events, structure.curve, structure.n_months, cf, adopt, np.full(2, np.nan), out)
             ref = reference_trial(spec)
