@@ -69,7 +69,7 @@ class Simulation:
         Fresh memory is costly to touch (page faults); a run that reuses these keeps its
         memory flat and skips that cost after the first chunk.
         """
-        return np.empty((self.plan.n_rows, chunk_size)), np.empty((len(METRICS), chunk_size))
+        return self.plan.buffer(chunk_size), np.empty((len(METRICS), chunk_size))
 
 
 def sample_fields(scenario: Scenario, seed: int, start: int, stop: int) -> dict[str, np.ndarray]:

@@ -20,6 +20,7 @@ import numpy as np
 from . import correlation
 from .distributions import QuantileSpec, Uniform
 from .kernels import quantiles
+from .jit import jit
 from .kernels.copula import mix_rows
 from .model import ModelStructure
 from .scenario import Scenario
@@ -67,13 +68,19 @@ class SamplerPlan:
         """Each driver's sampled values: views of the input matrix's rows."""
         return {name: inputs[self.rows[name]] for name in self.drivers}
 
-    def fill(self, seed: int, start: int, stop: int, pool: Executor | None = None,
-             out: np.ndarray | None = None) -> np.ndarray:
-        """The input matrix (rows x trials) of trials start..stop-1, in `out[:, :n]` when given."""
-        n = stop - start
-        inputs = np.empty((self.n_rows, n)) if out is None else out[:, :n]
+    def buffer(self, size: int) -> np.ndarray:
+        """An input matrix for up to `size` trials with the fixed rows already filled, to reuse."""
+        inputs = np.empty((self.n_rows, size))
         for row, value in self.fixed:
             inputs[row] = value
+        return inputs
+
+    def fill(self, seed: int, start: int, stop: int, pool: Executor | None = None,
+             out: np.ndarray | None = None) -> np.ndarray:
+        """The input matrix (rows x trials) of trials start..stop-1, in `out[:, :n]` when given
+        (`out` from `buffer`: its fixed rows are not written again)."""
+        n = stop - start
+        inputs = self.buffer(n) if out is None else out[:, :n]
         correlated = set(self.correlated)
 
         def draw(task):
@@ -96,8 +103,17 @@ class SamplerPlan:
             mix_rows(inputs, np.array([self.rows[name] for name in self.correlated], dtype=np.int64), self.factor)
             run_all(pool, finish_correlated, [t for t in tasks if t[0] in correlated])
         for occurred, probability in self.events:
-            inputs[occurred] = inputs[occurred] > 1.0 - inputs[probability]
+            occurrence(inputs[occurred], inputs[probability])
         return inputs
+
+
+def occurrence_python(u, p):
+    """An event's uniforms -> 1.0 where it occurs (u > 1 - p), else 0.0, in place."""
+    for i in range(u.shape[0]):
+        u[i] = 1.0 if u[i] > 1.0 - p[i] else 0.0
+
+
+occurrence = jit(occurrence_python)
 
 
 def run_all(pool: Executor | None, func, tasks) -> None:

@@ -159,3 +159,100 @@ def test_every_command_is_documented_in_the_readme():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     for name in main.commands:
         assert f"simengine {name}" in readme, name
+
+
+# --- stored columns, summary-only runs, progress -------------------------------------------
+
+@pytest.mark.parametrize("columns", ["all", "metrics", "drivers"])
+def test_columns_choose_what_is_stored(runner, tmp_path, columns):
+    import pyarrow.parquet as pq
+
+    from simengine.kernels.cashflows import METRICS
+    from simengine.scenario import load_scenario
+
+    scen = write(tmp_path, GOOD)
+    out = tmp_path / "r.parquet"
+    res = runner.invoke(main, ["run", str(scen), "-n", "3000", "--out", str(out), "--columns", columns])
+    assert res.exit_code == 0, res.output
+    names = pq.read_schema(out).names
+    drivers = load_scenario(scen).drivers()
+    assert names[0] == "trial"
+    assert all(d in names for d in drivers) == (columns in ("all", "drivers"))
+    assert all(m in names for m in METRICS) == (columns in ("all", "metrics"))
+    assert pq.read_metadata(out).num_rows == 3000
+    summarized = runner.invoke(main, ["summarize", str(out), "--json"])
+    if columns == "drivers":
+        assert summarized.exit_code == 2  # an input problem: the file has no metrics
+        assert "summarize needs metrics stored" in summarized.output
+    else:
+        assert summarized.exit_code == 0
+        assert json.loads(summarized.stdout)["metrics"] == json.loads((tmp_path / "r.summary.json").read_text())["metrics"]
+
+
+def test_summary_only_writes_nothing_and_gives_the_same_summary(runner, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    scen = write(tmp_path, GOOD)
+    only = runner.invoke(main, ["run", str(scen), "-n", "3000", "--summary-only", "--json"])
+    assert only.exit_code == 0, only.output
+    assert files_in(tmp_path) == ["s.toml"]
+    full = runner.invoke(main, ["run", str(scen), "-n", "3000", "--json", "--out", "r.parquet"])
+    a, b = json.loads(only.stdout), json.loads(full.stdout)
+    assert a["result_path"] is None and b["result_path"] == "r.parquet"
+    for key in ("metrics", "p_npv_negative", "cvar5_npv", "targets"):
+        assert a[key] == b[key]
+
+
+def test_summary_only_and_out_exclude_each_other(runner, tmp_path):
+    res = runner.invoke(main, ["run", DET, "--summary-only", "--out", str(tmp_path / "x.parquet")])
+    assert res.exit_code == 2
+    assert files_in(tmp_path) == []
+
+
+def test_no_progress_output_when_stderr_is_not_a_terminal(runner, tmp_path):
+    res = runner.invoke(main, ["run", DET, "-n", "2000", "--summary-only"])
+    assert res.exit_code == 0
+    assert res.stderr == ""
+
+
+def test_progress_bar_draws_on_a_terminal_and_not_with_quiet():
+    import io
+
+    from simengine.progress import ProgressBar, progress_text
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    term = Terminal()
+    bar = ProgressBar(1_000_000, stream=term, delay=0.0, interval=0.0)
+    bar(250_000)
+    bar(1_000_000)
+    bar.close()
+    drawn = term.getvalue()
+    assert "250,000/1,000,000 trials" in drawn and "ETA" in drawn and "/s" in drawn
+    assert drawn.endswith("\r\x1b[K")  # the line is cleared at the end
+    quiet = Terminal()
+    muted = ProgressBar(1_000_000, stream=quiet, enabled=False, delay=0.0, interval=0.0)
+    muted(500_000)
+    muted.close()
+    assert quiet.getvalue() == ""
+    # short runs stay silent: nothing before the delay
+    late = Terminal()
+    ProgressBar(10, stream=late, delay=60.0)(5)
+    assert late.getvalue() == ""
+    assert progress_text(5, 10, 1.0).startswith("[############............]  50%")
+
+
+def test_cli_results_are_identical_for_one_and_two_threads(runner, tmp_path):
+    import pyarrow.parquet as pq
+
+    from simengine.jit import max_threads
+    if max_threads() < 2:
+        pytest.skip("needs 2 cores")
+    outs = []
+    for threads in ("1", "2"):
+        out = tmp_path / f"t{threads}.parquet"
+        res = runner.invoke(main, ["run", "crm_upgrade_phased", "-n", "5000", "--threads", threads, "--out", str(out)])
+        assert res.exit_code == 0, res.output
+        outs.append(pq.read_table(out))
+    assert outs[0].equals(outs[1])
