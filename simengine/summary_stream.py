@@ -81,6 +81,23 @@ def needed_ranks(n: int, p: float) -> tuple[int, int, int]:
     return lo, rank, hi
 
 
+def percentiles(order_statistic, n: int) -> dict:
+    """p5..p95 with their order-statistic standard errors, from `order_statistic(rank)` over n values.
+
+    A percentile that is +inf (payback "never") is null, with no standard error.
+    """
+    out = {}
+    for p in PERCENTILES:
+        if n == 0:
+            out[f"p{p}"] = estimate(None, None)
+            continue
+        lo, rank, hi = needed_ranks(n, p / 100.0)
+        value = order_statistic(rank)
+        se = (order_statistic(hi) - order_statistic(lo)) / (2.0 * Z95) if math.isfinite(value) else None
+        out[f"p{p}"] = estimate(value, se)
+    return out
+
+
 class Bands:
     """Value bands [low_b, high_b] of one metric: the values inside each, and the count and
     sums of the values below each."""
@@ -182,16 +199,7 @@ class ContinuousMetric:
 
     def describe(self) -> dict:
         n = self.moments.n
-        out = {"n": n, "n_null": self.nulls, **self.moments.describe()}
-        for p in PERCENTILES:
-            if n == 0:
-                out[f"p{p}"] = estimate(None, None)
-                continue
-            lo, rank, hi = needed_ranks(n, p / 100.0)
-            value = self.order_statistic(rank)
-            se = (self.order_statistic(hi) - self.order_statistic(lo)) / (2.0 * Z95)
-            out[f"p{p}"] = estimate(value, se)
-        return out
+        return {"n": n, "n_null": self.nulls, **self.moments.describe(), **percentiles(self.order_statistic, n)}
 
     def cvar(self, alpha: float = CVAR_ALPHA) -> dict:
         """Mean of the worst `alpha` share (lower tail), with its Manistre-Hancock standard error."""
@@ -235,17 +243,8 @@ class PaybackMetric:
 
     def describe(self) -> dict:
         n = self.moments.n
-        total = n + self.never
-        out = {"n": n, "n_null": self.never, **self.moments.describe()}
-        for p in PERCENTILES:
-            if total == 0:
-                out[f"p{p}"] = estimate(None, None)
-                continue
-            lo, rank, hi = needed_ranks(total, p / 100.0)
-            value = self.order_statistic(rank)
-            se = (self.order_statistic(hi) - self.order_statistic(lo)) / (2.0 * Z95) if math.isfinite(value) else None
-            out[f"p{p}"] = estimate(value, se)
-        return out
+        return {"n": n, "n_null": self.never, **self.moments.describe(),
+                **percentiles(self.order_statistic, n + self.never)}
 
 
 class StreamingSummary:

@@ -9,9 +9,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from simengine.kernels.cashflows import METRICS
 from simengine.runner import run
 from simengine.scenario import parse_scenario
-from simengine.summary import describe_metric, percentile_with_se
+from simengine.streams import BLOCK_SIZE
+from simengine.summary import describe_metric, percentile_with_se, summarize_columns
+from simengine.summary_stream import StreamingSummary
+from support import scenario as make_scenario
 
 # npv = 200 - cost with cost ~ U(100, 300): npv ~ U(-100, 100) exactly (r = 0, g = 1, H = 2).
 KNOWN = {
@@ -83,11 +87,6 @@ def test_percentile_definition_and_se():
 
 # --- the streaming summary against the in-memory definition ------------------------------
 
-from simengine.kernels.cashflows import METRICS  # noqa: E402
-from simengine.streams import BLOCK_SIZE  # noqa: E402
-from simengine.summary import summarize_columns  # noqa: E402
-from simengine.summary_stream import StreamingSummary  # noqa: E402
-from support import scenario as make_scenario  # noqa: E402
 
 DECISION = make_scenario(decision={"payback_months_max": 20, "bcr_min": 1.1, "roi_min": 0.0}).decision
 

@@ -328,8 +328,15 @@ def trial_python(x, i, cost_timing, cost_from_start, cost_overrun, cost_labor, b
     m = rate_memo[1]
     v = 1.0 / (1.0 + m)
 
-    # Two passes over the months, each with one cost and benefit rule: cash flows, PVs,
-    # totals, paybacks and the sign changes (for the IRR method).
+    # Benefits by month into `adopt` (none before go-live), then one pass over the months:
+    # cash flows, PVs, totals, paybacks and the sign changes (for the IRR method).
+    benefits = adopt
+    for t in range(g_end):
+        benefits[t] = 0.0
+    for t in range(g_end, n_months):
+        benefits[t] = flat + scaled * adopt[t] if scaled != 0.0 else flat
+    before = spread_monthly + run_from_start
+    after = run_from_go_live + run_from_start
     d = 1.0
     cost_pv = benefit_pv = total_cost = total_benefit = 0.0
     cum = dcum = 0.0
@@ -337,30 +344,11 @@ def trial_python(x, i, cost_timing, cost_from_start, cost_overrun, cost_labor, b
     sign = 0.0
     changes = 0
     split = 0
-    before = spread_monthly + run_from_start  # no benefits before go-live
-    for t in range(g_end):
-        cost = before + upfront if t == 0 else before
-        net = -cost
-        cf[t] = net
-        cost_pv += cost * d
-        total_cost += cost
-        cum += net
-        dcum += net * d
-        if cum >= 0.0 and payback != payback:
-            payback = t + 1.0
-        if dcum >= 0.0 and dpayback != dpayback:
-            dpayback = t + 1.0
-        if net != 0.0:
-            now = 1.0 if net > 0.0 else -1.0
-            if now * sign < 0.0:
-                changes += 1
-                split = t
-            sign = now
-        d *= v
-    after = run_from_go_live + run_from_start
-    for t in range(g_end, n_months):
-        cost = after + upfront if t == 0 else after
-        benefit = flat + scaled * adopt[t] if scaled != 0.0 else flat
+    for t in range(n_months):
+        cost = before if t < g_end else after
+        if t == 0:
+            cost += upfront
+        benefit = benefits[t]
         net = benefit - cost
         cf[t] = net
         cost_pv += cost * d
