@@ -122,7 +122,7 @@ def main() -> None:
     result = {"scenario": args.scenario, "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
               f"{platform.processor() or platform.platform()}", "python": platform.python_version(),
               "columns_stored": "trial + 11 metrics", "sizes": []}
-    with tempfile.TemporaryDirectory(dir=HERE) as tmp:
+    with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "bench.parquet"
         baseline_cache: dict[str, dict] = {}
         for trials in sizes:
