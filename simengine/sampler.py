@@ -89,7 +89,7 @@ class SamplerPlan:
             fill_block(seed, name, block, skip, cells)
             if name in correlated:
                 quantiles.ndtri_column(cells)
-            else:
+            elif self.specs[name] is not IDENTITY:
                 self.specs[name].apply(cells)
 
         def finish_correlated(task):
