@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -23,7 +24,7 @@ from .progress import ProgressBar
 from .runner import default_output_path, run, summarize_file
 from .sampler import SAMPLING_METHODS
 from .scenario import load_scenario
-from .textout import run_header, summary_table
+from .textout import correlation_repair_text, run_header, summary_table
 
 
 class Terminated(BaseException):
@@ -54,6 +55,10 @@ def one_line_errors(func):
         except Terminated:
             click.echo("Terminated: the run was stopped and no result file was written.", err=True)
             sys.exit(143)
+        except BrokenPipeError:
+            # The reader went away (`| head`): stop quietly, as other command-line tools do.
+            sys.stdout = open(os.devnull, "w")
+            sys.exit(0)
         except OSError as exc:
             click.echo(f"Error: {exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}; "
                        "no result file was written.", err=True)
@@ -89,11 +94,15 @@ def main():
 @click.option("--columns", type=click.Choice(COLUMN_CHOICES), default="all", show_default=True,
               help="Per-trial columns to store: the sampled drivers, the metrics, or both.")
 @click.option("--summary-only", is_flag=True, help="Write no per-trial file; print the summary only.")
+@click.option("--repair-correlations", is_flag=True,
+              help="Replace a correlation matrix that is not positive semi-definite by the nearest valid one "
+                   "(Higham), printing how much each pair moved.")
 @click.option("--force", is_flag=True, help="Overwrite an existing result file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of a table.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar (it is shown only on a terminal anyway).")
 @one_line_errors
-def run_command(scenario, trials, seed, out, threads, sampling, columns, summary_only, force, as_json, quiet):
+def run_command(scenario, trials, seed, out, threads, sampling, columns, summary_only, repair_correlations, force,
+                as_json, quiet):
     """Simulate SCENARIO (a TOML file or a bundled scenario's name).
 
     Writes one Parquet row per trial and a .summary.json beside it, then prints the
@@ -105,7 +114,7 @@ def run_command(scenario, trials, seed, out, threads, sampling, columns, summary
       simengine run scenarios/crm_upgrade_phased.toml --trials 1000000 --seed 7
     """
     path = resolve_scenario(scenario)
-    sc = load_scenario(path)
+    sc = load_scenario(path, repair_correlations)
     seed = seed if seed is not None else (sc.seed if sc.seed is not None else DEFAULT_SEED)
     if summary_only and out is not None:
         raise click.UsageError("--out and --summary-only exclude each other: --summary-only writes no file")
@@ -120,8 +129,14 @@ def run_command(scenario, trials, seed, out, threads, sampling, columns, summary
     if as_json:
         paths = {"result_path": str(report.result_path) if report.result_path else None,
                  "summary_path": str(report.summary_path) if report.summary_path else None}
-        click.echo(json.dumps({**report.summary, **paths, "elapsed_seconds": round(report.seconds, 3)}, indent=2))
+        repairs = {"correlation_repairs": [{"drivers": [a, b], "requested": old, "used": new}
+                                           for a, b, old, new in sc.correlation_repairs]}
+        click.echo(json.dumps({**report.summary, **paths, **(repairs if sc.correlation_repairs else {}),
+                               "elapsed_seconds": round(report.seconds, 3)}, indent=2))
         return
+    if sc.correlation_repairs:
+        click.echo(correlation_repair_text(sc.correlation_repairs))
+        click.echo("")
     click.echo(f"{run_header(report.summary)} ({report.seconds:.1f} s)")
     click.echo("")
     click.echo(summary_table(report.summary))
@@ -133,8 +148,10 @@ def run_command(scenario, trials, seed, out, threads, sampling, columns, summary
 
 @main.command("validate")
 @click.argument("scenario")
+@click.option("--repair-correlations", is_flag=True,
+              help="Show the nearest valid correlation matrix instead of failing on one that is not PSD.")
 @one_line_errors
-def validate_command(scenario):
+def validate_command(scenario, repair_correlations):
     """Check SCENARIO without running it; prints its drivers when valid.
 
     \b
@@ -142,7 +159,9 @@ def validate_command(scenario):
       simengine validate scenarios/crm_new_small_firm.toml
     """
     path = resolve_scenario(scenario)
-    sc = load_scenario(path)
+    sc = load_scenario(path, repair_correlations)
+    if sc.correlation_repairs:
+        click.echo(correlation_repair_text(sc.correlation_repairs))
     drivers = sc.drivers()
     click.echo(f"{path}: valid. {sc.name}: {len(sc.costs)} cost items, {len(sc.benefits)} benefit streams, "
                f"{len(sc.events)} risk events, {len(drivers)} sampled drivers.")

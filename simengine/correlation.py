@@ -58,3 +58,51 @@ def cholesky_factor(rho: np.ndarray) -> np.ndarray:
         values, vectors = np.linalg.eigh(rho)
         return vectors * np.sqrt(np.clip(values, 0.0, None))
 
+
+
+def spearman_from_pearson(rho: np.ndarray) -> np.ndarray:
+    """Inverse of `pearson_from_spearman`."""
+    return 6.0 / np.pi * np.arcsin(np.asarray(rho, dtype=float) / 2.0)
+
+
+def nearest_correlation(rho: np.ndarray, min_eigenvalue: float = 1e-8, tol: float = 1e-12,
+                        max_iter: int = 10_000) -> np.ndarray:
+    """The nearest correlation matrix in the Frobenius norm (Higham 2002, alternating projections
+    with Dykstra's correction), its eigenvalues then floored at `min_eigenvalue` so that it is
+    safely positive definite."""
+    y = np.array(rho, dtype=float)
+    correction = np.zeros_like(y)
+    for _ in range(max_iter):
+        r = y - correction
+        values, vectors = np.linalg.eigh(r)
+        x = (vectors * np.clip(values, 0.0, None)) @ vectors.T
+        correction = x - r
+        previous = y
+        y = x.copy()
+        np.fill_diagonal(y, 1.0)
+        if np.linalg.norm(y - previous, "fro") <= tol * max(1.0, np.linalg.norm(y, "fro")):
+            break
+    values, vectors = np.linalg.eigh((y + y.T) / 2.0)
+    y = (vectors * np.clip(values, min_eigenvalue, None)) @ vectors.T
+    scale = 1.0 / np.sqrt(np.diag(y))
+    y = y * scale[:, None] * scale[None, :]
+    np.fill_diagonal(y, 1.0)
+    return (y + y.T) / 2.0
+
+
+def repaired_correlations(scenario) -> list[tuple[str, str, float | None, float]]:
+    """(driver a, driver b, requested Spearman or None, repaired Spearman) for every pair that
+    the nearest valid matrix correlates, requested pairs first in their given order."""
+    names, rho = correlation_matrix(scenario)
+    spearman = spearman_from_pearson(nearest_correlation(rho))
+    index = {n: i for i, n in enumerate(names)}
+    out, seen = [], set()
+    for c in scenario.correlations:
+        a, b = c.drivers
+        out.append((a, b, c.spearman, float(spearman[index[a], index[b]])))
+        seen.add(frozenset((a, b)))
+    for i in range(len(names)):
+        for j in range(i + 1, len(names)):
+            if frozenset((names[i], names[j])) not in seen and abs(spearman[i, j]) > 1e-9:
+                out.append((names[i], names[j], None, float(spearman[i, j])))
+    return out

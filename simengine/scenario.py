@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .correlation import check_correlations
+from .correlation import check_correlations, repaired_correlations
 from .distributions import Bound, Distribution, as_number, fmt, parse_distribution, suggest
 from .errors import InputError, ScenarioError
 
@@ -111,6 +111,8 @@ class Scenario:
     correlations: tuple[Correlation, ...]
     decision: Decision
     canonical: dict
+    #: (a, b, requested Spearman or None, used Spearman) when --repair-correlations changed the matrix.
+    correlation_repairs: tuple = ()
 
     @property
     def canonical_json(self) -> str:
@@ -349,7 +351,7 @@ def _parse_correlations(raw: Any, drivers: list[str]) -> tuple[Correlation, ...]
     return tuple(out)
 
 
-def parse_scenario(data: dict) -> Scenario:
+def parse_scenario(data: dict, repair_correlations: bool = False) -> Scenario:
     """Validate a scenario given as nested dicts (parsed TOML, or canonical JSON)."""
     _check_keys(data, TOP_KEYS, "")
     name = _string(data, "name", "")
@@ -417,12 +419,27 @@ def parse_scenario(data: dict) -> Scenario:
     correlations = _parse_correlations(data.get("correlations", []), scenario.drivers())
     canonical["correlations"] = [{"drivers": list(c.drivers), "spearman": c.spearman} for c in correlations]
     scenario = dataclasses.replace(scenario, correlations=correlations)
-    check_correlations(scenario)
+    try:
+        check_correlations(scenario)
+    except ScenarioError:
+        if not repair_correlations:
+            raise
+        # The nearest valid matrix: its pairs become the scenario's (so the stored scenario
+        # reproduces the run), and what moved is kept for the user to see.
+        repairs = tuple(repaired_correlations(scenario))
+        correlations = tuple(Correlation((a, b), new) for a, b, _, new in repairs)
+        canonical["correlations"] = [{"drivers": list(c.drivers), "spearman": c.spearman} for c in correlations]
+        scenario = dataclasses.replace(scenario, correlations=correlations, correlation_repairs=repairs)
+        check_correlations(scenario)
     return scenario
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario TOML file; every failure is an InputError with one line."""
+def load_scenario(path: str | Path, repair_correlations: bool = False) -> Scenario:
+    """Read and validate a scenario TOML file; every failure is an InputError with one line.
+
+    With `repair_correlations`, a correlation matrix that is not positive semi-definite is
+    replaced by the nearest valid one (see `correlation_repairs`) instead of being an error.
+    """
     p = Path(path)
     if not p.exists():
         raise InputError(f"{p}: no such scenario file")
@@ -437,7 +454,7 @@ def load_scenario(path: str | Path) -> Scenario:
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{p}: invalid TOML: {exc}") from None
     try:
-        return parse_scenario(data)
+        return parse_scenario(data, repair_correlations)
     except ScenarioError as exc:
         raise ScenarioError(exc.path, exc.problem) from None
 

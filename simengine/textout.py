@@ -81,3 +81,15 @@ def summary_table(summary: dict) -> str:
 def run_header(summary: dict) -> str:
     return (f"{summary['scenario']}: {summary['trials']:,} trials, seed {summary['seed']}, "
             f"{summary['sampling']} sampling, {summary['horizon_months']} months")
+
+
+def correlation_repair_text(repairs) -> str:
+    """What --repair-correlations changed: each pair's requested and used Spearman correlation."""
+    lines = ["Correlations repaired: the matrix was not positive semi-definite; the nearest valid one "
+             "(Higham 2002) is used:",
+             f"  {'driver':<40} {'driver':<40} {'requested':>9} {'used':>7} {'moved':>7}"]
+    for a, b, old, new in repairs:
+        requested = f"{old:+.3f}" if old is not None else "-"
+        moved = f"{new - (old or 0.0):+.3f}"
+        lines.append(f"  {a:<40} {b:<40} {requested:>9} {new:>+7.3f} {moved:>7}")
+    return "\n".join(lines)
