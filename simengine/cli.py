@@ -24,7 +24,8 @@ from .progress import ProgressBar
 from .runner import default_output_path, run, summarize_file
 from .sampler import SAMPLING_METHODS
 from .scenario import load_scenario
-from .textout import correlation_repair_text, run_header, summary_table
+from .sensitivity import SENSITIVITY_METRICS, sensitivity
+from .textout import correlation_repair_text, run_header, sensitivity_table, summary_table
 
 
 class Terminated(BaseException):
@@ -189,6 +190,31 @@ def summarize_command(result, as_json):
     click.echo(run_header(summary))
     click.echo("")
     click.echo(summary_table(summary))
+
+
+@main.command("sensitivity")
+@click.argument("result", type=click.Path(path_type=Path))
+@click.option("--metric", "-m", type=click.Choice(SENSITIVITY_METRICS), default="npv", show_default=True,
+              help="The metric whose drivers are ranked.")
+@click.option("--top", type=click.IntRange(min=0), default=15, show_default=True,
+              help="Drivers to show in the table (0: all); --json always gives all.")
+@click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
+@one_line_errors
+def sensitivity_command(result, metric, top, as_json):
+    """Rank the drivers of a RESULT Parquet file (run with --columns all) by their effect on a metric.
+
+    For each driver: Spearman rank correlation, share of explained variance, and the swing of
+    the mean metric from the driver's bottom to its top decile. No simulation is run.
+
+    \b
+    Example:
+      simengine sensitivity results/crm_upgrade_big_bang-seed2024-n1000000.parquet --metric npv
+    """
+    table = sensitivity(result, metric)
+    if as_json:
+        click.echo(json.dumps(table, indent=2))
+        return
+    click.echo(sensitivity_table(table, top or None))
 
 
 @main.command("scenarios")

@@ -93,3 +93,46 @@ def correlation_repair_text(repairs) -> str:
         moved = f"{new - (old or 0.0):+.3f}"
         lines.append(f"  {a:<40} {b:<40} {requested:>9} {new:>+7.3f} {moved:>7}")
     return "\n".join(lines)
+
+
+METRIC_KINDS = {"npv": "money", "roi": "percent", "bcr": "ratio", "irr": "percent", "payback_months": "months",
+                "discounted_payback_months": "months", "cost_pv": "money", "benefit_pv": "money"}
+BAR = 12
+
+
+def tornado_bar(swing: float | None, widest: float) -> str:
+    """A centred bar: left of '|' when the high decile lowers the metric, right when it raises it."""
+    if swing is None or widest <= 0:
+        return " " * BAR + "|"
+    length = max(1, round(abs(swing) / widest * BAR)) if swing != 0 else 0
+    left = " " * (BAR - length) + "#" * length if swing < 0 else " " * BAR
+    right = "#" * length if swing > 0 else ""
+    return f"{left}|{right}"
+
+
+def sensitivity_table(result: dict, top: int | None = None) -> str:
+    """The tornado table: drivers by |Spearman|, with variance share, decile means and swing."""
+    kind = METRIC_KINDS.get(result["metric"], "ratio")
+    unit = f" ({result['currency']})" if kind == "money" else ""
+    rows = result["drivers"][:top] if top else result["drivers"]
+    widest = max((abs(r["swing"]["value"] or 0.0) for r in rows), default=0.0)
+    name_width = max([len("driver")] + [len(r["driver"]) for r in rows])
+    lines = [f"Sensitivity of {result['metric']}{unit}: {result['scenario']}, {result['trials_used']:,} trials"
+             + (f" ({result['trials_null']:,} with {result['metric']} null left out)" if result["trials_null"] else ""),
+             "",
+             f"{'driver':<{name_width}}  {'Spearman':>13}  {'share':>6}  {'low 10%':>12}  {'high 10%':>12}  "
+             f"{'swing':>12}  {'tornado (swing)':^{2 * BAR + 1}}"]
+    for r in rows:
+        rho = r["spearman"]
+        lines.append(
+            f"{r['driver']:<{name_width}}  {rho['value']:+.3f} ±{(rho['se'] or 0):.3f}  {r['variance_share'] * 100:5.1f}%  "
+            f"{fmt_value(r['low']['value'], kind):>12}  {fmt_value(r['high']['value'], kind):>12}  "
+            f"{fmt_value(r['swing']['value'], kind):>12}  {tornado_bar(r['swing']['value'], widest)}")
+        lines.append(f"{'':<{name_width}}  {'':>13}  {'':>6}  {'±' + fmt_value(r['low']['se'], kind, se=True):>12}  "
+                     f"{'±' + fmt_value(r['high']['se'], kind, se=True):>12}  "
+                     f"{'±' + fmt_value(r['swing']['se'], kind, se=True):>12}")
+    if top and len(result["drivers"]) > top:
+        lines.append(f"... and {len(result['drivers']) - top} more drivers (--top 0 shows all)")
+    lines += ["", "Spearman: rank correlation with the metric. share: its square as a share of all drivers' squares.",
+              "low / high 10%: mean metric when the driver is in its bottom / top decile; swing = high - low."]
+    return "\n".join(lines)
