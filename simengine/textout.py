@@ -136,3 +136,51 @@ def sensitivity_table(result: dict, top: int | None = None) -> str:
     lines += ["", "Spearman: rank correlation with the metric. share: its square as a share of all drivers' squares.",
               "low / high 10%: mean metric when the driver is in its bottom / top decile; swing = high - low."]
     return "\n".join(lines)
+
+
+def comparison_table(result: dict) -> str:
+    """A and B side by side, then the distribution of A - B and who wins how often."""
+    a, b = result["a"], result["b"]
+    sa, sb = a["summary"], b["summary"]
+    width = max(24, len(a["scenario"]), len(b["scenario"]))
+    cur = result["currency"]
+
+    def est(e, kind="money"):
+        if e["value"] is None:
+            return "-"
+        se = fmt_value(e["se"], kind, se=True) if e["se"] is not None else "-"
+        return f"{fmt_value(e['value'], kind)} ±{se}"
+
+    lines = [f"A: {a['scenario']}", f"B: {b['scenario']}",
+             f"{result['trials']:,} trials each, seed {result['seed']}, common random numbers "
+             "(drivers with the same name share their draws)", "",
+             f"{'':<28}{'A':>{width}}  {'B':>{width}}"]
+    rows = [("mean NPV (" + cur + ")", lambda s: est(s["metrics"]["npv"]["mean"])),
+            ("P10 NPV", lambda s: est(s["metrics"]["npv"]["p10"])),
+            ("P50 NPV", lambda s: est(s["metrics"]["npv"]["p50"])),
+            ("P90 NPV", lambda s: est(s["metrics"]["npv"]["p90"])),
+            ("mean ROI", lambda s: est(s["metrics"]["roi"]["mean"], "percent")),
+            ("P(NPV < 0)", lambda s: fmt_probability(s["p_npv_negative"])),
+            ("median payback (months)", lambda s: est(s["metrics"]["payback_months"]["p50"], "months"))]
+    def target(s, key):
+        if key not in s["targets"]:
+            return "-"
+        t = s["targets"][key]
+        rule = "" if key == "all" else " " + TARGET_LABELS[key].format(t=t["target"]).split(" ", 1)[1]
+        return f"{fmt_probability(t['probability'])}{rule}"
+
+    names = {"payback_months_max": "payback target met", "bcr_min": "BCR target met",
+             "roi_min": "ROI target met", "all": "all targets met"}
+    for key in sorted(set(sa["targets"]) | set(sb["targets"]), key=lambda k: (k == "all", k)):
+        rows.append((names[key], lambda s, key=key: target(s, key)))
+    for label, get in rows:
+        lines.append(f"{label:<28}{get(sa):>{width}}  {get(sb):>{width}}")
+    d = result["delta_npv"]
+    independent = result["delta_npv_mean_se_if_independent"]
+    lines += ["", f"Difference A - B in NPV ({cur}), trial by trial:",
+              f"  mean {est(d['mean'])}   (independent runs would give ±{fmt_value(independent, 'money', se=True)})",
+              f"  P10 {est(d['p10'])}   P50 {est(d['p50'])}   P90 {est(d['p90'])}",
+              f"P(A has the higher NPV)          {fmt_probability(result['p_a_beats_b_npv'])}",
+              f"P(A pays back earlier than B)    {fmt_probability(result['p_a_pays_back_earlier'])}",
+              f"P(B pays back earlier than A)    {fmt_probability(result['p_b_pays_back_earlier'])}"]
+    return "\n".join(lines)
