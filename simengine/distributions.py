@@ -12,12 +12,14 @@ from __future__ import annotations
 import difflib
 import functools
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 from scipy import special, stats
 
+from . import metalog
 from .errors import ScenarioError
 from .kernels import quantiles as q
 from .kernels.quantile_table import QuantileTable
@@ -60,6 +62,27 @@ def as_number_list(value: Any, path: str, min_len: int = 1) -> np.ndarray:
 
 
 NO_TABLE = np.empty(0)
+#: `p10 = 120`-style keys: the value below which the given percent of outcomes fall.
+QUANTILE_KEY = re.compile(r"^p([1-9][0-9]?)$")
+
+
+def two_quantile_location_scale(pairs) -> tuple[float, float]:
+    """(m, s) with m + s Phi^-1(p_i) = x_i through two quantile pairs (normal scores)."""
+    (p1, x1), (p2, x2) = pairs
+    z1, z2 = float(special.ndtri(p1)), float(special.ndtri(p2))
+    scale = (x2 - x1) / (z2 - z1)
+    return x1 - scale * z1, scale
+
+
+def quantile_pairs(raw: dict, path: str) -> list[tuple[float, float]]:
+    """(probability, value) pairs from `pNN = x` keys (NN in 1..99), sorted by probability."""
+    pairs = sorted((int(m.group(1)) / 100.0, as_number(raw[key], f"{path}.{key}"))
+                   for key in raw if (m := QUANTILE_KEY.match(key)))
+    for (p0, x0), (p1, x1) in zip(pairs, pairs[1:]):
+        if not x1 > x0:
+            raise ScenarioError(path, f"quantiles must increase with the percent: p{round(p1 * 100)} = {fmt(x1)} "
+                                f"is not above p{round(p0 * 100)} = {fmt(x0)}")
+    return pairs
 
 
 @dataclass(frozen=True)
@@ -95,6 +118,8 @@ class Distribution:
     keys: ClassVar[tuple[str, ...]]
     #: Whether the support's end points carry probability (discrete-like families).
     attains_bounds: ClassVar[bool] = False
+    #: Whether `pNN = x` quantile keys are accepted (see `quantile_pairs`).
+    takes_quantiles: ClassVar[bool] = False
     params: dict = field(compare=True)
 
     @classmethod
@@ -298,15 +323,23 @@ class Normal(Distribution):
 
     family: ClassVar[str] = "normal"
     keys: ClassVar[tuple[str, ...]] = ("mean", "sd", "low", "high")
+    takes_quantiles: ClassVar[bool] = True
 
     @classmethod
     def parse(cls, raw, path):
-        _require(raw, ("mean", "sd"), path, cls.family)
-        mean = as_number(raw["mean"], f"{path}.mean")
-        sd = as_number(raw["sd"], f"{path}.sd")
-        if sd <= 0:
-            raise ScenarioError(f"{path}.sd", f"must be > 0, got {fmt(sd)}")
-        params = {"mean": mean, "sd": sd}
+        pairs = quantile_pairs(raw, path)
+        if pairs:
+            if "mean" in raw or "sd" in raw or len(pairs) != 2:
+                raise ScenarioError(path, "normal takes mean and sd, or exactly two quantiles such as p10 and p90")
+            params = {f"p{round(p * 100)}": x for p, x in pairs}
+            mean, sd = two_quantile_location_scale(pairs)
+        else:
+            _require(raw, ("mean", "sd"), path, cls.family)
+            mean = as_number(raw["mean"], f"{path}.mean")
+            sd = as_number(raw["sd"], f"{path}.sd")
+            if sd <= 0:
+                raise ScenarioError(f"{path}.sd", f"must be > 0, got {fmt(sd)}")
+            params = {"mean": mean, "sd": sd}
         low = as_number(raw["low"], f"{path}.low") if "low" in raw else -math.inf
         high = as_number(raw["high"], f"{path}.high") if "high" in raw else math.inf
         if high <= low:
@@ -324,8 +357,15 @@ class Normal(Distribution):
     def _bounds(self) -> tuple[float, float]:
         return self.params.get("low", -math.inf), self.params.get("high", math.inf)
 
+    @property
+    def mean_sd(self) -> tuple[float, float]:
+        """(mean, sd) of the (untruncated) normal, given directly or through two quantiles."""
+        if "mean" in self.params:
+            return self.params["mean"], self.params["sd"]
+        return two_quantile_location_scale(quantile_pairs(self.params, "normal"))
+
     def quantile_spec(self):
-        mean, sd = self.params["mean"], self.params["sd"]
+        mean, sd = self.mean_sd
         low, high = self._bounds
         if low == -math.inf and high == math.inf:
             return QuantileSpec.of(q.NORMAL, [mean, sd])
@@ -339,7 +379,7 @@ class Normal(Distribution):
         return self._bounds
 
     def to_scipy(self):
-        mean, sd = self.params["mean"], self.params["sd"]
+        mean, sd = self.mean_sd
         low, high = self._bounds
         if low == -math.inf and high == math.inf:
             return stats.norm(mean, sd)
@@ -349,14 +389,18 @@ class Normal(Distribution):
 @register
 @dataclass(frozen=True)
 class Lognormal(Distribution):
-    """exp(Normal(mu, sigma)); given by mu/sigma, by median and p90, or by a 90 % interval."""
+    """exp(Normal(mu, sigma)); given by mu/sigma, by median and p90, by a 90 % interval, or by
+    any two quantiles (p10/p90, p5/p50, ...)."""
 
     family: ClassVar[str] = "lognormal"
+    takes_quantiles: ClassVar[bool] = True
     keys: ClassVar[tuple[str, ...]] = ("mu", "sigma", "median", "p90", "low", "high", "shift")
     FORMS: ClassVar[tuple[tuple[str, ...], ...]] = (("mu", "sigma"), ("median", "p90"), ("low", "high"))
 
     @classmethod
     def parse(cls, raw, path):
+        if "median" not in raw and [k for k in raw if QUANTILE_KEY.match(k)]:
+            return cls._parse_quantiles(raw, path)
         given = [form for form in cls.FORMS if any(k in raw for k in form)]
         if len(given) != 1:
             forms = " or ".join("/".join(f) for f in cls.FORMS)
@@ -380,6 +424,22 @@ class Lognormal(Distribution):
             params["shift"] = shift
         return cls(params)
 
+    @classmethod
+    def _parse_quantiles(cls, raw, path):
+        """Two quantiles, e.g. {dist = "lognormal", p10 = 50, p90 = 200}, optionally with a shift."""
+        pairs = quantile_pairs(raw, path)
+        if len(pairs) != 2 or any(k in raw for k in ("mu", "sigma", "low", "high")):
+            raise ScenarioError(path, "lognormal by quantiles takes exactly two, such as p10 and p90 "
+                                "(and optionally shift)")
+        shift = as_number(raw.get("shift", 0.0), f"{path}.shift")
+        if pairs[0][1] <= shift:
+            key = f"p{round(pairs[0][0] * 100)}"
+            raise ScenarioError(f"{path}.{key}", f"must be above shift {fmt(shift)}, got {fmt(pairs[0][1])}")
+        params = {f"p{round(p * 100)}": x for p, x in pairs}
+        if shift:
+            params["shift"] = shift
+        return cls(params)
+
     @property
     def mu_sigma(self) -> tuple[float, float]:
         """(mu, sigma) of the underlying normal, from whichever parameterization was given."""
@@ -387,6 +447,8 @@ class Lognormal(Distribution):
         if "mu" in p:
             return p["mu"], p["sigma"]
         shift = p.get("shift", 0.0)
+        if "median" not in p and "low" not in p:  # two quantiles
+            return two_quantile_location_scale([(q, math.log(x - shift)) for q, x in quantile_pairs(p, "lognormal")])
         if "median" in p:
             mu = math.log(p["median"] - shift)
             return mu, (math.log(p["p90"] - shift) - mu) / Z90
@@ -546,6 +608,70 @@ class Empirical(Distribution):
         return f"empirical({len(self.params['values'])} values)"
 
 
+@register
+@dataclass(frozen=True)
+class Metalog(Distribution):
+    """Keelin's metalog through 3 to 9 quantiles (`p10 = .., p50 = .., p90 = ..`), optionally
+    bounded below (`lower`), above (`upper`) or both; see simengine/metalog.py."""
+
+    family: ClassVar[str] = "metalog"
+    keys: ClassVar[tuple[str, ...]] = ("lower", "upper")
+    takes_quantiles: ClassVar[bool] = True
+
+    @classmethod
+    def parse(cls, raw, path):
+        pairs = quantile_pairs(raw, path)
+        if not metalog.MIN_TERMS <= len(pairs) <= metalog.MAX_TERMS:
+            raise ScenarioError(path, f"metalog needs {metalog.MIN_TERMS} to {metalog.MAX_TERMS} quantiles "
+                                f"(p1 .. p99 keys), got {len(pairs)}")
+        params = {f"p{round(p * 100)}": x for p, x in pairs}
+        for bound in ("lower", "upper"):
+            if bound in raw:
+                params[bound] = as_number(raw[bound], f"{path}.{bound}")
+        lower, upper = params.get("lower", -math.inf), params.get("upper", math.inf)
+        if pairs[0][1] <= lower or pairs[-1][1] >= upper:
+            raise ScenarioError(path, f"every quantile must lie strictly inside the bounds [{fmt(lower)}, {fmt(upper)}]")
+        dist = cls(params)
+        if not metalog.is_increasing(dist.coefficients):
+            raise ScenarioError(path, "these quantiles do not give a valid metalog (its quantile function is not "
+                                "increasing); space them more evenly, add bounds, or give fewer")
+        return dist
+
+    @property
+    def kind(self) -> int:
+        lower, upper = "lower" in self.params, "upper" in self.params
+        return metalog.BOTH if lower and upper else metalog.LOWER if lower else metalog.UPPER if upper else metalog.UNBOUNDED
+
+    @functools.cached_property
+    def coefficients(self) -> np.ndarray:
+        pairs = quantile_pairs(self.params, self.family)
+        lower, upper = self.params.get("lower", 0.0), self.params.get("upper", 0.0)
+        return metalog.fit([p for p, _ in pairs], [x for _, x in pairs], self.kind, lower, upper)
+
+    def quantile_spec(self):
+        a = self.coefficients
+        return QuantileSpec.of(q.METALOG, [self.kind, self.params.get("lower", 0.0), self.params.get("upper", 0.0),
+                                           a.size, *a])
+
+    def support(self):
+        return self.params.get("lower", -math.inf), self.params.get("upper", math.inf)
+
+    def to_scipy(self):
+        return _TabulatedQuantile(self.ppf)
+
+
+class _TabulatedQuantile:
+    """A scipy-like frozen distribution from a quantile function (cdf by interpolation), for tests."""
+
+    def __init__(self, ppf):
+        self._u = metalog.check_grid()
+        self._x = ppf(self._u)
+        self.ppf = ppf
+
+    def cdf(self, x):
+        return np.interp(x, self._x, self._u, left=0.0, right=1.0)
+
+
 def parse_distribution(raw: Any, path: str) -> Distribution:
     """A plain number becomes `fixed`; a table with `dist` becomes that family."""
     if isinstance(raw, dict):
@@ -557,7 +683,7 @@ def parse_distribution(raw: Any, path: str) -> Distribution:
                                 f"known: {', '.join(FAMILIES)}")
         cls = FAMILIES[name]
         for key in raw:
-            if key != "dist" and key not in cls.keys:
+            if key != "dist" and key not in cls.keys and not (cls.takes_quantiles and QUANTILE_KEY.match(key)):
                 raise ScenarioError(f"{path}.{key}", f"unknown parameter for {name}{suggest(key, cls.keys)}; "
                                     f"expected {', '.join(cls.keys)}")
         return cls.parse(raw, path)

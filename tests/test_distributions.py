@@ -22,15 +22,19 @@ EXAMPLES = {
              {"dist": "pert", "min": 0, "mode": 9, "max": 10, "lambda": 2.5}],
     "normal": [{"dist": "normal", "mean": 10, "sd": 2},
                {"dist": "normal", "mean": 0.3, "sd": 0.2, "low": 0},
-               {"dist": "normal", "mean": 0, "sd": 1, "low": 2.5, "high": 4}],
+               {"dist": "normal", "mean": 0, "sd": 1, "low": 2.5, "high": 4},
+               {"dist": "normal", "p5": 10, "p95": 30}],
     "lognormal": [{"dist": "lognormal", "mu": 0.1, "sigma": 0.4},
                   {"dist": "lognormal", "median": 1.0, "p90": 1.6},
                   {"dist": "lognormal", "low": 2, "high": 20},
-                  {"dist": "lognormal", "median": 1.0, "p90": 2.0, "shift": -0.5}],
+                  {"dist": "lognormal", "median": 1.0, "p90": 2.0, "shift": -0.5},
+                  {"dist": "lognormal", "p10": 50, "p90": 200}],
     "beta": [{"dist": "beta", "alpha": 2, "beta": 5}, {"dist": "beta", "alpha": 0.7, "beta": 0.9, "min": 3, "max": 8}],
     "bernoulli": [{"dist": "bernoulli", "p": 0.3}],
     "discrete": [{"dist": "discrete", "values": [3, 1, 2], "probabilities": [0.2, 0.5, 0.3]}],
     "empirical": [{"dist": "empirical", "values": [0.1, 0.4, 0.4, 0.9, 1.5]}],
+    "metalog": [{"dist": "metalog", "p10": 50, "p50": 80, "p90": 150, "lower": 0},
+                {"dist": "metalog", "p5": -1, "p25": 0.5, "p50": 1, "p75": 2, "p95": 6}],
 }
 CASES = [(family, raw) for family, raws in EXAMPLES.items() for raw in raws]
 N = 20_000

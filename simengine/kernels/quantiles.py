@@ -21,7 +21,7 @@ _NDTRI = cython_special("ndtri")
 _NDTR = cython_special("__pyx_fuse_1ndtr")
 
 # Family codes.
-CONST, AFFINE, TRIANGULAR, TABLE, NORMAL, LOGNORMAL, TRUNCNORM, STEP = range(8)
+CONST, AFFINE, TRIANGULAR, TABLE, NORMAL, LOGNORMAL, TRUNCNORM, STEP, METALOG = range(9)
 #: Codes whose natural input is a normal score z rather than a uniform u.
 Z_CODES = (TABLE, NORMAL, LOGNORMAL)
 
@@ -77,6 +77,33 @@ def step_column_python(cum_values, cum, values):
         values[i] = cum_values[lo]
 
 
+def metalog_column_python(p, values):
+    """METALOG: p = [bounds kind, lower, upper, terms, a_1..a_terms] (see simengine/metalog.py)."""
+    kind, lower, upper, terms = int(p[0]), p[1], p[2], int(p[3])
+    for i in range(values.shape[0]):
+        y = values[i]
+        logit = math.log(y / (1.0 - y))
+        c = y - 0.5
+        m = p[4] + p[5] * logit
+        if terms > 2:
+            m += p[6] * c * logit
+        if terms > 3:
+            m += p[7] * c
+        for k in range(5, terms + 1):
+            power = (k - 1) // 2
+            term = c ** power
+            m += p[3 + k] * (term if k % 2 == 1 else term * logit)
+        if kind == 1:
+            values[i] = lower + math.exp(m)
+        elif kind == 2:
+            values[i] = upper - math.exp(-m)
+        elif kind == 3:
+            e = math.exp(m) if m < 700.0 else math.inf
+            values[i] = upper if e == math.inf else (lower + upper * e) / (1.0 + e)
+        else:
+            values[i] = m
+
+
 def quantile_column_python(code, p, t0, t1, t2, t3, values, is_z):
     """Replace each draw in `values` (uniforms, or normal scores when `is_z`) by its quantile, in place.
 
@@ -108,6 +135,8 @@ def quantile_column_python(code, p, t0, t1, t2, t3, values, is_z):
                 values[i] = lo + math.sqrt(u * width * (mode - lo))
             else:
                 values[i] = hi - math.sqrt((1.0 - u) * width * (hi - mode))
+    elif code == METALOG:
+        metalog_column(p, values)
     elif code == TRUNCNORM:
         # Work in the tail where the CDF has precision: mirrored when the window is above 0.
         pa, pb = p[N_PA], p[N_PB]
@@ -123,6 +152,7 @@ def quantile_column_python(code, p, t0, t1, t2, t3, values, is_z):
 
 
 table_column = jit(table_column_python)
+metalog_column = jit(metalog_column_python)
 step_column = jit(step_column_python)
 quantile_column = jit(quantile_column_python)
 
