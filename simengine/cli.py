@@ -21,12 +21,14 @@ from .engine import DEFAULT_SEED, DEFAULT_TRIALS
 from .errors import InputError, SimengineError
 from .output import COLUMN_CHOICES
 from .progress import ProgressBar
-from .runner import default_output_path, run, summarize_file
+from .precision import parse_targets
+from .runner import default_output_path, run, run_to_precision, summarize_file
 from .sampler import SAMPLING_METHODS
 from .scenario import load_scenario
 from .compare import compare
 from .sensitivity import SENSITIVITY_METRICS, sensitivity
-from .textout import comparison_table, correlation_repair_text, run_header, sensitivity_table, summary_table
+from .textout import (comparison_table, correlation_repair_text, precision_text, run_header, sensitivity_table,
+                      summary_table)
 
 
 class Terminated(BaseException):
@@ -83,8 +85,13 @@ def main():
 
 @main.command("run")
 @click.argument("scenario")
-@click.option("--trials", "-n", type=click.IntRange(min=1), default=DEFAULT_TRIALS, show_default=True,
-              help="Number of Monte Carlo trials.")
+@click.option("--trials", "-n", type=click.IntRange(min=1), default=None,
+              help=f"Number of Monte Carlo trials [default: {DEFAULT_TRIALS:,}].")
+@click.option("--precision", "precision_texts", multiple=True, metavar="NAME=SE",
+              help="Run until this estimate's standard error is at most SE, e.g. npv_mean=5000 or "
+                   "p_npv_negative=0.005 (repeatable); checked every 65,536 trials.")
+@click.option("--max-trials", type=click.IntRange(min=1), default=10_000_000, show_default=True,
+              help="With --precision: stop here even if a target is not met.")
 @click.option("--seed", "-s", type=click.IntRange(0, 2**63 - 1), default=None,
               help=f"Random seed [default: the scenario's seed, else {DEFAULT_SEED}].")
 @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -103,8 +110,8 @@ def main():
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of a table.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar (it is shown only on a terminal anyway).")
 @one_line_errors
-def run_command(scenario, trials, seed, out, threads, sampling, columns, summary_only, repair_correlations, force,
-                as_json, quiet):
+def run_command(scenario, trials, precision_texts, max_trials, seed, out, threads, sampling, columns, summary_only,
+                repair_correlations, force, as_json, quiet):
     """Simulate SCENARIO (a TOML file or a bundled scenario's name).
 
     Writes one Parquet row per trial and a .summary.json beside it, then prints the
@@ -120,12 +127,20 @@ def run_command(scenario, trials, seed, out, threads, sampling, columns, summary
     seed = seed if seed is not None else (sc.seed if sc.seed is not None else DEFAULT_SEED)
     if summary_only and out is not None:
         raise click.UsageError("--out and --summary-only exclude each other: --summary-only writes no file")
-    if not summary_only:
-        out = out if out is not None else default_output_path(path, seed, trials)
-    progress = ProgressBar(trials, enabled=False if quiet else None)
+    targets = parse_targets(precision_texts)
+    if targets and trials is not None:
+        raise click.UsageError("--trials and --precision exclude each other: use --max-trials to cap a precision run")
+    trials = trials if trials is not None else DEFAULT_TRIALS
+    if not summary_only and out is None:
+        out = default_output_path(path, seed, trials) if not targets else Path("results") / f"{path.stem}-seed{seed}-precision.parquet"
+    progress = ProgressBar(max_trials if targets else trials, enabled=False if quiet else None)
     try:
-        report = run(sc, trials=trials, seed=seed, out=out, threads=threads, force=force, sampling=sampling,
-                     columns=columns, on_chunk=progress)
+        if targets:
+            report = run_to_precision(sc, targets=targets, max_trials=max_trials, seed=seed, out=out, threads=threads,
+                                      force=force, columns=columns)
+        else:
+            report = run(sc, trials=trials, seed=seed, out=out, threads=threads, force=force, sampling=sampling,
+                         columns=columns, on_chunk=progress)
     finally:
         progress.close()
     if as_json:
@@ -140,6 +155,8 @@ def run_command(scenario, trials, seed, out, threads, sampling, columns, summary
         click.echo(correlation_repair_text(sc.correlation_repairs))
         click.echo("")
     click.echo(f"{run_header(report.summary)} ({report.seconds:.1f} s)")
+    if "precision" in report.summary:
+        click.echo(precision_text(report.summary["precision"]))
     click.echo("")
     click.echo(summary_table(report.summary))
     click.echo("")

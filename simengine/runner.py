@@ -53,7 +53,7 @@ def summary_header(scenario: Scenario, seed: int, trials: int, sampling: str) ->
 
 def run(scenario: Scenario, *, trials: int, seed: int, out: Path | None, threads: int | None = None,
         force: bool = False, sampling: str = "mc", chunk_size: int = DEFAULT_CHUNK, columns: str = "all",
-        on_chunk=None) -> RunReport:
+        on_chunk=None, extra_summary: dict | None = None) -> RunReport:
     """Simulate `trials` trials; write the per-trial Parquet (unless `out` is None) and its summary.
 
     `columns` picks the stored per-trial columns: "metrics", "drivers" or "all" (the trial
@@ -82,7 +82,7 @@ def run(scenario: Scenario, *, trials: int, seed: int, out: Path | None, threads
         consumer.close()
         acc.finish()
         second_pass(acc, scenario, trials, seed, options)
-        summary = {**summary_header(scenario, seed, trials, sampling), **acc.summary()}
+        summary = {**summary_header(scenario, seed, trials, sampling), **acc.summary(), **(extra_summary or {})}
         if writer is not None:
             writer.close()
             writer = None
@@ -188,3 +188,32 @@ def summarize_file(path: Path) -> dict:
             acc.metrics[name].rebuild(values)
     seed, trials = int(meta["seed"]), int(meta["trials"])
     return {**summary_header(scenario, seed, trials, meta["sampling"]), **acc.summary()}
+
+
+def run_to_precision(scenario: Scenario, *, targets: dict[str, float], max_trials: int, seed: int,
+                     out: Path | None, threads: int | None = None, force: bool = False, columns: str = "all",
+                     on_chunk=None) -> RunReport:
+    """Run until every precision target is met (see precision.py), then report like `run`.
+
+    Without an output file the streamed summary of the first pass is the result. With one, a
+    second, ordinary run of exactly the trials found writes the file, so that the file's
+    metadata (trials included) describes a plain reproducible run; that costs the
+    simulation twice.
+    """
+    from .precision import precision_report, run_until_precise
+
+    check_run_options(max_trials, seed, "mc", threads, DEFAULT_CHUNK)
+    if out is not None:
+        check_writable([out, summary_path_for(out)], force)
+    started = time.perf_counter()
+    found = run_until_precise(scenario, targets, seed, max_trials, threads)
+    report_part = {"precision": precision_report(targets, found, max_trials)}
+    if out is None:
+        second_pass(found.summary, scenario, found.trials, seed, dict(sampling="mc", threads=threads,
+                                                                      chunk_size=DEFAULT_CHUNK))
+        summary = {**summary_header(scenario, seed, found.trials, "mc"), **found.summary.summary(), **report_part}
+        return RunReport(summary, None, None, time.perf_counter() - started)
+    report = run(scenario, trials=found.trials, seed=seed, out=out, threads=threads, force=force, columns=columns,
+                 on_chunk=on_chunk, extra_summary=report_part)
+    report.seconds = time.perf_counter() - started
+    return report

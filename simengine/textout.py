@@ -184,3 +184,15 @@ def comparison_table(result: dict) -> str:
               f"P(A pays back earlier than B)    {fmt_probability(result['p_a_pays_back_earlier'])}",
               f"P(B pays back earlier than A)    {fmt_probability(result['p_b_pays_back_earlier'])}"]
     return "\n".join(lines)
+
+
+def precision_text(precision: dict) -> str:
+    """Whether the precision targets were met, and each estimate's standard error against its target."""
+    head = (f"Precision targets met after {precision['trials_used']:,} trials:" if precision["met"] else
+            f"Precision targets NOT met within --max-trials {precision['max_trials']:,}:")
+    def number(x):
+        return "-" if x is None else f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
+
+    parts = [f"  {name}: standard error {number(e['se'])} (target {number(e['target_se'])})"
+             for name, e in precision["estimates"].items()]
+    return "\n".join([head, *parts])

@@ -1,0 +1,90 @@
+"""Precision targets: run until each named estimate's Monte Carlo standard error is small enough.
+
+`--precision npv_mean=5000` keeps adding blocks of 65,536 trials until the standard error
+of mean NPV is at most 5,000 EUR (or `--max-trials` is reached). The check runs at block
+boundaries on the streamed summary, so the number of trials it settles on depends only on
+(scenario, seed, targets), never on threads or chunking; a run of that many trials is then
+an ordinary, reproducible run.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .engine import iter_chunks
+from .errors import InputError
+from .streams import BLOCK_SIZE
+from .summary import SUMMARY_METRICS
+from .summary_stream import StreamingSummary
+
+#: Estimates a precision target may name: each metric's mean, and two probabilities.
+ESTIMATES = tuple(f"{m}_mean" for m in SUMMARY_METRICS) + ("p_npv_negative", "p_all_targets")
+
+
+def parse_targets(texts) -> dict[str, float]:
+    """`["npv_mean=5000", "p_npv_negative=0.005"]` -> {name: largest standard error allowed}."""
+    targets = {}
+    for text in texts:
+        name, sep, value = text.partition("=")
+        name = name.strip()
+        if not sep or name not in ESTIMATES:
+            raise InputError(f"--precision: expected NAME=SE with NAME one of {', '.join(ESTIMATES)}, got {text!r}")
+        try:
+            se = float(value)
+        except ValueError:
+            raise InputError(f"--precision {name}: {value!r} is not a number") from None
+        if not se > 0 or not math.isfinite(se):
+            raise InputError(f"--precision {name}: the standard error target must be > 0, got {value}")
+        targets[name] = se
+    return targets
+
+
+def standard_error(acc: StreamingSummary, name: str) -> float | None:
+    """The current standard error of an estimate, from the blocks merged so far."""
+    n = acc.trials
+    if n == 0:
+        return None
+    if name.endswith("_mean"):
+        metric = name[:-len("_mean")]
+        moments = acc.payback.moments if metric == "payback_months" else acc.metrics[metric].moments
+        if moments.n < 2:
+            return None
+        return math.sqrt(moments.m2 / (moments.n - 1)) / math.sqrt(moments.n)
+    hits = acc.npv_negative if name == "p_npv_negative" else acc.all_targets
+    p = hits / n
+    # A share seen as 0 or 1 still has uncertainty: use p(1-p) >= 1/n (about one trial either way).
+    return math.sqrt(max(p * (1.0 - p), 1.0 / n) / n)
+
+
+@dataclass
+class PrecisionResult:
+    trials: int
+    met: bool
+    standard_errors: dict[str, float | None]
+    summary: StreamingSummary
+
+
+def run_until_precise(scenario, targets: dict[str, float], seed: int, max_trials: int,
+                      threads: int | None = None) -> PrecisionResult:
+    """Simulate block by block until every target is met (or max_trials); the summary of those trials."""
+    if "p_all_targets" in targets and not any(v is not None for v in vars(scenario.decision).values()):
+        raise InputError("--precision p_all_targets: the scenario has no decision targets")
+    acc = StreamingSummary(scenario.decision)
+    met = False
+    for chunk in iter_chunks(scenario, max_trials, seed, threads=threads, chunk_size=BLOCK_SIZE, buffer_sets=1):
+        acc.add(chunk.metrics)
+        ses = {name: standard_error(acc, name) for name in targets}
+        if all(se is not None and se <= targets[name] for name, se in ses.items()):
+            met = True
+            break
+    acc.finish()
+    ses = {name: standard_error(acc, name) for name in targets}
+    return PrecisionResult(acc.trials, met, ses, acc)
+
+
+def precision_report(targets: dict[str, float], result: PrecisionResult, max_trials: int) -> dict:
+    """What the summary says about the targets: each one's standard error, and whether all were met."""
+    return {"max_trials": max_trials, "met": result.met, "trials_used": result.trials,
+            "estimates": {name: {"target_se": target, "se": result.standard_errors[name]}
+                          for name, target in targets.items()}}

@@ -1,0 +1,68 @@
+"""Precision targets: run block by block until each named standard error is small enough."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from simengine.cli import main
+from simengine.engine import simulate_chunk
+from simengine.errors import InputError
+from simengine.kernels.cashflows import METRICS
+from simengine.precision import parse_targets, run_until_precise
+from simengine.streams import BLOCK_SIZE
+
+
+def first_block_count_meeting(npv: np.ndarray, target: float) -> int:
+    for k in range(1, npv.size // BLOCK_SIZE + 1):
+        x = npv[:k * BLOCK_SIZE]
+        if x.std(ddof=1) / np.sqrt(x.size) <= target:
+            return k * BLOCK_SIZE
+    return -1
+
+
+def test_stops_at_the_first_block_where_the_standard_error_is_met(bundled):
+    sc = bundled["crm_new_small_firm"]
+    npv = simulate_chunk(sc, 4, 0, 6 * BLOCK_SIZE).metrics[METRICS.index("npv")]
+    # a target that needs about three blocks
+    target = npv.std(ddof=1) / np.sqrt(3 * BLOCK_SIZE) * 1.0005
+    want = first_block_count_meeting(npv, target)
+    assert 2 * BLOCK_SIZE <= want <= 4 * BLOCK_SIZE
+    found = run_until_precise(sc, {"npv_mean": target}, seed=4, max_trials=6 * BLOCK_SIZE)
+    assert found.met and found.trials == want
+    assert found.standard_errors["npv_mean"] <= target
+    again = run_until_precise(sc, {"npv_mean": target}, seed=4, max_trials=6 * BLOCK_SIZE, threads=1)
+    assert again.trials == found.trials  # independent of the thread count
+
+
+def test_unmet_targets_stop_at_max_trials_and_say_so(bundled):
+    found = run_until_precise(bundled["crm_new_small_firm"], {"npv_mean": 1.0, "p_npv_negative": 1e-9}, seed=1,
+                              max_trials=BLOCK_SIZE + 123)
+    assert not found.met and found.trials == BLOCK_SIZE + 123
+
+
+@pytest.mark.parametrize("text", ["npv=5", "npv_mean", "npv_mean=-1", "npv_mean=abc", "p_npv_negative=0"])
+def test_bad_targets_are_input_errors(text):
+    with pytest.raises(InputError):
+        parse_targets([text])
+
+
+def test_cli_precision_run_writes_an_ordinary_run_of_the_trials_found(tmp_path):
+    out = tmp_path / "p.parquet"
+    res = CliRunner().invoke(main, ["run", "crm_new_small_firm", "--precision", "npv_mean=2000",
+                                    "--max-trials", str(4 * BLOCK_SIZE), "--out", str(out), "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    used = data["precision"]["trials_used"]
+    assert data["trials"] == used and used % BLOCK_SIZE == 0
+    meta = pq.read_schema(out).metadata
+    assert int(meta[b"simengine.trials"]) == used == pq.read_metadata(out).num_rows
+    assert data["precision"]["met"] == (data["metrics"]["npv"]["mean"]["se"] <= 2000)
+    text = CliRunner().invoke(main, ["run", "crm_new_small_firm", "--precision", "npv_mean=2000", "--summary-only"])
+    assert "Precision targets met after" in text.output
+    both = CliRunner().invoke(main, ["run", "crm_new_small_firm", "--precision", "npv_mean=2000", "-n", "1000"])
+    assert both.exit_code == 2
