@@ -23,7 +23,7 @@ from .output import COLUMN_CHOICES
 from .progress import ProgressBar
 from .precision import parse_targets
 from .runner import default_output_path, run, run_to_precision, summarize_file
-from .sampler import SAMPLING_METHODS
+from .designs import SAMPLING_METHODS
 from .scenario import load_scenario
 from .compare import compare
 from .sensitivity import SENSITIVITY_METRICS, sensitivity
@@ -137,7 +137,7 @@ def run_command(scenario, trials, precision_texts, max_trials, seed, out, thread
     try:
         if targets:
             report = run_to_precision(sc, targets=targets, max_trials=max_trials, seed=seed, out=out, threads=threads,
-                                      force=force, columns=columns)
+                                      force=force, columns=columns, sampling=sampling)
         else:
             report = run(sc, trials=trials, seed=seed, out=out, threads=threads, force=force, sampling=sampling,
                          columns=columns, on_chunk=progress)

@@ -17,7 +17,8 @@ from .errors import InputError
 from .jit import get_threads, max_threads, set_threads
 from .kernels.cashflows import METRICS
 from .model import ModelStructure
-from .sampler import SAMPLING_METHODS, SamplerPlan
+from .designs import SAMPLING_METHODS
+from .sampler import SamplerPlan
 from .scenario import Scenario
 
 DEFAULT_SEED = 1
@@ -45,10 +46,10 @@ class Chunk:
 class Simulation:
     """A scenario made ready to simulate: kernel structure and sampler plan, built once per run."""
 
-    def __init__(self, scenario: Scenario):
+    def __init__(self, scenario: Scenario, sampling: str = "mc", trials: int = 0):
         self.scenario = scenario
         self.structure = ModelStructure.of(scenario)
-        self.plan = SamplerPlan.of(scenario, self.structure)
+        self.plan = SamplerPlan.of(scenario, self.structure, sampling, trials)
 
     def inputs(self, seed: int, start: int, stop: int, pool: Executor | None = None,
                out: np.ndarray | None = None) -> np.ndarray:
@@ -108,7 +109,7 @@ def iter_chunks(scenario: Scenario, trials: int, seed: int, *, sampling: str = "
     writes each chunk before it asks for the next but one). With 0 every chunk is new memory.
     """
     check_run_options(trials, seed, sampling, threads, chunk_size)
-    sim = Simulation(scenario)
+    sim = Simulation(scenario, sampling, trials)
     rings = [sim.buffers(min(chunk_size, trials)) for _ in range(buffer_sets)]
     before = get_threads()
     if threads is not None:

@@ -66,13 +66,17 @@ class PrecisionResult:
 
 
 def run_until_precise(scenario, targets: dict[str, float], seed: int, max_trials: int,
-                      threads: int | None = None) -> PrecisionResult:
+                      threads: int | None = None, sampling: str = "mc") -> PrecisionResult:
     """Simulate block by block until every target is met (or max_trials); the summary of those trials."""
     if "p_all_targets" in targets and not any(v is not None for v in vars(scenario.decision).values()):
         raise InputError("--precision p_all_targets: the scenario has no decision targets")
     acc = StreamingSummary(scenario.decision)
     met = False
-    for chunk in iter_chunks(scenario, max_trials, seed, threads=threads, chunk_size=BLOCK_SIZE, buffer_sets=1):
+    # Checks fall on block boundaries, where a Latin hypercube's blocks are complete and a
+    # Sobol' sequence's prefix is itself a valid design: the trials found give the same
+    # design again in an ordinary run of that length.
+    for chunk in iter_chunks(scenario, max_trials, seed, sampling=sampling, threads=threads, chunk_size=BLOCK_SIZE,
+                             buffer_sets=1):
         acc.add(chunk.metrics)
         ses = {name: standard_error(acc, name) for name in targets}
         if all(se is not None and se <= targets[name] for name, se in ses.items()):

@@ -18,7 +18,7 @@ from .kernels.cashflows import METRICS
 from .output import (COLUMN_CHOICES, ResultWriter, check_writable, read_metadata, result_schema, run_metadata,
                      summary_path_for, write_json_atomic)
 from .scenario import Scenario, scenario_from_json
-from .streams import STREAM_LAYOUT
+from .designs import layout
 from .summary import SUMMARY_METRICS
 from .summary_stream import StreamingSummary
 
@@ -69,7 +69,7 @@ def run(scenario: Scenario, *, trials: int, seed: int, out: Path | None, threads
     started = time.perf_counter()
     writer = None
     if out is not None:
-        meta = run_metadata(scenario, seed, trials, sampling, STREAM_LAYOUT, columns)
+        meta = run_metadata(scenario, seed, trials, sampling, layout(sampling), columns)
         writer = ResultWriter(out, result_schema(scenario.drivers(), meta, columns), min(chunk_size, trials))
     acc = StreamingSummary(scenario.decision)
     options = dict(sampling=sampling, threads=threads, chunk_size=chunk_size)
@@ -192,7 +192,7 @@ def summarize_file(path: Path) -> dict:
 
 def run_to_precision(scenario: Scenario, *, targets: dict[str, float], max_trials: int, seed: int,
                      out: Path | None, threads: int | None = None, force: bool = False, columns: str = "all",
-                     on_chunk=None) -> RunReport:
+                     sampling: str = "mc", on_chunk=None) -> RunReport:
     """Run until every precision target is met (see precision.py), then report like `run`.
 
     Without an output file the streamed summary of the first pass is the result. With one, a
@@ -202,18 +202,18 @@ def run_to_precision(scenario: Scenario, *, targets: dict[str, float], max_trial
     """
     from .precision import precision_report, run_until_precise
 
-    check_run_options(max_trials, seed, "mc", threads, DEFAULT_CHUNK)
+    check_run_options(max_trials, seed, sampling, threads, DEFAULT_CHUNK)
     if out is not None:
         check_writable([out, summary_path_for(out)], force)
     started = time.perf_counter()
-    found = run_until_precise(scenario, targets, seed, max_trials, threads)
+    found = run_until_precise(scenario, targets, seed, max_trials, threads, sampling)
     report_part = {"precision": precision_report(targets, found, max_trials)}
     if out is None:
-        second_pass(found.summary, scenario, found.trials, seed, dict(sampling="mc", threads=threads,
+        second_pass(found.summary, scenario, found.trials, seed, dict(sampling=sampling, threads=threads,
                                                                       chunk_size=DEFAULT_CHUNK))
-        summary = {**summary_header(scenario, seed, found.trials, "mc"), **found.summary.summary(), **report_part}
+        summary = {**summary_header(scenario, seed, found.trials, sampling), **found.summary.summary(), **report_part}
         return RunReport(summary, None, None, time.perf_counter() - started)
     report = run(scenario, trials=found.trials, seed=seed, out=out, threads=threads, force=force, columns=columns,
-                 on_chunk=on_chunk, extra_summary=report_part)
+                 sampling=sampling, on_chunk=on_chunk, extra_summary=report_part)
     report.seconds = time.perf_counter() - started
     return report

@@ -24,9 +24,9 @@ from .jit import jit
 from .kernels.copula import mix_rows
 from .model import ModelStructure
 from .scenario import Scenario
+from .designs import SAMPLING_METHODS, lhs_block, sobol_points
 from .streams import block_segments, fill_block
 
-SAMPLING_METHODS = ("mc",)
 #: An occurred-flag's stream stays a uniform (identity quantile) until compared with p.
 IDENTITY = Uniform({"min": 0.0, "max": 1.0}).spec
 
@@ -43,9 +43,11 @@ class SamplerPlan:
     correlated: tuple[str, ...]
     factor: np.ndarray
     events: tuple[tuple[int, int], ...]
+    sampling: str = "mc"
+    trials: int = 0  # the run's length: a Latin hypercube's last block depends on it
 
     @classmethod
-    def of(cls, scenario: Scenario, structure: ModelStructure) -> "SamplerPlan":
+    def of(cls, scenario: Scenario, structure: ModelStructure, sampling: str = "mc", trials: int = 0) -> "SamplerPlan":
         fields = scenario.fields()
         # The kernel's columns first; fields it does not read (event probabilities) after them.
         names = list(structure.columns) + [f for f in fields if f not in structure.columns]
@@ -62,7 +64,8 @@ class SamplerPlan:
             names, factor = tuple(names), correlation.cholesky_factor(rho)
         events = tuple((rows[f"events.{e.name}.occurred"], rows[f"events.{e.name}.probability"])
                        for e in scenario.events if f"events.{e.name}.occurred" in drivers)
-        return cls(len(rows), tuple(fixed), drivers, rows, specs, names, np.ascontiguousarray(factor), events)
+        return cls(len(rows), tuple(fixed), drivers, rows, specs, names, np.ascontiguousarray(factor), events,
+                   sampling, trials)
 
     def driver_rows(self, inputs: np.ndarray) -> dict[str, np.ndarray]:
         """Each driver's sampled values: views of the input matrix's rows."""
@@ -83,10 +86,18 @@ class SamplerPlan:
         inputs = self.buffer(n) if out is None else out[:, :n]
         correlated = set(self.correlated)
 
+        if self.sampling == "sobol":
+            points = sobol_points(seed, len(self.drivers), start, stop)
+            for j, name in enumerate(self.drivers):
+                inputs[self.rows[name]] = points[:, j]
+
         def draw(task):
             name, block, skip, lo, hi = task
             cells = inputs[self.rows[name], lo - start:hi - start]
-            fill_block(seed, name, block, skip, cells)
+            if self.sampling == "mc":
+                fill_block(seed, name, block, skip, cells)
+            elif self.sampling == "lhs":
+                lhs_block(seed, name, block, skip, self.trials, cells)
             if name in correlated:
                 quantiles.ndtri_column(cells)
             elif self.specs[name] is not IDENTITY:
