@@ -21,7 +21,7 @@ _NDTRI = cython_special("ndtri")
 _NDTR = cython_special("__pyx_fuse_1ndtr")
 
 # Family codes.
-CONST, AFFINE, TRIANGULAR, TABLE, NORMAL, LOGNORMAL, TRUNCNORM, STEP, METALOG = range(9)
+CONST, AFFINE, TRIANGULAR, TABLE, NORMAL, LOGNORMAL, TRUNCNORM, STEP, METALOG, PARETO = range(10)
 #: Codes whose natural input is a normal score z rather than a uniform u.
 Z_CODES = (TABLE, NORMAL, LOGNORMAL)
 
@@ -137,6 +137,11 @@ def quantile_column_python(code, p, t0, t1, t2, t3, values, is_z):
                 values[i] = hi - math.sqrt((1.0 - u) * width * (hi - mode))
     elif code == METALOG:
         metalog_column(p, values)
+    elif code == PARETO:
+        # x = scale (1 - u)^(-1/alpha), capped: min(x, cap). 1 - u keeps the upper tail exact.
+        scale, exponent, cap = p[0], -1.0 / p[1], p[2]
+        for i in range(values.shape[0]):
+            values[i] = min(scale * (1.0 - values[i]) ** exponent, cap)
     elif code == TRUNCNORM:
         # Work in the tail where the CDF has precision: mirrored when the window is above 0.
         pa, pb = p[N_PA], p[N_PB]
