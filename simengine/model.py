@@ -25,9 +25,11 @@ SCALAR_FIELDS = {
     "adoption.ceiling": k.CEILING,
     "adoption.ramp_months": k.RAMP,
     "benefits.realization": k.REALIZATION,
+    "adoption.bass_p": k.BASS_P,
+    "adoption.bass_q": k.BASS_Q,
 }
 TIMING_CODES = {"upfront": k.UPFRONT, "implementation": k.IMPLEMENTATION, "recurring": k.RECURRING}
-CURVE_CODES = {"linear": k.LINEAR, "logistic": k.LOGISTIC}
+CURVE_CODES = {"linear": k.LINEAR, "logistic": k.LOGISTIC, "bass": k.BASS}
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,9 @@ class SamplerPlan:
         # An event with a fixed probability of 0 or 1 is not a driver: it never or always occurs.
         fixed += [(rows[f"events.{e.name}.occurred"], float(e.probability.params["value"]))
                   for e in scenario.events if f"events.{e.name}.occurred" not in drivers]
+        # Kernel inputs the scenario does not use (Bass coefficients of another curve) are 0.
+        occurrences = {f"events.{e.name}.occurred" for e in scenario.events}
+        fixed += [(rows[name], 0.0) for name in structure.columns if name not in fields and name not in occurrences]
         specs = {name: fields[name].spec if name in fields else IDENTITY for name in drivers}
         names, factor = (), np.zeros((0, 0))
         if scenario.correlations:

@@ -23,7 +23,7 @@ from .errors import InputError, ScenarioError
 
 TIMINGS = ("upfront", "implementation", "recurring")
 RECURRING_STARTS = ("go_live", "start")
-CURVES = ("linear", "logistic")
+CURVES = ("linear", "logistic", "bass")
 MAX_HORIZON_MONTHS = 1200
 
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
@@ -113,6 +113,9 @@ class Scenario:
     canonical: dict
     #: (a, b, requested Spearman or None, used Spearman) when --repair-correlations changed the matrix.
     correlation_repairs: tuple = ()
+    #: Bass diffusion's innovation and imitation coefficients (per year), with curve = "bass".
+    bass_p: Distribution | None = None
+    bass_q: Distribution | None = None
 
     @property
     def canonical_json(self) -> str:
@@ -139,8 +142,11 @@ class Scenario:
             "risks.maintenance_cap": self.maintenance_cap,
             "adoption.ceiling": self.ceiling,
             "adoption.ramp_months": self.ramp_months,
-            "benefits.realization": self.realization,
         }
+        if self.curve == "bass":
+            out["adoption.bass_p"] = self.bass_p
+            out["adoption.bass_q"] = self.bass_q
+        out["benefits.realization"] = self.realization
         for c in self.costs:
             out[f"costs.{c.name}.amount"] = c.amount
         for b in self.benefits:
@@ -169,7 +175,7 @@ TOP_KEYS = ("name", "description", "currency", "horizon_months", "discount_rate"
 SCHEDULE_KEYS = ("planned_months", "delay_months", "delay_cost_per_month")
 COST_KEYS = ("timing", "amount", "start", "overrun", "labor", "description")
 RISK_KEYS = ("cost_overrun", "maintenance_load", "maintenance_cap")
-ADOPTION_KEYS = ("ceiling", "ramp_months", "curve", "phases")
+ADOPTION_KEYS = ("ceiling", "ramp_months", "curve", "phases", "bass_p", "bass_q")
 PHASE_KEYS = ("share", "offset_months")
 BENEFITS_KEYS = ("realization", "streams")
 STREAM_KEYS = ("amount", "scales_with_adoption", "description")
@@ -382,6 +388,14 @@ def parse_scenario(data: dict, repair_correlations: bool = False) -> Scenario:
     ceiling = _dist(adoption, "ceiling", "adoption", UNIT, default=1.0)
     ramp = _dist(adoption, "ramp_months", "adoption", POSITIVE, default=1.0)
     curve = _string(adoption, "curve", "adoption", default="linear", choices=CURVES)
+    bass_p = bass_q = None
+    if curve == "bass":
+        bass_p = _dist(adoption, "bass_p", "adoption", POSITIVE, default=0.03)
+        bass_q = _dist(adoption, "bass_q", "adoption", NON_NEGATIVE, default=0.38)
+    else:
+        for key in ("bass_p", "bass_q"):
+            if key in adoption:
+                raise ScenarioError(f"adoption.{key}", 'is used only with curve = "bass"')
     phases = _parse_phases(adoption.get("phases"))
 
     realization, benefits = _parse_benefits(data.get("benefits", {}))
@@ -399,7 +413,8 @@ def parse_scenario(data: dict, repair_correlations: bool = False) -> Scenario:
         "risks": {"cost_overrun": overrun.canonical(), "maintenance_load": mload.canonical(),
                   "maintenance_cap": mcap.canonical()},
         "adoption": {"ceiling": ceiling.canonical(), "ramp_months": ramp.canonical(), "curve": curve,
-                     "phases": [{"share": p.share, "offset_months": p.offset_months} for p in phases]},
+                     "phases": [{"share": p.share, "offset_months": p.offset_months} for p in phases],
+                     **({"bass_p": bass_p.canonical(), "bass_q": bass_q.canonical()} if curve == "bass" else {})},
         "benefits": {"realization": realization.canonical(),
                      "streams": {b.name: {"amount": b.amount.canonical(),
                                           "scales_with_adoption": b.scales_with_adoption,
@@ -415,7 +430,7 @@ def parse_scenario(data: dict, repair_correlations: bool = False) -> Scenario:
         del canonical["seed"]
     scenario = Scenario(name, description, currency, horizon, seed, discount, planned, delay, delay_cost,
                         costs, overrun, mload, mcap, ceiling, ramp, curve, phases, realization, benefits,
-                        events, (), decision, canonical)
+                        events, (), decision, canonical, bass_p=bass_p, bass_q=bass_q)
     correlations = _parse_correlations(data.get("correlations", []), scenario.drivers())
     canonical["correlations"] = [{"drivers": list(c.drivers), "spearman": c.spearman} for c in correlations]
     scenario = dataclasses.replace(scenario, correlations=correlations)

@@ -157,7 +157,7 @@ def _costs_by_month(spec, H, g, delta):
 # --------------------------------------------------------------------------------
 # Adoption and benefits (MODEL.md "Adoption and benefits" + "Risk events")
 # --------------------------------------------------------------------------------
-def _phase_adoption(t, g_k, R, curve):
+def _phase_adoption(t, g_k, R, curve, bass_p=0.0, bass_q=0.0):
     """Adoption a_k(t) of one phase starting at month g_k (0 before it starts)."""
     if t < g_k:
         return 0.0  # team decision: a = 0 before the phase starts (see report)
@@ -167,6 +167,10 @@ def _phase_adoption(t, g_k, R, curve):
     if curve == "logistic":
         # R is the 10 % -> 90 % rise time.
         return 1.0 / (1.0 + math.exp(-(x - R / 2.0) * 2.0 * math.log(9.0) / R))
+    if curve == "bass":
+        # Bass diffusion F(tau) = (1 - e^{-(p+q) tau}) / (1 + (q/p) e^{-(p+q) tau}), tau = x / 12 years.
+        e = math.exp(-(bass_p + bass_q) * x / 12.0)
+        return (1.0 - e) / (1.0 + (bass_q / bass_p) * e)
     raise ValueError("unknown adoption curve %r" % (curve,))
 
 
@@ -179,7 +183,8 @@ def _adoption(t, g, adoption):
     s = 0.0
     for ph in phases:
         g_k = g + int(ph["offset_months"])
-        s += float(ph["share"]) * _phase_adoption(t, g_k, R, curve)
+        s += float(ph["share"]) * _phase_adoption(t, g_k, R, curve, float(adoption.get("bass_p", 0.0)),
+                                                  float(adoption.get("bass_q", 0.0)))
     return U * s
 
 

@@ -60,6 +60,11 @@ def scenario_dicts(draw, max_items=4, fixed_amounts=False):
     for i in range(draw(st.integers(0, 3))):
         events[f"e{i}"] = {"probability": draw(st.floats(0, 1)), "cost": draw(amount(hi=5e5, fixed=fixed_amounts)),
                            "delay_months": draw(st.floats(0, 12)), "benefit_loss": draw(unit())}
+    adoption = {"ceiling": draw(unit()), "ramp_months": draw(st.floats(0.5, 36)),
+                "curve": draw(st.sampled_from(["linear", "logistic", "bass"])), "phases": phases}
+    if adoption["curve"] == "bass":
+        adoption["bass_p"] = draw(st.one_of(st.floats(0.005, 0.5), st.just({"dist": "uniform", "min": 0.01, "max": 0.1})))
+        adoption["bass_q"] = draw(st.floats(0.0, 2.0))
     return {
         "name": "random", "horizon_months": horizon,
         "discount_rate": draw(st.one_of(st.floats(-0.5, 0.5), st.just({"dist": "uniform", "min": 0.0, "max": 0.2}))),
@@ -72,8 +77,7 @@ def scenario_dicts(draw, max_items=4, fixed_amounts=False):
         "risks": {"cost_overrun": draw(st.one_of(st.floats(-1.5, 3), st.just({"dist": "normal", "mean": 0.3, "sd": 0.5}))),
                   "maintenance_load": draw(st.one_of(st.floats(-0.2, 0.8), st.just({"dist": "uniform", "min": 0, "max": 0.7}))),
                   "maintenance_cap": draw(st.floats(0, 0.6))},
-        "adoption": {"ceiling": draw(unit()), "ramp_months": draw(st.floats(0.5, 36)),
-                     "curve": draw(st.sampled_from(["linear", "logistic"])), "phases": phases},
+        "adoption": adoption,
         "benefits": {"realization": draw(unit()), "streams": streams},
         "events": events,
     }

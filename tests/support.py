@@ -53,7 +53,7 @@ def reference_specs(sc, seed: int, start: int, stop: int) -> list[dict]:
             "costs": [{"amount": g(f"costs.{c.name}.amount"), "timing": c.timing, "start": c.start,
                        "overrun": c.overrun, "labor": c.labor} for c in sc.costs],
             "adoption": {"ceiling": g("adoption.ceiling"), "ramp_months": g("adoption.ramp_months"),
-                         "curve": sc.curve,
+                         "curve": sc.curve, "bass_p": g("adoption.bass_p"), "bass_q": g("adoption.bass_q"),
                          "phases": [{"share": p.share, "offset_months": p.offset_months} for p in sc.phases]},
             "realization": g("benefits.realization"),
             "benefits": [{"amount": g(f"benefits.streams.{b.name}.amount"),

@@ -93,3 +93,21 @@ def test_targets_as_derived(summary):
     assert t["all"]["probability"]["value"] == 0.0
     assert s["p_npv_negative"]["value"] == 0.0
     assert math.isclose(s["cvar5_npv"]["value"], NPV, rel_tol=1e-9)
+
+
+def test_bass_adoption_follows_its_closed_form():
+    """curve = "bass": benefits grow as F(x/12) = (1 - e^{-(p+q)x/12}) / (1 + (q/p) e^{-(p+q)x/12})."""
+    import copy
+
+    from support import BASE, metrics_of
+    from simengine.scenario import parse_scenario
+
+    data = copy.deepcopy(BASE)
+    data["adoption"] = {"curve": "bass", "bass_p": 0.03, "bass_q": 0.38, "ceiling": 0.8}
+    sc = parse_scenario(data)
+    got = metrics_of(sc, 1)
+    g, H, amount = 6, 36, 200000 / 12  # BASE: planned 6 months, horizon 36, one stream of 200,000 a year
+    want = sum(amount * 0.8 * (1 - math.exp(-(0.41) * x / 12)) / (1 + (0.38 / 0.03) * math.exp(-(0.41) * x / 12))
+               for x in range(1, H - g + 1))
+    assert got["total_benefit"][0] == pytest.approx(want, rel=1e-12)
+    assert parse_scenario(sc.canonical).canonical == sc.canonical

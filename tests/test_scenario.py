@@ -85,3 +85,9 @@ def test_canonical_json_round_trips_and_hash_is_stable():
     assert again == sc and again.sha256 == sc.sha256
     data["costs"]["a"]["amount"]["max"] = 3
     assert parse_scenario(data).sha256 != sc.sha256
+
+
+def test_bass_coefficients_belong_to_the_bass_curve():
+    assert error_of(lambda d: d.update(adoption={"curve": "logistic", "bass_p": 0.03})) == \
+        'adoption.bass_p: is used only with curve = "bass"'
+    assert error_of(lambda d: d.update(adoption={"curve": "bass", "bass_p": 0})).startswith("adoption.bass_p: must be > 0")

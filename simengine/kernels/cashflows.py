@@ -25,12 +25,12 @@ import numpy as np
 from ..jit import jit, parallel_jit, prange
 
 # Columns of the per-trial input matrix (scalars first, then the variable-length groups).
-DISCOUNT, PLANNED, DELAY, DELAY_COST, OVERRUN, MLOAD, MCAP, CEILING, RAMP, REALIZATION = range(10)
-N_SCALARS = 10
+DISCOUNT, PLANNED, DELAY, DELAY_COST, OVERRUN, MLOAD, MCAP, CEILING, RAMP, REALIZATION, BASS_P, BASS_Q = range(12)
+N_SCALARS = 12
 
 # Cost timings and adoption curves, as the kernel's integer codes.
 UPFRONT, IMPLEMENTATION, RECURRING = 0, 1, 2
-LINEAR, LOGISTIC = 0, 1
+LINEAR, LOGISTIC, BASS = 0, 1, 2
 
 # Columns of the per-trial metrics matrix.
 METRICS = ("npv", "roi", "bcr", "irr", "payback_months", "discounted_payback_months", "go_live_month",
@@ -131,12 +131,13 @@ def irr_monthly_python(cf, n_months):
 irr_monthly = jit(irr_monthly_python)
 
 
-def adoption_into_python(adopt, g, first_month, ramp, curve, phase_share, phase_offset, n_months):
+def adoption_into_python(adopt, g, first_month, ramp, curve, bass_p, bass_q, phase_share, phase_offset, n_months):
     """adopt[t] = sum_k share_k a_k(t) for months first_month..H-1 (a_k = 0 before phase k starts).
 
     The ceiling U is applied by the caller. Logistic: a(x) = 1 / (1 + e_x) with
     e_x = exp(-(x - R/2) s), s = 2 ln 9 / R, and e_{x+1} = e_x exp(-s): two exp calls per
-    phase. e_x <= 9 for x >= 1, so nothing overflows.
+    phase. e_x <= 9 for x >= 1, so nothing overflows. Bass: a(x) = (1 - e_x) / (1 + (q/p) e_x)
+    with e_x = exp(-(p + q) x / 12) (p and q per year), by the same recurrence.
     """
     for t in range(first_month, n_months):
         adopt[t] = 0.0
@@ -149,6 +150,13 @@ def adoption_into_python(adopt, g, first_month, ramp, curve, phase_share, phase_
         if curve == LINEAR:
             for t in range(t0, n_months):
                 adopt[t] += share * min(1.0, (t - first + 1.0) / ramp)
+        elif curve == BASS:
+            step = math.exp(-(bass_p + bass_q) / 12.0)
+            e = step  # x = 1
+            ratio = bass_q / bass_p
+            for t in range(t0, n_months):
+                adopt[t] += share * (1.0 - e) / (1.0 + ratio * e)
+                e *= step
         else:
             slope = LOGISTIC_SLOPE / ramp
             e = math.exp(-(1.0 - 0.5 * ramp) * slope)
@@ -318,7 +326,7 @@ def trial_python(x, i, cost_timing, cost_from_start, cost_overrun, cost_labor, b
     # Months before go-live (inside the horizon) and from go-live on.
     g_end = n_months if g >= n_months else int(g)
     if scaled != 0.0:
-        adoption_into(adopt, g, g_end, x[RAMP], curve, phase_share, phase_offset, n_months)
+        adoption_into(adopt, g, g_end, x[RAMP], curve, x[BASS_P], x[BASS_Q], phase_share, phase_offset, n_months)
         scaled *= x[CEILING]
 
     # Monthly rate m = (1 + r)^(1/12) - 1; memo of the last one (r is usually the same each trial).
