@@ -26,6 +26,7 @@ from .runner import default_output_path, run, run_to_precision, summarize_file
 from .designs import SAMPLING_METHODS
 from .scenario import load_scenario
 from .compare import compare
+from .fitting import CANDIDATES, describe_data, fit, read_column, toml_inline
 from .sensitivity import SENSITIVITY_METRICS, sensitivity
 from .textout import (comparison_table, correlation_repair_text, precision_text, run_header, sensitivity_table,
                       summary_table)
@@ -264,6 +265,40 @@ def compare_command(scenario_a, scenario_b, trials, seed, threads, as_json):
         click.echo(json.dumps(result, indent=2))
         return
     click.echo(comparison_table(result))
+
+
+@main.command("fit")
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option("--column", "-c", default=None, help="The column to fit [default: the only numeric one].")
+@click.option("--families", default=None, help=f"Comma-separated candidates [default: all: {', '.join(CANDIDATES)}].")
+@click.option("--json", "as_json", is_flag=True, help="Print the fits as JSON.")
+@one_line_errors
+def fit_command(data, column, families, as_json):
+    """Fit distributions to your own history: a column of a CSV or Parquet file.
+
+    Candidates are fitted by maximum likelihood and ranked by AIC; the best one is printed
+    as a TOML inline table to paste into a scenario.
+
+    \b
+    Example:
+      simengine fit past_projects.csv --column cost_overrun
+    """
+    values = read_column(data, column)
+    fits = fit(values, families.split(",") if families else None)
+    if not fits:
+        raise InputError(f"{data}: no candidate family could be fitted")
+    if as_json:
+        click.echo(json.dumps({"data": str(data), "values": int(values.size), "fits": fits}, indent=2))
+        return
+    click.echo(f"{data}: {describe_data(values)}")
+    click.echo("")
+    click.echo(f"  {'family':<18} {'AIC':>12} {'dAIC':>9} {'KS distance':>12}")
+    best = fits[0]["aic"]
+    for f in fits:
+        click.echo(f"  {f['family']:<18} {f['aic']:>12.2f} {f['aic'] - best:>9.2f} {f['ks_distance']:>12.4f}")
+    click.echo("")
+    click.echo("Best fit (lowest AIC), to paste into a scenario:")
+    click.echo(f"  {toml_inline(fits[0]['distribution'])}")
 
 
 @main.command("scenarios")
