@@ -673,6 +673,100 @@ class _CappedPareto:
 
 @register
 @dataclass(frozen=True)
+class Mixture(Distribution):
+    """A weighted mixture of uniform, triangular, normal, lognormal and capped Pareto components,
+    e.g. a lognormal body with a capped Pareto tail:
+    `{ dist = "mixture", components = [{ weight = 0.8333, dist = "lognormal", ... }, { weight = 0.1667, dist = "pareto", ... }] }`.
+    Sampled through the mixture's own inverse CDF (bisection on sum_k w_k F_k), so it is
+    monotone in the uniform and works with correlations and LHS/Sobol like any family."""
+
+    family: ClassVar[str] = "mixture"
+    keys: ClassVar[tuple[str, ...]] = ("components",)
+    COMPONENTS: ClassVar[dict[str, int]] = {"uniform": q.AFFINE, "triangular": q.TRIANGULAR, "normal": q.NORMAL,
+                                            "lognormal": q.LOGNORMAL, "pareto": q.PARETO}
+
+    @classmethod
+    def parse(cls, raw, path):
+        _require(raw, cls.keys, path, cls.family)
+        items = raw["components"]
+        if not isinstance(items, list) or len(items) < 2:
+            raise ScenarioError(f"{path}.components", "expected a list of at least two component tables")
+        components = []
+        for i, item in enumerate(items):
+            where = f"{path}.components[{i}]"
+            if not isinstance(item, dict) or "weight" not in item:
+                raise ScenarioError(where, "each component needs a weight and a dist")
+            weight = as_number(item["weight"], f"{where}.weight")
+            if weight <= 0:
+                raise ScenarioError(f"{where}.weight", f"must be > 0, got {fmt(weight)}")
+            body = {k: v for k, v in item.items() if k != "weight"}
+            if body.get("dist") not in cls.COMPONENTS:
+                raise ScenarioError(f"{where}.dist", f"a mixture component must be one of {', '.join(cls.COMPONENTS)}")
+            if body["dist"] == "normal" and ("low" in body or "high" in body):
+                raise ScenarioError(where, "a truncated normal cannot be a mixture component")
+            component = parse_distribution(body, where)
+            components.append({"weight": weight, **component.canonical()})
+        total = sum(c["weight"] for c in components)
+        if abs(total - 1.0) > 1e-6:
+            raise ScenarioError(f"{path}.components", f"weights must sum to 1, sum is {total:.9g}")
+        return cls({"components": components})
+
+    @functools.cached_property
+    def parts(self) -> list[tuple[float, Distribution]]:
+        total = sum(c["weight"] for c in self.params["components"])
+        return [(c["weight"] / total, parse_distribution({k: v for k, v in c.items() if k != "weight"}, "component"))
+                for c in self.params["components"]]
+
+    def quantile_spec(self):
+        weights = [w for w, _ in self.parts]
+        codes = [float(d.spec.code) for _, d in self.parts]
+        params = np.zeros(len(self.parts) * q.COMPONENT_STRIDE)
+        for i, (_, d) in enumerate(self.parts):
+            params[i * q.COMPONENT_STRIDE:i * q.COMPONENT_STRIDE + d.spec.params.size] = d.spec.params
+        return QuantileSpec.of(q.MIXTURE, [], (weights, codes, params))
+
+    def support(self):
+        lows, highs = zip(*(d.support() for _, d in self.parts))
+        return min(lows), max(highs)
+
+    @property
+    def attains_bounds(self) -> bool:  # an atom at a Pareto cap
+        return any(d.attains_bounds for _, d in self.parts)
+
+    def to_scipy(self):
+        return _MixtureDistribution([(w, d.to_scipy()) for w, d in self.parts])
+
+    def describe(self):
+        return "mixture(" + ", ".join(f"{w:.3g} {d.describe()}" for w, d in self.parts) + ")"
+
+
+class _MixtureDistribution:
+    """cdf and mean of a mixture from its components' scipy forms (for tests)."""
+
+    def __init__(self, parts):
+        self.parts = parts
+
+    def cdf(self, x):
+        return sum(w * d.cdf(x) for w, d in self.parts)
+
+    def mean(self):
+        return sum(w * d.mean() for w, d in self.parts)
+
+    def ppf(self, u):
+        """By scipy's brentq on the cdf, between the components' own quantiles (independent of the kernel)."""
+        from scipy.optimize import brentq
+
+        def one(p):
+            ends = [float(d.ppf(p)) for _, d in self.parts]
+            lo, hi = min(ends), max(ends)
+            if lo == hi:
+                return lo
+            return brentq(lambda x: float(self.cdf(x)) - p, lo, hi, xtol=1e-14, rtol=1e-15)
+        return np.array([one(p) for p in np.atleast_1d(u)])
+
+
+@register
+@dataclass(frozen=True)
 class Metalog(Distribution):
     """Keelin's metalog through 3 to 9 quantiles (`p10 = .., p50 = .., p90 = ..`), optionally
     bounded below (`lower`), above (`upper`) or both; see simengine/metalog.py."""

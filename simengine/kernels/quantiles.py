@@ -21,7 +21,11 @@ _NDTRI = cython_special("ndtri")
 _NDTR = cython_special("__pyx_fuse_1ndtr")
 
 # Family codes.
-CONST, AFFINE, TRIANGULAR, TABLE, NORMAL, LOGNORMAL, TRUNCNORM, STEP, METALOG, PARETO = range(10)
+CONST, AFFINE, TRIANGULAR, TABLE, NORMAL, LOGNORMAL, TRUNCNORM, STEP, METALOG, PARETO, MIXTURE = range(11)
+#: Families a MIXTURE component may be (closed-form CDF and quantile), and its parameter stride.
+COMPONENT_CODES = (AFFINE, TRIANGULAR, NORMAL, LOGNORMAL, PARETO)
+COMPONENT_STRIDE = 4
+MIXTURE_ITERATIONS = 200
 #: Codes whose natural input is a normal score z rather than a uniform u.
 Z_CODES = (TABLE, NORMAL, LOGNORMAL)
 
@@ -104,6 +108,75 @@ def metalog_column_python(p, values):
             values[i] = m
 
 
+def component_cdf_python(code, p, x):
+    """CDF of one mixture component (parameters as in its own family's QuantileSpec)."""
+    if code == AFFINE:  # uniform: p = [min, width]
+        return min(max((x - p[0]) / p[1], 0.0), 1.0)
+    if code == TRIANGULAR:
+        lo, mode, hi = p[0], p[1], p[2]
+        if x <= lo:
+            return 0.0
+        if x >= hi:
+            return 1.0
+        if x <= mode:
+            return (x - lo) ** 2 / ((hi - lo) * (mode - lo))
+        return 1.0 - (hi - x) ** 2 / ((hi - lo) * (hi - mode))
+    if code == NORMAL:
+        return ndtr((x - p[0]) / p[1])
+    if code == LOGNORMAL:
+        if x <= p[2]:
+            return 0.0
+        return ndtr((math.log(x - p[2]) - p[0]) / p[1])
+    # PARETO, capped: p = [scale, alpha, cap]
+    if x < p[0]:
+        return 0.0
+    if x >= p[2]:
+        return 1.0
+    return 1.0 - (p[0] / x) ** p[1]
+
+
+def component_quantile_python(code, p, u):
+    if code == AFFINE:
+        return p[0] + p[1] * u
+    if code == TRIANGULAR:
+        lo, mode, hi = p[0], p[1], p[2]
+        width = hi - lo
+        if u < (mode - lo) / width:
+            return lo + math.sqrt(u * width * (mode - lo))
+        return hi - math.sqrt((1.0 - u) * width * (hi - mode))
+    if code == NORMAL:
+        return p[0] + p[1] * ndtri(u)
+    if code == LOGNORMAL:
+        return p[2] + math.exp(p[0] + p[1] * ndtri(u))
+    return min(p[0] * (1.0 - u) ** (-1.0 / p[1]), p[2])
+
+
+def mixture_column_python(weights, codes, params, values):
+    """MIXTURE: the smallest x with sum_k w_k F_k(x) >= u, by bisection between the components'
+    own quantiles at u (the mixture's quantile always lies between them), to the last bit."""
+    k = weights.shape[0]
+    for i in range(values.shape[0]):
+        u = values[i]
+        lo = math.inf
+        hi = -math.inf
+        for c in range(k):
+            q = component_quantile(int(codes[c]), params[c * COMPONENT_STRIDE:(c + 1) * COMPONENT_STRIDE], u)
+            lo = min(lo, q)
+            hi = max(hi, q)
+        for _ in range(MIXTURE_ITERATIONS):
+            mid = 0.5 * (lo + hi)
+            if mid <= lo or mid >= hi:
+                break
+            f = 0.0
+            for c in range(k):
+                f += weights[c] * component_cdf(int(codes[c]), params[c * COMPONENT_STRIDE:(c + 1) * COMPONENT_STRIDE], mid)
+            if f >= u:
+                hi = mid
+            else:
+                lo = mid
+        values[i] = hi
+
+
 def quantile_column_python(code, p, t0, t1, t2, t3, values, is_z):
     """Replace each draw in `values` (uniforms, or normal scores when `is_z`) by its quantile, in place.
 
@@ -137,6 +210,8 @@ def quantile_column_python(code, p, t0, t1, t2, t3, values, is_z):
                 values[i] = hi - math.sqrt((1.0 - u) * width * (hi - mode))
     elif code == METALOG:
         metalog_column(p, values)
+    elif code == MIXTURE:
+        mixture_column(t0, t1, t2, values)
     elif code == PARETO:
         # x = scale (1 - u)^(-1/alpha), capped: min(x, cap). 1 - u keeps the upper tail exact.
         scale, exponent, cap = p[0], -1.0 / p[1], p[2]
@@ -157,6 +232,9 @@ def quantile_column_python(code, p, t0, t1, t2, t3, values, is_z):
 
 
 table_column = jit(table_column_python)
+component_cdf = jit(component_cdf_python)
+component_quantile = jit(component_quantile_python)
+mixture_column = jit(mixture_column_python)
 metalog_column = jit(metalog_column_python)
 step_column = jit(step_column_python)
 quantile_column = jit(quantile_column_python)
