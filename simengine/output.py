@@ -121,11 +121,6 @@ class TableBuilder:
         return pa.Table.from_arrays(arrays, schema=self.schema)
 
 
-def chunk_table(schema: pa.Schema, start: int, drivers: dict[str, np.ndarray], metrics: np.ndarray) -> pa.Table:
-    """An Arrow table of one chunk's trials, NaN metrics turned into nulls (one-off; runs reuse a TableBuilder)."""
-    return TableBuilder(schema, metrics.shape[1]).table(start, drivers, metrics)
-
-
 def parquet_options(schema: pa.Schema) -> dict:
     """Writer settings: snappy (zstd saves ~8 % on random doubles but writes ~1.7x slower); float
     columns byte-stream-split (random doubles do not fit a
