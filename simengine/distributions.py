@@ -613,7 +613,8 @@ class Empirical(Distribution):
 @register
 @dataclass(frozen=True)
 class Pareto(Distribution):
-    """Pareto (type I) with scale x_m and tail exponent alpha, capped: X = min(x_m U^(-1/alpha), cap).
+    """Pareto (type I) with scale x_m and tail exponent alpha, capped and optionally shifted:
+    X = shift + min(x_m U^(-1/alpha), cap) (a shift of -1 turns a cost ratio into an overrun).
 
     IT cost overruns have power-law tails, with exponents near or below 1 (an infinite
     mean) in the largest samples: a cap is required. The cap clips, so P(X = cap) =
@@ -621,12 +622,12 @@ class Pareto(Distribution):
     """
 
     family: ClassVar[str] = "pareto"
-    keys: ClassVar[tuple[str, ...]] = ("scale", "alpha", "cap")
+    keys: ClassVar[tuple[str, ...]] = ("scale", "alpha", "cap", "shift")
     attains_bounds: ClassVar[bool] = True
 
     @classmethod
     def parse(cls, raw, path):
-        _require(raw, cls.keys, path, cls.family)
+        _require(raw, ("scale", "alpha", "cap"), path, cls.family)
         scale = as_number(raw["scale"], f"{path}.scale")
         alpha = as_number(raw["alpha"], f"{path}.alpha")
         cap = as_number(raw["cap"], f"{path}.cap")
@@ -636,39 +637,45 @@ class Pareto(Distribution):
             raise ScenarioError(f"{path}.alpha", f"must be > 0, got {fmt(alpha)}")
         if cap <= scale:
             raise ScenarioError(f"{path}.cap", f"must be above scale {fmt(scale)}, got {fmt(cap)}")
-        return cls({"scale": scale, "alpha": alpha, "cap": cap})
+        params = {"scale": scale, "alpha": alpha, "cap": cap}
+        if "shift" in raw:
+            params["shift"] = as_number(raw["shift"], f"{path}.shift")
+        return cls(params)
 
     def quantile_spec(self):
-        return QuantileSpec.of(q.PARETO, [self.params["scale"], self.params["alpha"], self.params["cap"]])
+        p = self.params
+        return QuantileSpec.of(q.PARETO, [p["scale"], p["alpha"], p["cap"], p.get("shift", 0.0)])
 
     def support(self):
-        return self.params["scale"], self.params["cap"]
+        shift = self.params.get("shift", 0.0)
+        return shift + self.params["scale"], shift + self.params["cap"]
 
     def to_scipy(self):
-        return _CappedPareto(self.params["scale"], self.params["alpha"], self.params["cap"])
+        p = self.params
+        return _CappedPareto(p["scale"], p["alpha"], p["cap"], p.get("shift", 0.0))
 
 
 class _CappedPareto:
     """scipy's Pareto clipped at a cap: the cdf jumps to 1 at the cap (for conformance tests)."""
 
-    def __init__(self, scale, alpha, cap):
+    def __init__(self, scale, alpha, cap, shift=0.0):
         self._dist = stats.pareto(alpha, scale=scale)
-        self.cap = cap
+        self.cap, self.shift = cap, shift
         self.atom = float(self._dist.sf(cap))
 
     def cdf(self, x):
-        x = np.asarray(x, dtype=float)
-        return np.where(x >= self.cap, 1.0, self._dist.cdf(x))
+        y = np.asarray(x, dtype=float) - self.shift
+        return np.where(y >= self.cap, 1.0, self._dist.cdf(y))
 
     def ppf(self, u):
-        return np.minimum(self._dist.ppf(u), self.cap)
+        return self.shift + np.minimum(self._dist.ppf(u), self.cap)
 
     def mean(self):
-        """E[min(X, cap)] = E[X] - E[(X - cap)+], finite for any alpha."""
+        """shift + E[min(X, cap)] = shift + E[X] - E[(X - cap)+], finite for any alpha."""
         a, m, c = self._dist.args[0], self._dist.kwds["scale"], self.cap
         if a == 1.0:
-            return m * (1.0 + np.log(c / m))
-        return m * a / (a - 1.0) * (1.0 - (m / c) ** (a - 1.0)) + c * (m / c) ** a
+            return self.shift + m * (1.0 + np.log(c / m))
+        return self.shift + m * a / (a - 1.0) * (1.0 - (m / c) ** (a - 1.0)) + c * (m / c) ** a
 
 
 @register

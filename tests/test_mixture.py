@@ -56,3 +56,15 @@ def test_mixture_quantile_is_exact_and_monotone():
 def test_invalid_mixtures_are_one_line_errors(components, message):
     with pytest.raises(ScenarioError, match=message):
         parse_distribution({"dist": "mixture", "components": components}, "x")
+
+
+def test_the_prior_as_an_overrun_is_the_ratio_minus_one():
+    """Shifted by -1 (lognormal shift and Pareto shift), the mixture is the overrun itself."""
+    overrun_prior = {"dist": "mixture", "components": [
+        {**CRM_PRIOR["components"][0], "median": 0.0, "p90": CRM_PRIOR["components"][0]["p90"] - 1.0, "shift": -1.0},
+        {**CRM_PRIOR["components"][1], "shift": -1.0}]}
+    u = uniforms(9, "x", 0, 20_000)
+    ratio = parse_distribution(CRM_PRIOR, "x").ppf(u)
+    overrun = parse_distribution(overrun_prior, "x").ppf(u)
+    np.testing.assert_allclose(overrun, ratio - 1.0, atol=1e-12)
+    assert parse_distribution(overrun_prior, "x").support() == (-1.0, float("inf"))

@@ -127,12 +127,13 @@ def component_cdf_python(code, p, x):
         if x <= p[2]:
             return 0.0
         return ndtr((math.log(x - p[2]) - p[0]) / p[1])
-    # PARETO, capped: p = [scale, alpha, cap]
-    if x < p[0]:
+    # PARETO, capped and shifted: p = [scale, alpha, cap, shift]
+    y = x - p[3]
+    if y < p[0]:
         return 0.0
-    if x >= p[2]:
+    if y >= p[2]:
         return 1.0
-    return 1.0 - (p[0] / x) ** p[1]
+    return 1.0 - (p[0] / y) ** p[1]
 
 
 def component_quantile_python(code, p, u):
@@ -148,7 +149,7 @@ def component_quantile_python(code, p, u):
         return p[0] + p[1] * ndtri(u)
     if code == LOGNORMAL:
         return p[2] + math.exp(p[0] + p[1] * ndtri(u))
-    return min(p[0] * (1.0 - u) ** (-1.0 / p[1]), p[2])
+    return p[3] + min(p[0] * (1.0 - u) ** (-1.0 / p[1]), p[2])
 
 
 def mixture_column_python(weights, codes, params, values):
@@ -213,10 +214,10 @@ def quantile_column_python(code, p, t0, t1, t2, t3, values, is_z):
     elif code == MIXTURE:
         mixture_column(t0, t1, t2, values)
     elif code == PARETO:
-        # x = scale (1 - u)^(-1/alpha), capped: min(x, cap). 1 - u keeps the upper tail exact.
-        scale, exponent, cap = p[0], -1.0 / p[1], p[2]
+        # x = shift + min(scale (1 - u)^(-1/alpha), cap). 1 - u keeps the upper tail exact.
+        scale, exponent, cap, shift = p[0], -1.0 / p[1], p[2], p[3]
         for i in range(values.shape[0]):
-            values[i] = min(scale * (1.0 - values[i]) ** exponent, cap)
+            values[i] = shift + min(scale * (1.0 - values[i]) ** exponent, cap)
     elif code == TRUNCNORM:
         # Work in the tail where the CDF has precision: mirrored when the window is above 0.
         pa, pb = p[N_PA], p[N_PB]
