@@ -138,7 +138,7 @@ def run_command(scenario, trials, precision_texts, max_trials, seed, out, thread
     try:
         if targets:
             report = run_to_precision(sc, targets=targets, max_trials=max_trials, seed=seed, out=out, threads=threads,
-                                      force=force, columns=columns, sampling=sampling)
+                                      force=force, columns=columns, sampling=sampling, on_chunk=progress)
         else:
             report = run(sc, trials=trials, seed=seed, out=out, threads=threads, force=force, sampling=sampling,
                          columns=columns, on_chunk=progress)

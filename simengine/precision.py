@@ -66,7 +66,7 @@ class PrecisionResult:
 
 
 def run_until_precise(scenario, targets: dict[str, float], seed: int, max_trials: int,
-                      threads: int | None = None, sampling: str = "mc") -> PrecisionResult:
+                      threads: int | None = None, sampling: str = "mc", on_chunk=None) -> PrecisionResult:
     """Simulate block by block until every target is met (or max_trials); the summary of those trials."""
     if "p_all_targets" in targets and not any(v is not None for v in vars(scenario.decision).values()):
         raise InputError("--precision p_all_targets: the scenario has no decision targets")
@@ -78,6 +78,8 @@ def run_until_precise(scenario, targets: dict[str, float], seed: int, max_trials
     for chunk in iter_chunks(scenario, max_trials, seed, sampling=sampling, threads=threads, chunk_size=BLOCK_SIZE,
                              buffer_sets=1):
         acc.add(chunk.metrics)
+        if on_chunk is not None:
+            on_chunk(chunk.start + chunk.size)
         ses = {name: standard_error(acc, name) for name in targets}
         if all(se is not None and se <= targets[name] for name, se in ses.items()):
             met = True

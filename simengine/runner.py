@@ -198,7 +198,7 @@ def run_to_precision(scenario: Scenario, *, targets: dict[str, float], max_trial
     Without an output file the streamed summary of the first pass is the result. With one, a
     second, ordinary run of exactly the trials found writes the file, so that the file's
     metadata (trials included) describes a plain reproducible run; that costs the
-    simulation twice.
+    simulation twice. `on_chunk` follows the first pass (against max_trials).
     """
     from .precision import precision_report, run_until_precise
 
@@ -206,7 +206,7 @@ def run_to_precision(scenario: Scenario, *, targets: dict[str, float], max_trial
     if out is not None:
         check_writable([out, summary_path_for(out)], force)
     started = time.perf_counter()
-    found = run_until_precise(scenario, targets, seed, max_trials, threads, sampling)
+    found = run_until_precise(scenario, targets, seed, max_trials, threads, sampling, on_chunk)
     report_part = {"precision": precision_report(targets, found, max_trials)}
     if out is None:
         second_pass(found.summary, scenario, found.trials, seed, dict(sampling=sampling, threads=threads,
@@ -214,6 +214,6 @@ def run_to_precision(scenario: Scenario, *, targets: dict[str, float], max_trial
         summary = {**summary_header(scenario, seed, found.trials, sampling), **found.summary.summary(), **report_part}
         return RunReport(summary, None, None, time.perf_counter() - started)
     report = run(scenario, trials=found.trials, seed=seed, out=out, threads=threads, force=force, columns=columns,
-                 sampling=sampling, on_chunk=on_chunk, extra_summary=report_part)
+                 sampling=sampling, extra_summary=report_part)
     report.seconds = time.perf_counter() - started
     return report
