@@ -836,8 +836,65 @@ class _TabulatedQuantile:
         return np.interp(x, self._x, self._u, left=0.0, right=1.0)
 
 
+@dataclass(frozen=True)
+class ReferenceClass(Distribution):
+    """A field filled from a reference class: behaves as the class's distribution, and keeps
+    the class, the presets' version and the resolved distribution for reproducibility."""
+
+    family: ClassVar[str] = "reference_class"
+    keys: ClassVar[tuple[str, ...]] = ("reference_class", "version", "resolved")
+
+    @classmethod
+    def parse(cls, raw, path):
+        from . import reference
+
+        unknown = [k for k in raw if k not in cls.keys]
+        if unknown:
+            raise ScenarioError(f"{path}.{unknown[0]}", "a reference-class field takes only reference_class "
+                                "(the stored form adds version and resolved)")
+        name = raw["reference_class"]
+        if not isinstance(name, str):
+            raise ScenarioError(f"{path}.reference_class", "expected a class name, e.g. \"crm\"")
+        if "resolved" in raw:  # from a result file: exactly what that run used
+            resolved, version = raw["resolved"], raw.get("version", "")
+        else:
+            if path not in reference.FIELDS:
+                raise ScenarioError(f"{path}.reference_class", f"reference classes can fill "
+                                    f"{', '.join(reference.FIELDS)} so far")
+            resolved = reference.preset(name, reference.FIELDS[path], path)["distribution"]
+            version = reference.version()
+        return cls({"reference_class": name, "version": version,
+                    "resolved": parse_distribution(resolved, f"{path} (reference class {name})").canonical()})
+
+    @functools.cached_property
+    def inner(self) -> Distribution:
+        return parse_distribution(self.params["resolved"], "reference class")
+
+    @property
+    def attains_bounds(self) -> bool:
+        return self.inner.attains_bounds
+
+    def quantile_spec(self):
+        return self.inner.spec
+
+    def support(self):
+        return self.inner.support()
+
+    def to_scipy(self):
+        return self.inner.to_scipy()
+
+    def canonical(self) -> dict:
+        return dict(self.params)
+
+    def describe(self) -> str:
+        return f"reference class {self.params['reference_class']} ({self.params['version']}): {self.inner.describe()}"
+
+
 def parse_distribution(raw: Any, path: str) -> Distribution:
-    """A plain number becomes `fixed`; a table with `dist` becomes that family."""
+    """A plain number becomes `fixed`; a table with `dist` becomes that family; a table with
+    `reference_class` takes that class's preset for this field."""
+    if isinstance(raw, dict) and "reference_class" in raw:
+        return ReferenceClass.parse(raw, path)
     if isinstance(raw, dict):
         if "dist" not in raw:
             raise ScenarioError(path, f"a distribution table needs dist = one of {', '.join(FAMILIES)}")

@@ -1,0 +1,62 @@
+"""Reference classes: published evidence on IT and CRM outcomes, shipped as priors for scenario inputs.
+
+The presets live in `reference_classes.toml` beside this module: per class and quantity a
+distribution (in simengine's own format), its sources, and the published figures it was
+fitted to, each with a tolerance. A scenario field can name one instead of a hand-made
+distribution (`cost_overrun = { reference_class = "crm" }`); the resolved distribution is
+stored with the scenario, so a result file reproduces even after the presets change.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import tomllib
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ScenarioError
+
+DATA = Path(__file__).with_name("reference_classes.toml")
+#: Scenario fields a reference class can fill, and the quantity each one is.
+FIELDS = {"risks.cost_overrun": "cost_overrun"}
+
+
+@functools.lru_cache(maxsize=1)
+def presets() -> dict:
+    """The parsed presets file: {"version": ..., "classes": {name: {quantity: {...}}}}."""
+    with DATA.open("rb") as f:
+        return tomllib.load(f)
+
+
+def version() -> str:
+    return presets()["version"]
+
+
+def preset(name: str, quantity: str, path: str) -> dict:
+    """One class's preset for one quantity, or a one-line error naming what exists."""
+    from .distributions import suggest
+
+    classes = presets()["classes"]
+    if name not in classes:
+        raise ScenarioError(f"{path}.reference_class", f"unknown reference class {name!r}{suggest(name, classes)}; "
+                            f"known: {', '.join(classes)}")
+    if quantity not in classes[name]:
+        have = [q for q in classes[name] if isinstance(classes[name][q], dict)]
+        raise ScenarioError(f"{path}.reference_class", f"class {name!r} has no {quantity} preset; it has "
+                            f"{', '.join(have)}")
+    return classes[name][quantity]
+
+
+def implied(figure: dict, sample: np.ndarray) -> tuple[float, float]:
+    """The value a figure takes on a sample of the distribution, with its Monte Carlo standard error."""
+    n = sample.size
+    statistic = figure["statistic"]
+    if statistic == "mean":
+        return float(sample.mean()), float(sample.std(ddof=1) / math.sqrt(n))
+    if statistic in ("p_above", "p_at_least"):
+        hits = sample > figure["threshold"] if statistic == "p_above" else sample >= figure["threshold"]
+        p = float(hits.mean())
+        return p, math.sqrt(p * (1.0 - p) / n)
+    raise ValueError(f"unknown statistic {statistic!r}")
