@@ -28,8 +28,8 @@ from .scenario import load_scenario
 from .compare import compare
 from .fitting import CANDIDATES, describe_data, fit, read_column, toml_inline
 from .sensitivity import SENSITIVITY_METRICS, sensitivity
-from .textout import (comparison_table, correlation_repair_text, precision_text, run_header, sensitivity_table,
-                      summary_table)
+from .textout import (calibration_text, comparison_table, correlation_repair_text, precision_text, run_header,
+                      sensitivity_table, summary_table)
 
 
 class Terminated(BaseException):
@@ -299,6 +299,37 @@ def fit_command(data, column, families, as_json):
     click.echo("")
     click.echo("Best fit (lowest AIC), to paste into a scenario:")
     click.echo(f"  {toml_inline(fits[0]['distribution'])}")
+
+
+@main.command("calibrate")
+@click.argument("target")
+@click.option("--against", default="crm", show_default=True,
+              help="For a scenario: the reference class to compare its inputs with.")
+@click.option("--json", "as_json", is_flag=True, help="Print the calibration as JSON.")
+@one_line_errors
+def calibrate_command(target, against, as_json):
+    """Check a reference class against its published figures, or a scenario against the evidence.
+
+    TARGET is a reference class name (e.g. crm) or a scenario (file or bundled name). For a
+    scenario, each input a reference class covers is compared figure by figure with the
+    class, and inputs more optimistic than the evidence are named.
+
+    \b
+    Examples:
+      simengine calibrate crm
+      simengine calibrate crm_upgrade_big_bang --against crm
+    """
+    from .calibrate import calibrate_class, calibrate_scenario
+    from .reference import presets
+
+    if target in presets()["classes"]:
+        result = calibrate_class(target)
+    else:
+        result = calibrate_scenario(load_scenario(resolve_scenario(target)), against)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    click.echo(calibration_text(result))
 
 
 @main.command("scenarios")

@@ -196,3 +196,33 @@ def precision_text(precision: dict) -> str:
     parts = [f"  {name}: standard error {number(e['se'])} (target {number(e['target_se'])})"
              for name, e in precision["estimates"].items()]
     return "\n".join([head, *parts])
+
+
+def calibration_text(result: dict) -> str:
+    """A class against its published figures, or a scenario against a class, one line per figure."""
+    def pct(x):
+        return f"{x * 100:.1f}%"
+
+    if "class" in result:
+        lines = [f"Reference class {result['class']} (presets {result['version']}): published figures and what the "
+                 "preset implies", ""]
+        for r in result["rows"]:
+            mark = "ok" if r["within"] else "OUTSIDE"
+            lines.append(f"  {r['quantity']:<14} {r['figure']:<28} published {pct(r['published']):>7}  implied "
+                         f"{pct(r['implied']):>7} ±{pct(r['se'])}  tolerance ±{pct(r['tolerance'])}  {mark}")
+            lines.append(f"  {'':<14} source: {r['source']}")
+        return "\n".join(lines)
+    lines = [f"{result['scenario']} against reference class {result['against']} (presets {result['version']})", ""]
+    flagged = [r for r in result["rows"] if r["optimistic"]]
+    for r in result["rows"]:
+        mark = "MORE OPTIMISTIC than the evidence" if r["optimistic"] else "consistent"
+        lines.append(f"  {r['field']:<20} {r['figure']:<26} yours {pct(r['scenario']):>7}  reference "
+                     f"{pct(r['reference']):>7}  {mark}")
+    lines.append("")
+    if flagged:
+        for r in flagged:
+            lines.append(f"Your {r['field'].split('.')[-1].replace('_', ' ')} {r['figure']} is {pct(r['scenario'])}; "
+                         f"in the {result['against']} reference class it is {pct(r['reference'])}.")
+    else:
+        lines.append("No input is more optimistic than the evidence by more than its tolerance.")
+    return "\n".join(lines)

@@ -75,3 +75,38 @@ def test_only_supported_fields_take_a_class():
     data["adoption"] = {"ceiling": {"reference_class": "crm"}}
     with pytest.raises(ScenarioError, match="reference classes can fill risks.cost_overrun"):
         parse_scenario(data)
+
+
+def test_calibrate_a_class_against_its_figures():
+    from simengine.calibrate import calibrate_class
+    result = calibrate_class("crm")
+    assert result["rows"] and all(r["within"] for r in result["rows"])
+
+
+def test_calibrate_flags_a_deliberately_optimistic_scenario():
+    from simengine.calibrate import calibrate_scenario
+    optimistic = parse_scenario(with_overrun({"dist": "pert", "min": 0.0, "mode": 0.05, "max": 0.15}))
+    rows = {r["figure"]: r for r in calibrate_scenario(optimistic, "crm")["rows"]}
+    assert rows["mean cost overrun"]["optimistic"] and rows["P90"]["optimistic"]
+    evidence = parse_scenario(with_overrun({"reference_class": "crm"}))
+    assert not any(r["optimistic"] for r in calibrate_scenario(evidence, "crm")["rows"])
+
+
+def test_calibrate_cli(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from simengine.cli import main
+    runner = CliRunner()
+    text = runner.invoke(main, ["calibrate", "crm"])
+    assert text.exit_code == 0 and "published" in text.output and "ok" in text.output
+    scen = tmp_path / "s.toml"
+    scen.write_text('name = "optimist"\ndiscount_rate = 0.08\n[schedule]\nplanned_months = 6\n'
+                    '[risks]\ncost_overrun = { dist = "pert", min = 0.0, mode = 0.05, max = 0.15 }\n'
+                    '[costs.impl]\ntiming = "implementation"\namount = 100000\n[benefits.streams.p]\namount = 90000\n')
+    flagged = runner.invoke(main, ["calibrate", str(scen)])
+    assert flagged.exit_code == 0 and "MORE OPTIMISTIC" in flagged.output
+    assert "Your cost overrun P90 is" in flagged.output and "in the crm reference class it is" in flagged.output
+    js = json.loads(runner.invoke(main, ["calibrate", str(scen), "--json"]).stdout)
+    assert js["against"] == "crm" and any(r["optimistic"] for r in js["rows"])
