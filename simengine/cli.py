@@ -22,9 +22,11 @@ from .errors import InputError, SimengineError
 from .output import COLUMN_CHOICES
 from .progress import ProgressBar
 from .precision import parse_targets
+from .reference import presets
 from .runner import default_output_path, run, run_to_precision, summarize_file
 from .designs import SAMPLING_METHODS
 from .scenario import load_scenario
+from .calibrate import calibrate_class, calibrate_scenario
 from .compare import compare
 from .fitting import CANDIDATES, describe_data, fit, read_column, toml_inline
 from .sensitivity import SENSITIVITY_METRICS, sensitivity
@@ -319,9 +321,6 @@ def calibrate_command(target, against, as_json):
       simengine calibrate crm
       simengine calibrate crm_upgrade_big_bang --against crm
     """
-    from .calibrate import calibrate_class, calibrate_scenario
-    from .reference import presets
-
     if target in presets()["classes"]:
         result = calibrate_class(target)
     else:

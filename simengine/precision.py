@@ -48,9 +48,7 @@ def standard_error(acc: StreamingSummary, name: str) -> float | None:
     if name.endswith("_mean"):
         metric = name[:-len("_mean")]
         moments = acc.payback.moments if metric == "payback_months" else acc.metrics[metric].moments
-        if moments.n < 2:
-            return None
-        return math.sqrt(moments.m2 / (moments.n - 1)) / math.sqrt(moments.n)
+        return moments.describe()["mean"]["se"] if moments.n >= 2 else None
     hits = acc.npv_negative if name == "p_npv_negative" else acc.all_targets
     p = hits / n
     # A share seen as 0 or 1 still has uncertainty: use p(1-p) >= 1/n (about one trial either way).

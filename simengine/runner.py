@@ -19,6 +19,7 @@ from .output import (COLUMN_CHOICES, ResultWriter, check_writable, read_metadata
                      summary_path_for, write_json_atomic)
 from .scenario import Scenario, scenario_from_json
 from .designs import layout
+from .precision import precision_report, run_until_precise
 from .summary import SUMMARY_METRICS
 from .summary_stream import StreamingSummary
 
@@ -200,8 +201,6 @@ def run_to_precision(scenario: Scenario, *, targets: dict[str, float], max_trial
     metadata (trials included) describes a plain reproducible run; that costs the
     simulation twice. `on_chunk` follows the first pass (against max_trials).
     """
-    from .precision import precision_report, run_until_precise
-
     check_run_options(max_trials, seed, sampling, threads, DEFAULT_CHUNK)
     if out is not None:
         check_writable([out, summary_path_for(out)], force)

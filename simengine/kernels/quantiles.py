@@ -137,6 +137,8 @@ def component_cdf_python(code, p, x):
 
 
 def component_quantile_python(code, p, u):
+    """The closed-form quantile of a uniform, triangular, normal, lognormal or Pareto draw
+    (for those columns and for mixture components)."""
     if code == AFFINE:
         return p[0] + p[1] * u
     if code == TRIANGULAR:
@@ -149,6 +151,7 @@ def component_quantile_python(code, p, u):
         return p[0] + p[1] * ndtri(u)
     if code == LOGNORMAL:
         return p[2] + math.exp(p[0] + p[1] * ndtri(u))
+    # Pareto: shift + min(scale (1 - u)^(-1/alpha), cap); 1 - u keeps the upper tail exact.
     return p[3] + min(p[0] * (1.0 - u) ** (-1.0 / p[1]), p[2])
 
 
@@ -196,28 +199,13 @@ def quantile_column_python(code, p, t0, t1, t2, t3, values, is_z):
             values[i] = ndtr(values[i])
     if code == CONST:
         values[:] = p[0]
-    elif code == AFFINE:
+    elif code == AFFINE or code == TRIANGULAR or code == PARETO:
         for i in range(values.shape[0]):
-            values[i] = p[0] + p[1] * values[i]
-    elif code == TRIANGULAR:
-        lo, mode, hi = p[0], p[1], p[2]
-        width = hi - lo
-        split = (mode - lo) / width
-        for i in range(values.shape[0]):
-            u = values[i]
-            if u < split:
-                values[i] = lo + math.sqrt(u * width * (mode - lo))
-            else:
-                values[i] = hi - math.sqrt((1.0 - u) * width * (hi - mode))
+            values[i] = component_quantile(code, p, values[i])
     elif code == METALOG:
         metalog_column(p, values)
     elif code == MIXTURE:
         mixture_column(t0, t1, t2, values)
-    elif code == PARETO:
-        # x = shift + min(scale (1 - u)^(-1/alpha), cap). 1 - u keeps the upper tail exact.
-        scale, exponent, cap, shift = p[0], -1.0 / p[1], p[2], p[3]
-        for i in range(values.shape[0]):
-            values[i] = shift + min(scale * (1.0 - values[i]) ** exponent, cap)
     elif code == TRUNCNORM:
         # Work in the tail where the CDF has precision: mirrored when the window is above 0.
         pa, pb = p[N_PA], p[N_PB]
