@@ -68,8 +68,8 @@ def cash_flows(scenario, x: dict, trials: int):
     def col(v):  # a scalar or per-trial vector as a (trials, 1) column
         return np.broadcast_to(np.asarray(v, dtype=float), (trials,))[:, None]
 
-    # Schedule: delay (clipped at 0) plus the delays of the events that occur.
-    delay = np.maximum(x["schedule.delay_months"], 0.0)
+    # Schedule: delay plus schedule overrun x P (clipped at 0), plus the delays of the events that occur.
+    delay = np.maximum(x["schedule.delay_months"] + x["risks.schedule_overrun"] * x["schedule.planned_months"], 0.0)
     for e in scenario.events:
         delay = delay + x[f"events.{e.name}.occurred"] * x[f"events.{e.name}.delay_months"]
     g = col(np.ceil(x["schedule.planned_months"] + delay))

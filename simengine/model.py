@@ -27,6 +27,7 @@ SCALAR_FIELDS = {
     "benefits.realization": k.REALIZATION,
     "adoption.bass_p": k.BASS_P,
     "adoption.bass_q": k.BASS_Q,
+    "risks.schedule_overrun": k.SCHEDULE_OVERRUN,
 }
 TIMING_CODES = {"upfront": k.UPFRONT, "implementation": k.IMPLEMENTATION, "recurring": k.RECURRING}
 CURVE_CODES = {"linear": k.LINEAR, "logistic": k.LOGISTIC, "bass": k.BASS}

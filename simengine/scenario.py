@@ -116,6 +116,8 @@ class Scenario:
     #: Bass diffusion's innovation and imitation coefficients (per year), with curve = "bass".
     bass_p: Distribution | None = None
     bass_q: Distribution | None = None
+    #: Schedule overrun as a fraction of planned_months (reference-class form of a delay); 0 = none.
+    schedule_overrun: Distribution | None = None
 
     @property
     def canonical_json(self) -> str:
@@ -138,6 +140,7 @@ class Scenario:
             "schedule.delay_months": self.delay_months,
             "schedule.delay_cost_per_month": self.delay_cost_per_month,
             "risks.cost_overrun": self.cost_overrun,
+            "risks.schedule_overrun": self.schedule_overrun,
             "risks.maintenance_load": self.maintenance_load,
             "risks.maintenance_cap": self.maintenance_cap,
             "adoption.ceiling": self.ceiling,
@@ -174,7 +177,7 @@ TOP_KEYS = ("name", "description", "currency", "horizon_months", "discount_rate"
             "schedule", "costs", "risks", "adoption", "benefits", "events", "correlations", "decision")
 SCHEDULE_KEYS = ("planned_months", "delay_months", "delay_cost_per_month")
 COST_KEYS = ("timing", "amount", "start", "overrun", "labor", "description")
-RISK_KEYS = ("cost_overrun", "maintenance_load", "maintenance_cap")
+RISK_KEYS = ("cost_overrun", "schedule_overrun", "maintenance_load", "maintenance_cap")
 ADOPTION_KEYS = ("ceiling", "ramp_months", "curve", "phases", "bass_p", "bass_q")
 PHASE_KEYS = ("share", "offset_months")
 BENEFITS_KEYS = ("realization", "streams")
@@ -381,6 +384,7 @@ def parse_scenario(data: dict, repair_correlations: bool = False) -> Scenario:
     costs = _parse_costs(data.get("costs", {}))
     risks = _check_keys(data.get("risks", {}), RISK_KEYS, "risks")
     overrun = _dist(risks, "cost_overrun", "risks", ANY, default=0.0)
+    schedule_overrun = _dist(risks, "schedule_overrun", "risks", ANY, default=0.0)
     mload = _dist(risks, "maintenance_load", "risks", ANY, default=0.0)
     mcap = _dist(risks, "maintenance_cap", "risks", NON_NEGATIVE, default=0.40)
 
@@ -410,8 +414,10 @@ def parse_scenario(data: dict, repair_correlations: bool = False) -> Scenario:
         "costs": {c.name: {"timing": c.timing, "amount": c.amount.canonical(), "overrun": c.overrun,
                            "labor": c.labor, "description": c.description,
                            **({"start": c.start} if c.timing == "recurring" else {})} for c in costs},
-        "risks": {"cost_overrun": overrun.canonical(), "maintenance_load": mload.canonical(),
-                  "maintenance_cap": mcap.canonical()},
+        "risks": {"cost_overrun": overrun.canonical(),
+                  # stored only when given, so scenarios without it keep their hash from 0.2.0
+                  **({"schedule_overrun": schedule_overrun.canonical()} if "schedule_overrun" in risks else {}),
+                  "maintenance_load": mload.canonical(), "maintenance_cap": mcap.canonical()},
         "adoption": {"ceiling": ceiling.canonical(), "ramp_months": ramp.canonical(), "curve": curve,
                      "phases": [{"share": p.share, "offset_months": p.offset_months} for p in phases],
                      **({"bass_p": bass_p.canonical(), "bass_q": bass_q.canonical()} if curve == "bass" else {})},
@@ -430,7 +436,8 @@ def parse_scenario(data: dict, repair_correlations: bool = False) -> Scenario:
         del canonical["seed"]
     scenario = Scenario(name, description, currency, horizon, seed, discount, planned, delay, delay_cost,
                         costs, overrun, mload, mcap, ceiling, ramp, curve, phases, realization, benefits,
-                        events, (), decision, canonical, bass_p=bass_p, bass_q=bass_q)
+                        events, (), decision, canonical, bass_p=bass_p, bass_q=bass_q,
+                        schedule_overrun=schedule_overrun)
     correlations = _parse_correlations(data.get("correlations", []), scenario.drivers())
     canonical["correlations"] = [{"drivers": list(c.drivers), "spearman": c.spearman} for c in correlations]
     scenario = dataclasses.replace(scenario, correlations=correlations)

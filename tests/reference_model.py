@@ -19,7 +19,8 @@ Input ``spec`` (one trial, all values already sampled)::
       "horizon_months": int H,
       "discount_rate": float r (annual),
       "planned_months": float P (> 0),
-      "delay_months": float,                 # schedule's own delay draw (clipped at 0)
+      "delay_months": float,                 # schedule's own delay draw
+      "schedule_overrun": float S,           # optional (default 0): delay as a fraction of P
       "delay_cost_per_month": float,
       "cost_overrun": float O,               # clipped at -0.9
       "maintenance_load": float M,           # clipped to [0, cap]
@@ -67,8 +68,8 @@ IRR_HI_EXACT = Fraction(1)
 def _schedule(spec):
     """Return (delta, g): total delay Δ and go-live month g = ceil(P + Δ)."""
     P = float(spec["planned_months"])
-    # Δ = schedule.delay_months clipped at 0 ...
-    delta = max(float(spec["delay_months"]), 0.0)
+    # Δ = schedule.delay_months + S * P (S = risks.schedule_overrun), clipped at 0 ...
+    delta = max(float(spec["delay_months"]) + float(spec.get("schedule_overrun", 0.0)) * P, 0.0)
     # ... plus the delay_months of every risk event that occurs.
     for ev in spec.get("events", []):
         if ev["occurred"]:

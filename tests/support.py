@@ -47,6 +47,7 @@ def reference_specs(sc, seed: int, start: int, stop: int) -> list[dict]:
         specs.append({
             "horizon_months": sc.horizon_months, "discount_rate": g("discount_rate"),
             "planned_months": g("schedule.planned_months"), "delay_months": g("schedule.delay_months"),
+            "schedule_overrun": g("risks.schedule_overrun"),
             "delay_cost_per_month": g("schedule.delay_cost_per_month"),
             "cost_overrun": g("risks.cost_overrun"), "maintenance_load": g("risks.maintenance_load"),
             "maintenance_cap": g("risks.maintenance_cap"),

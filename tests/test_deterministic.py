@@ -111,3 +111,27 @@ def test_bass_adoption_follows_its_closed_form():
                for x in range(1, H - g + 1))
     assert got["total_benefit"][0] == pytest.approx(want, rel=1e-12)
     assert parse_scenario(sc.canonical).canonical == sc.canonical
+
+
+@pytest.mark.parametrize("delay,overrun,go_live", [
+    (0.0, 0.5, 9),     # 6 planned months, 50 % late: g = ceil(6 + 3)
+    (1.0, 0.25, 9),    # delay and overrun add: ceil(6 + 1 + 1.5)
+    (2.0, -0.5, 6),    # an early-finish overrun offsets the delay, and delta is clipped at 0
+    (0.0, 1 / 3, 8),   # ceil(6 + 2)
+])
+def test_schedule_overrun_is_a_fraction_of_planned_months(delay, overrun, go_live):
+    """Delta = max(delay_months + schedule_overrun * planned_months, 0) (docs/model.md)."""
+    import copy
+
+    from support import BASE, metrics_of
+    from simengine.scenario import parse_scenario
+
+    data = copy.deepcopy(BASE)
+    data["schedule"] = {"planned_months": 6, "delay_months": delay}
+    data.setdefault("risks", {})["schedule_overrun"] = overrun
+    got = metrics_of(parse_scenario(data), 1)
+    assert got["go_live_month"][0] == go_live
+    g, H, amount = go_live, 36, 200000 / 12
+    # BASE's one stream on a linear 6-month ramp from go-live
+    assert got["total_benefit"][0] == pytest.approx(sum(amount * min(1, x / 6) for x in range(1, H - g + 1)),
+                                                    rel=1e-12)

@@ -25,8 +25,9 @@ import numpy as np
 from ..jit import jit, parallel_jit, prange
 
 # Columns of the per-trial input matrix (scalars first, then the variable-length groups).
-DISCOUNT, PLANNED, DELAY, DELAY_COST, OVERRUN, MLOAD, MCAP, CEILING, RAMP, REALIZATION, BASS_P, BASS_Q = range(12)
-N_SCALARS = 12
+(DISCOUNT, PLANNED, DELAY, DELAY_COST, OVERRUN, MLOAD, MCAP, CEILING, RAMP, REALIZATION, BASS_P, BASS_Q,
+ SCHEDULE_OVERRUN) = range(13)
+N_SCALARS = 13
 
 # Cost timings and adoption curves, as the kernel's integer codes.
 UPFRONT, IMPLEMENTATION, RECURRING = 0, 1, 2
@@ -278,8 +279,8 @@ def trial_python(x, i, cost_timing, cost_from_start, cost_overrun, cost_labor, b
     b0 = c0 + n_costs
     e0 = b0 + n_benefits  # occurred, cost, delay, loss: n_events columns each
 
-    # Schedule: g = ceil(P + delta), event delays included.
-    delta = max(x[DELAY], 0.0)
+    # Schedule: g = ceil(P + delta); delta = max(delay + schedule overrun x P, 0) plus event delays.
+    delta = max(x[DELAY] + x[SCHEDULE_OVERRUN] * x[PLANNED], 0.0)
     event_cost = 0.0
     loss_factor = 1.0
     for e in range(n_events):
