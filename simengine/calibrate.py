@@ -2,12 +2,14 @@
 
 For a class: each published figure it was fitted to, the value the preset implies (sampled,
 with its standard error) and whether it is inside the stated tolerance.
-For a scenario: each field a reference class covers, the scenario's own value of each of
-the class's figures and of its P50/P90 beside the class's, flagged where the scenario is
-more optimistic than the evidence by more than the tolerance.
+For a scenario: each field the class covers, the scenario's own value of each of the
+class's figures and of its P50/P90 beside the class's, flagged where the scenario is more
+optimistic than the evidence by more than the tolerance (plus four standard errors).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -16,51 +18,112 @@ from .distributions import Distribution, parse_distribution
 from .streams import uniforms
 
 SAMPLE = 200_000
+SEED = 20261124
 #: For each quantity, whether a higher value is worse for the project (so lower is optimistic).
-HIGHER_IS_WORSE = {"cost_overrun": True}
+HIGHER_IS_WORSE = {"cost_overrun": True, "schedule_overrun": True, "benefits_realization": False,
+                   "adoption_ceiling": False}
+#: Statistics that fall as the quantity grows worse (a lower tail exponent is a fatter tail).
+REVERSED = {"p_below", "tail_exponent"}
 QUANTILES = (0.5, 0.9)
+QUANTILE_TOLERANCE = 0.02
 
 
 def sample_of(dist: Distribution, name: str) -> np.ndarray:
-    return dist.ppf(uniforms(20261124, name, 0, SAMPLE))
+    return dist.ppf(uniforms(SEED, name, 0, SAMPLE))
 
 
-def calibrate_class(name: str) -> dict:
-    """Each preset of class `name` against the figures it claims."""
+def class_quantities(name: str) -> dict[str, dict]:
+    """{quantity: preset} of class `name`; a one-line error for an unknown class."""
     classes = reference.presets()["classes"]
     if name not in classes:
         reference.preset(name, "", "class")  # raises the one-line "unknown reference class" error
-    rows = []
-    for quantity, body in classes[name].items():
-        if not isinstance(body, dict):
-            continue
-        sample = sample_of(parse_distribution(body["distribution"], quantity), f"{name}.{quantity}")
+    return {q: body for q, body in classes[name].items() if isinstance(body, dict)}
+
+
+def preset_sample(name: str, quantity: str, body: dict) -> np.ndarray:
+    return sample_of(parse_distribution(body["distribution"], quantity), f"{name}.{quantity}")
+
+
+def value_format(figure: dict) -> str:
+    """How a figure's values read: a share or fraction as a percentage, an exponent as a number."""
+    return "number" if figure["statistic"] == "tail_exponent" else "percent"
+
+
+def calibrate_class(name: str) -> dict:
+    """Each preset of class `name` against the figures it claims, and what else it implies."""
+    quantities = []
+    for quantity, body in class_quantities(name).items():
+        sample = preset_sample(name, quantity, body)
+        rows = []
         for figure in body["figures"]:
             value, se = reference.implied(figure, sample)
-            rows.append({"quantity": quantity, "figure": figure["label"], "published": figure["value"],
-                         "implied": value, "se": se, "tolerance": figure["tolerance"],
+            rows.append({"figure": figure["label"], "published": figure["value"], "implied": value, "se": se,
+                         "tolerance": figure["tolerance"], "format": value_format(figure),
                          "within": abs(value - figure["value"]) <= figure["tolerance"] + 4 * se,
                          "source": figure["source"]})
-    return {"class": name, "version": reference.version(), "rows": rows}
+        quantities.append({
+            "quantity": quantity, "field": field_of(quantity), "distribution": parse_distribution(
+                body["distribution"], quantity).describe(),
+            "mean": float(sample.mean()), "p50": float(np.quantile(sample, 0.5)),
+            "p90": float(np.quantile(sample, 0.9)), "rows": rows, "sources": body["sources"]})
+    return {"class": name, "version": reference.version(),
+            "description": reference.presets()["classes"][name].get("description", ""), "quantities": quantities}
+
+
+def field_of(quantity: str) -> str:
+    return next(f for f, q in reference.FIELDS.items() if q == quantity)
+
+
+def occurred(scenario, event, part: str) -> np.ndarray:
+    """0/1 draws of whether `event` occurs, times its `part` (cost or delay_months)."""
+    probability = sample_of(event.probability, f"scenario.events.{event.name}.probability")
+    hits = uniforms(SEED, f"scenario.events.{event.name}.occurred", 0, SAMPLE) < probability
+    return hits * sample_of(getattr(event, part), f"scenario.events.{event.name}.{part}")
+
+
+def scenario_sample(scenario, field: str) -> np.ndarray:
+    """The scenario's own draws of the quantity `field` holds, risk-register events included
+    (the evidence counts every cause of an overrun):
+    - schedule overrun: (delay_months + event delays) / planned_months + schedule_overrun;
+    - cost overrun: cost_overrun + event costs / the one-time costs that overrun applies to.
+    Drivers are drawn independently: correlations do not change these marginals."""
+    fields = scenario.fields()
+    own = sample_of(fields[field], f"scenario.{field}")
+    if field == "risks.schedule_overrun":
+        planned = sample_of(fields["schedule.planned_months"], "scenario.schedule.planned_months")
+        delay = sample_of(fields["schedule.delay_months"], "scenario.schedule.delay_months")
+        delay = delay + sum((occurred(scenario, e, "delay_months") for e in scenario.events), np.zeros(SAMPLE))
+        return own + delay / planned
+    if field == "risks.cost_overrun" and scenario.events:
+        base = sum((sample_of(c.amount, f"scenario.costs.{c.name}.amount") for c in scenario.costs
+                    if c.overrun and c.timing != "recurring"), np.zeros(SAMPLE))
+        if np.all(base > 0):
+            return own + sum(occurred(scenario, e, "cost") for e in scenario.events) / base
+    return own
+
+
+def is_optimistic(gap: float, se: float, tolerance: float, worse_when_higher: bool) -> bool:
+    if math.isnan(gap):  # e.g. no tail at all where the evidence has one
+        return True
+    margin = tolerance + (4 * se if math.isfinite(se) else 0.0)
+    return gap < -margin if worse_when_higher else gap > margin
 
 
 def calibrate_scenario(scenario, against: str) -> dict:
     """The scenario's fields that class `against` covers, figure by figure against the class."""
-    fields = scenario.fields()
     rows = []
-    for field, quantity in reference.FIELDS.items():
-        body = reference.preset(against, quantity, "--against")
-        ours = sample_of(fields[field], f"scenario.{field}")
-        theirs = sample_of(parse_distribution(body["distribution"], quantity), f"{against}.{quantity}")
-        worse_high = HIGHER_IS_WORSE[quantity]
-        checks = [(f["label"], reference.implied(f, ours), reference.implied(f, theirs)[0], f["tolerance"])
+    for quantity, body in class_quantities(against).items():
+        field = field_of(quantity)
+        ours = scenario_sample(scenario, field)
+        theirs = preset_sample(against, quantity, body)
+        checks = [(f["label"], reference.implied(f, ours), reference.implied(f, theirs)[0], f["tolerance"],
+                   HIGHER_IS_WORSE[quantity] != (f["statistic"] in REVERSED), value_format(f))
                   for f in body["figures"]]
         for q in QUANTILES:
             checks.append((f"P{round(q * 100)}", (float(np.quantile(ours, q)), 0.0),
-                           float(np.quantile(theirs, q)), 0.02))
-        for label, (value, se), evidence, tolerance in checks:
-            gap = value - evidence
-            optimistic = (gap < -(tolerance + 4 * se)) if worse_high else (gap > tolerance + 4 * se)
+                           float(np.quantile(theirs, q)), QUANTILE_TOLERANCE, HIGHER_IS_WORSE[quantity], "percent"))
+        for label, (value, se), evidence, tolerance, worse_when_higher, fmt in checks:
             rows.append({"field": field, "figure": label, "scenario": value, "se": se, "reference": evidence,
-                         "tolerance": tolerance, "optimistic": bool(optimistic)})
+                         "tolerance": tolerance, "format": fmt,
+                         "optimistic": is_optimistic(value - evidence, se, tolerance, worse_when_higher)})
     return {"scenario": scenario.name, "against": against, "version": reference.version(), "rows": rows}

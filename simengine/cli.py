@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import signal
 import sys
@@ -40,6 +41,22 @@ class Terminated(BaseException):
 
 def _raise_terminated(signum, frame):
     raise Terminated()
+
+
+def json_safe(value):
+    """The value with every non-finite float (NaN, inf) as null: JSON has no NaN, and a
+    reader's parser would reject it."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def echo_json(value) -> None:
+    click.echo(json.dumps(json_safe(value), indent=2, allow_nan=False))
 
 
 def one_line_errors(func):
@@ -151,8 +168,8 @@ def run_command(scenario, trials, precision_texts, max_trials, seed, out, thread
                  "summary_path": str(report.summary_path) if report.summary_path else None}
         repairs = {"correlation_repairs": [{"drivers": [a, b], "requested": old, "used": new}
                                            for a, b, old, new in sc.correlation_repairs]}
-        click.echo(json.dumps({**report.summary, **paths, **(repairs if sc.correlation_repairs else {}),
-                               "elapsed_seconds": round(report.seconds, 3)}, indent=2))
+        echo_json({**report.summary, **paths, **(repairs if sc.correlation_repairs else {}),
+                   "elapsed_seconds": round(report.seconds, 3)})
         return
     if sc.correlation_repairs:
         click.echo(correlation_repair_text(sc.correlation_repairs))
@@ -206,7 +223,7 @@ def summarize_command(result, as_json):
     """
     summary = summarize_file(result)
     if as_json:
-        click.echo(json.dumps(summary, indent=2))
+        echo_json(summary)
         return
     click.echo(run_header(summary))
     click.echo("")
@@ -233,7 +250,7 @@ def sensitivity_command(result, metric, top, as_json):
     """
     table = sensitivity(result, metric)
     if as_json:
-        click.echo(json.dumps(table, indent=2))
+        echo_json(table)
         return
     click.echo(sensitivity_table(table, top or None))
 
@@ -264,7 +281,7 @@ def compare_command(scenario_a, scenario_b, trials, seed, threads, as_json):
     seed = seed if seed is not None else (a.seed if a.seed is not None else DEFAULT_SEED)
     result = compare(a, b, trials=trials, seed=seed, threads=threads)
     if as_json:
-        click.echo(json.dumps(result, indent=2))
+        echo_json(result)
         return
     click.echo(comparison_table(result))
 
@@ -290,7 +307,7 @@ def fit_command(data, column, families, as_json):
     if not fits:
         raise InputError(f"{data}: no candidate family could be fitted")
     if as_json:
-        click.echo(json.dumps({"data": str(data), "values": int(values.size), "fits": fits}, indent=2))
+        echo_json({"data": str(data), "values": int(values.size), "fits": fits})
         return
     click.echo(f"{data}: {describe_data(values)}")
     click.echo("")
@@ -326,7 +343,7 @@ def calibrate_command(target, against, as_json):
     else:
         result = calibrate_scenario(load_scenario(resolve_scenario(target)), against)
     if as_json:
-        click.echo(json.dumps(result, indent=2))
+        echo_json(result)
         return
     click.echo(calibration_text(result))
 

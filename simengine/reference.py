@@ -20,7 +20,12 @@ from .errors import ScenarioError
 
 DATA = Path(__file__).with_name("reference_classes.toml")
 #: Scenario fields a reference class can fill, and the quantity each one is.
-FIELDS = {"risks.cost_overrun": "cost_overrun"}
+FIELDS = {
+    "risks.cost_overrun": "cost_overrun",
+    "risks.schedule_overrun": "schedule_overrun",
+    "benefits.realization": "benefits_realization",
+    "adoption.ceiling": "adoption_ceiling",
+}
 
 
 @functools.lru_cache(maxsize=1)
@@ -50,13 +55,41 @@ def preset(name: str, quantity: str, path: str) -> dict:
 
 
 def implied(figure: dict, sample: np.ndarray) -> tuple[float, float]:
-    """The value a figure takes on a sample of the distribution, with its Monte Carlo standard error."""
+    """The value a figure takes on a sample of the distribution, with its Monte Carlo standard error.
+
+    Statistics: `mean`; `p_above`, `p_at_least`, `p_below` a `threshold`; `p_outside` the
+    interval [`low`, `high`]; `tail_mean`, the mean of the largest `share` of the sample;
+    `tail_exponent`, the power-law exponent of the ratio 1 + x between the thresholds `low`
+    and `high`, ln(P(X > low) / P(X > high)) / ln((1 + high) / (1 + low)).
+    """
     n = sample.size
     statistic = figure["statistic"]
     if statistic == "mean":
         return float(sample.mean()), float(sample.std(ddof=1) / math.sqrt(n))
-    if statistic in ("p_above", "p_at_least"):
-        hits = sample > figure["threshold"] if statistic == "p_above" else sample >= figure["threshold"]
+    if statistic in ("p_above", "p_at_least", "p_below", "p_outside"):
+        if statistic == "p_above":
+            hits = sample > figure["threshold"]
+        elif statistic == "p_at_least":
+            hits = sample >= figure["threshold"]
+        elif statistic == "p_below":
+            hits = sample < figure["threshold"]
+        else:
+            hits = (sample < figure["low"]) | (sample > figure["high"])
         p = float(hits.mean())
         return p, math.sqrt(p * (1.0 - p) / n)
+    if statistic == "tail_mean":
+        k = max(1, int(round(figure["share"] * n)))
+        top = np.partition(sample, n - k)[n - k:]
+        # the spread of the tail values over sqrt(k); the error of the cut-off quantile is
+        # second order for a conditional mean (its derivative in the cut-off is zero at the quantile)
+        return float(top.mean()), float(top.std(ddof=1) / math.sqrt(k)) if k > 1 else math.inf
+    if statistic == "tail_exponent":
+        above_low = int(np.count_nonzero(sample > figure["low"]))
+        above_high = int(np.count_nonzero(sample > figure["high"]))
+        if above_high == 0:
+            return math.nan, math.inf
+        span = math.log((1.0 + figure["high"]) / (1.0 + figure["low"]))
+        # ln(n_low / n_high): binomial counts, the second nested in the first (delta method)
+        return (math.log(above_low / above_high) / span,
+                math.sqrt(max(1.0 / above_high - 1.0 / above_low, 0.0)) / span)
     raise ValueError(f"unknown statistic {statistic!r}")

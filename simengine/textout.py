@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from .summary import PERCENTILES
 
 ROWS = (
@@ -200,29 +202,45 @@ def precision_text(precision: dict) -> str:
 
 def calibration_text(result: dict) -> str:
     """A class against its published figures, or a scenario against a class, one line per figure."""
-    def pct(x):
-        return f"{x * 100:.1f}%"
+    def show(x, fmt="percent"):
+        if x is None or not math.isfinite(x):
+            return "no tail" if fmt == "number" else "n/a"
+        return f"{x:.2f}" if fmt == "number" else f"{x * 100:.1f}%"
 
     if "class" in result:
-        lines = [f"Reference class {result['class']} (presets {result['version']}): published figures and what the "
-                 "preset implies", ""]
-        for r in result["rows"]:
-            mark = "ok" if r["within"] else "OUTSIDE"
-            lines.append(f"  {r['quantity']:<14} {r['figure']:<28} published {pct(r['published']):>7}  implied "
-                         f"{pct(r['implied']):>7} ±{pct(r['se'])}  tolerance ±{pct(r['tolerance'])}  {mark}")
-            lines.append(f"  {'':<14} source: {r['source']}")
+        lines = [f"Reference class {result['class']} (presets {result['version']}): {result['description']}"]
+        for q in result["quantities"]:
+            lines += ["", f"{q['field']} ({q['quantity']}): {q['distribution']}",
+                      f"  implies mean {show(q['mean'])}, P50 {show(q['p50'])}, P90 {show(q['p90'])}"]
+            width = max(len(r["figure"]) for r in q["rows"])
+            for r in q["rows"]:
+                fmt = r["format"]
+                mark = "ok" if r["within"] else "OUTSIDE"
+                lines.append(f"  {r['figure']:<{width}}  published {show(r['published'], fmt):>7}  implied "
+                             f"{show(r['implied'], fmt):>7} ±{show(r['se'], fmt):<6} tolerance "
+                             f"±{show(r['tolerance'], fmt):<6} {mark}")
+                lines.append(f"  {'':<{width}}  source: {r['source']}")
         return "\n".join(lines)
-    lines = [f"{result['scenario']} against reference class {result['against']} (presets {result['version']})", ""]
-    flagged = [r for r in result["rows"] if r["optimistic"]]
+    lines = [f"{result['scenario']} against reference class {result['against']} (presets {result['version']})",
+             "(schedule and cost overruns include the risk register's events)"]
+    width = max(len(r["figure"]) for r in result["rows"])
+    field = None
     for r in result["rows"]:
+        if r["field"] != field:
+            field = r["field"]
+            lines += ["", field]
         mark = "MORE OPTIMISTIC than the evidence" if r["optimistic"] else "consistent"
-        lines.append(f"  {r['field']:<20} {r['figure']:<26} yours {pct(r['scenario']):>7}  reference "
-                     f"{pct(r['reference']):>7}  {mark}")
+        lines.append(f"  {r['figure']:<{width}}  yours {show(r['scenario'], r['format']):>7}  reference "
+                     f"{show(r['reference'], r['format']):>7}  {mark}")
     lines.append("")
-    if flagged:
-        for r in flagged:
-            lines.append(f"Your {r['field'].split('.')[-1].replace('_', ' ')} {r['figure']} is {pct(r['scenario'])}; "
-                         f"in the {result['against']} reference class it is {pct(r['reference'])}.")
-    else:
+    flagged = [r for r in result["rows"] if r["optimistic"]]
+    for r in flagged:
+        quantity = r["field"].split(".")[-1].replace("_", " ")
+        what = f"{quantity} {r['figure']}" if r["figure"].startswith("P") and r["figure"][1:].isdigit() else r["figure"]
+        yours = show(r["scenario"], r["format"])
+        yours = "none (no draws that far out)" if yours in ("no tail", "n/a") else yours
+        lines.append(f"Your {what} is {yours}; in the {result['against']} reference class it is "
+                     f"{show(r['reference'], r['format'])}.")
+    if not flagged:
         lines.append("No input is more optimistic than the evidence by more than its tolerance.")
     return "\n".join(lines)

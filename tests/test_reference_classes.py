@@ -72,24 +72,93 @@ def test_bad_reference_classes_are_one_line_errors(value, message):
 
 def test_only_supported_fields_take_a_class():
     data = copy.deepcopy(BASE)
-    data["adoption"] = {"ceiling": {"reference_class": "crm"}}
-    with pytest.raises(ScenarioError, match="reference classes can fill risks.cost_overrun"):
+    data["risks"] = {"maintenance_load": {"reference_class": "crm"}}
+    with pytest.raises(ScenarioError, match="reference classes can fill risks.cost_overrun, risks.schedule_overrun"):
         parse_scenario(data)
 
 
-def test_calibrate_a_class_against_its_figures():
+def test_a_class_without_a_quantity_says_what_it_has():
+    data = copy.deepcopy(BASE)
+    data["benefits"]["realization"] = {"reference_class": "crm"}
+    with pytest.raises(ScenarioError, match="benefits.realization.reference_class: class 'crm' has no "
+                                            "benefits_realization preset; it has cost_overrun, schedule_overrun"):
+        parse_scenario(data)
+
+
+def test_every_quantity_can_come_from_a_class_and_runs():
+    from support import metrics_of
+    data = copy.deepcopy(BASE)
+    data["risks"] = {"cost_overrun": {"reference_class": "it-large"}, "schedule_overrun": {"reference_class": "it-all"}}
+    data["adoption"] = {"ceiling": {"reference_class": "crm"}, "ramp_months": 6}
+    data["benefits"]["realization"] = {"reference_class": "it-large"}
+    sc = parse_scenario(data)
+    assert {"risks.cost_overrun", "risks.schedule_overrun", "adoption.ceiling", "benefits.realization"} <= set(sc.drivers())
+    m = metrics_of(sc, 20_000)
+    # schedule overruns only delay (P = 6, lognormal ratio): go-live never before month 6, often later
+    assert m["go_live_month"].min() == 6 and (m["go_live_month"] > 6).mean() > 0.5
+    assert np.isfinite(m["npv"]).all()
+
+
+@pytest.mark.parametrize("statistic,extra,want", [
+    ("tail_mean", {"share": 0.5}, 0.75),                    # mean of U(0, 1) above its median
+    ("p_outside", {"low": 0.1, "high": 0.8}, 0.3),
+    ("p_below", {"threshold": 0.25}, 0.25),
+])
+def test_statistics_on_a_uniform_sample(statistic, extra, want):
+    sample = uniforms(3, "u", 0, N)
+    value, se = reference.implied({"statistic": statistic, **extra}, sample)
+    assert abs(value - want) <= 4 * se
+
+
+def test_tail_exponent_recovers_a_pareto_exponent():
+    for alpha in (1.0, 2.0, 3.0):
+        ratio = (1.0 - uniforms(5, "p", 0, N)) ** (-1.0 / alpha)  # Pareto from 1: P(R > r) = r^-alpha
+        value, se = reference.implied({"statistic": "tail_exponent", "low": 1.0, "high": 3.0}, ratio - 1.0)
+        assert abs(value - alpha) <= 4 * se, (alpha, value, se)
+
+
+@pytest.mark.parametrize("name", list(reference.presets()["classes"]))
+def test_calibrate_each_class_against_its_figures(name):
     from simengine.calibrate import calibrate_class
-    result = calibrate_class("crm")
-    assert result["rows"] and all(r["within"] for r in result["rows"])
+    result = calibrate_class(name)
+    rows = [r for q in result["quantities"] for r in q["rows"]]
+    assert rows and all(r["within"] for r in rows)
 
 
 def test_calibrate_flags_a_deliberately_optimistic_scenario():
     from simengine.calibrate import calibrate_scenario
     optimistic = parse_scenario(with_overrun({"dist": "pert", "min": 0.0, "mode": 0.05, "max": 0.15}))
-    rows = {r["figure"]: r for r in calibrate_scenario(optimistic, "crm")["rows"]}
-    assert rows["mean cost overrun"]["optimistic"] and rows["P90"]["optimistic"]
-    evidence = parse_scenario(with_overrun({"reference_class": "crm"}))
-    assert not any(r["optimistic"] for r in calibrate_scenario(evidence, "crm")["rows"])
+    rows = {(r["field"], r["figure"]): r for r in calibrate_scenario(optimistic, "crm")["rows"]}
+    assert rows[("risks.cost_overrun", "mean cost overrun")]["optimistic"]
+    assert rows[("risks.cost_overrun", "P90")]["optimistic"]
+    # BASE has no delay at all: against a class where 61 % of projects are late, that is optimistic
+    assert rows[("risks.schedule_overrun", "P(CRM project behind schedule)")]["optimistic"]
+    evidence = copy.deepcopy(BASE)
+    evidence["risks"] = {"cost_overrun": {"reference_class": "crm"}, "schedule_overrun": {"reference_class": "crm"}}
+    evidence["adoption"] = {"ceiling": {"reference_class": "crm"}}
+    assert not any(r["optimistic"] for r in calibrate_scenario(parse_scenario(evidence), "crm")["rows"])
+
+
+def test_calibrate_counts_delays_in_months_and_full_benefits_as_optimistic():
+    from simengine.calibrate import calibrate_scenario
+    data = copy.deepcopy(BASE)  # planned 6 months, no delay, benefits fully realized
+    rows = {(r["field"], r["figure"]): r for r in calibrate_scenario(parse_scenario(data), "it-large")["rows"]}
+    assert rows[("benefits.realization", "mean benefits realization")]["optimistic"]
+    assert rows[("risks.schedule_overrun", "mean schedule overrun")]["scenario"] == 0.0
+    data["schedule"]["delay_months"] = 3.0  # 50 % late, in months: pessimistic against 7 %
+    rows = {(r["field"], r["figure"]): r for r in calibrate_scenario(parse_scenario(data), "it-large")["rows"]}
+    assert rows[("risks.schedule_overrun", "mean schedule overrun")]["scenario"] == pytest.approx(0.5)
+    assert not rows[("risks.schedule_overrun", "mean schedule overrun")]["optimistic"]
+
+
+def test_calibrate_adds_risk_register_events_to_the_overruns():
+    from simengine.calibrate import calibrate_scenario
+    data = with_overrun(0.0)
+    data["events"] = {"crisis": {"probability": 0.5, "delay_months": 6.0, "cost": 85_000.0}}
+    rows = {(r["field"], r["figure"]): r for r in calibrate_scenario(parse_scenario(data), "it-all")["rows"]}
+    # BASE's one-time costs under overrun: 50,000 upfront + 120,000 implementation
+    assert rows[("risks.cost_overrun", "mean cost overrun")]["scenario"] == pytest.approx(0.25, abs=0.01)
+    assert rows[("risks.schedule_overrun", "P(project late)")]["scenario"] == pytest.approx(0.5, abs=0.01)
 
 
 def test_calibrate_cli(tmp_path):
@@ -110,3 +179,12 @@ def test_calibrate_cli(tmp_path):
     assert "Your cost overrun P90 is" in flagged.output and "in the crm reference class it is" in flagged.output
     js = json.loads(runner.invoke(main, ["calibrate", str(scen), "--json"]).stdout)
     assert js["against"] == "crm" and any(r["optimistic"] for r in js["rows"])
+    # a tail the scenario does not have is null in JSON, and reads as "none" in text
+    stress = runner.invoke(main, ["calibrate", str(scen), "--against", "it-fat-tail-stress", "--json"])
+    tail = next(r for r in json.loads(stress.stdout)["rows"] if r["figure"].startswith("tail exponent"))
+    assert tail["scenario"] is None and tail["optimistic"]
+    text = runner.invoke(main, ["calibrate", str(scen), "--against", "it-fat-tail-stress"]).output
+    assert "tail exponent of the cost ratio (3x to 6x) is none" in text
+    for name in reference.presets()["classes"]:
+        out = runner.invoke(main, ["calibrate", name])
+        assert out.exit_code == 0 and "OUTSIDE" not in out.output and "source:" in out.output
