@@ -188,3 +188,35 @@ def test_calibrate_cli(tmp_path):
     for name in reference.presets()["classes"]:
         out = runner.invoke(main, ["calibrate", name])
         assert out.exit_code == 0 and "OUTSIDE" not in out.output and "source:" in out.output
+
+
+EVIDENCE_VARIANTS = ["crm_upgrade_big_bang", "crm_upgrade_phased", "crm_new_small_firm"]
+
+
+@pytest.mark.parametrize("original", EVIDENCE_VARIANTS)
+def test_each_evidence_variant_changes_only_what_the_evidence_replaces(original):
+    """The *_evidence scenarios are their originals with the crm class for cost overrun,
+    schedule overrun and adoption ceiling, no delay in months, and events without the cost
+    and delay impacts the class's overruns already contain."""
+    from simengine.bundled import bundled_scenarios
+    from simengine.calibrate import calibrate_scenario
+    from simengine.scenario import load_scenario
+
+    paths = bundled_scenarios()
+    base = load_scenario(paths[original])
+    evidence = load_scenario(paths[f"{original}_evidence"])
+    a, b = copy.deepcopy(base.canonical), copy.deepcopy(evidence.canonical)
+    assert b["name"] == f"{original}_evidence" and b["seed"] == a["seed"]
+    for field, path in (("risks", "cost_overrun"), ("risks", "schedule_overrun"), ("adoption", "ceiling")):
+        assert b[field].pop(path)["reference_class"] == "crm"
+        a[field].pop(path, None)
+    assert b["schedule"].pop("delay_months") == {"dist": "fixed", "value": 0.0}
+    a["schedule"].pop("delay_months")
+    a["events"] = {name: {**e, "cost": {"dist": "fixed", "value": 0.0}, "delay_months": {"dist": "fixed", "value": 0.0}}
+                   for name, e in a["events"].items() if e["benefit_loss"] != {"dist": "fixed", "value": 0.0}}
+    for c in a["correlations"]:
+        c["drivers"] = ["risks.schedule_overrun" if d == "schedule.delay_months" else d for d in c["drivers"]]
+    for d in (a, b):
+        d.pop("name"), d.pop("description")
+    assert a == b
+    assert not any(r["optimistic"] for r in calibrate_scenario(evidence, "crm")["rows"])
