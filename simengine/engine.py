@@ -57,11 +57,16 @@ class Simulation:
         return self.plan.fill(seed, start, stop, pool, out)
 
     def chunk(self, seed: int, start: int, stop: int, pool: Executor | None = None,
-              buffers: tuple[np.ndarray, np.ndarray] | None = None) -> Chunk:
-        """Sample and evaluate trials start..stop-1 (into reused `buffers` when given)."""
+              buffers: tuple[np.ndarray, np.ndarray] | None = None, cash: np.ndarray | None = None) -> Chunk:
+        """Sample and evaluate trials start..stop-1 (into reused `buffers` when given).
+
+        `cash` (rows x months) receives the cumulative cash by month of the run's first
+        `rows` trials: those of this chunk that fall among them.
+        """
         inputs_buffer, metrics_buffer = buffers if buffers is not None else (None, None)
         inputs = self.inputs(seed, start, stop, pool, inputs_buffer)
-        metrics = self.structure.run_kernel(inputs, metrics_buffer)
+        rows = None if cash is None else cash[min(start, cash.shape[0]):min(stop, cash.shape[0])]
+        metrics = self.structure.run_kernel(inputs, metrics_buffer, rows)
         return Chunk(start, self.plan.driver_rows(inputs), metrics)
 
     def buffers(self, chunk_size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -101,12 +106,13 @@ def check_run_options(trials: int, seed: int, sampling: str, threads: int | None
 
 def iter_chunks(scenario: Scenario, trials: int, seed: int, *, sampling: str = "mc", threads: int | None = None,
                 chunk_size: int = DEFAULT_CHUNK, on_chunk: Callable[[int], None] | None = None,
-                buffer_sets: int = 0) -> Iterator[Chunk]:
+                buffer_sets: int = 0, cash: np.ndarray | None = None) -> Iterator[Chunk]:
     """Yield the run's chunks in trial order; `threads` sets the kernel and sampler thread count.
 
     With `buffer_sets` > 0, chunks live in that many sets of buffers used in turn: a chunk's
     arrays are valid only until `buffer_sets - 1` more chunks have been yielded (the runner
     writes each chunk before it asks for the next but one). With 0 every chunk is new memory.
+    With `cash` (rows x months), the first `rows` trials' cumulative cash by month is kept there.
     """
     check_run_options(trials, seed, sampling, threads, chunk_size)
     sim = Simulation(scenario, sampling, trials)
@@ -118,7 +124,7 @@ def iter_chunks(scenario: Scenario, trials: int, seed: int, *, sampling: str = "
         with ThreadPoolExecutor(max_workers=get_threads(), thread_name_prefix="simengine-sampler") as pool:
             for k, start in enumerate(range(0, trials, chunk_size)):
                 stop = min(trials, start + chunk_size)
-                chunk = sim.chunk(seed, start, stop, pool, rings[k % buffer_sets] if rings else None)
+                chunk = sim.chunk(seed, start, stop, pool, rings[k % buffer_sets] if rings else None, cash)
                 if on_chunk is not None:
                     on_chunk(stop)
                 yield chunk

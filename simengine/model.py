@@ -70,14 +70,18 @@ class ModelStructure:
             n_months=s.horizon_months,
         )
 
-    def run_kernel(self, inputs: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    def run_kernel(self, inputs: np.ndarray, out: np.ndarray | None = None,
+                   cash: np.ndarray | None = None) -> np.ndarray:
         """Per-trial metrics (len(METRICS) x trials, NaN for null) of an input matrix (columns x trials).
 
-        Written into `out[:, :trials]` when a buffer is given.
+        Written into `out[:, :trials]` when a buffer is given. With `cash` (rows x months),
+        the first `rows` trials' cumulative cash by month is written there too.
         """
         n = inputs.shape[1]
         out = np.empty((len(k.METRICS), n)) if out is None else out[:, :n]
+        if cash is None:
+            cash = np.empty((0, self.n_months))
         k.simulate(inputs, self.cost_timing, self.cost_from_start, self.cost_overrun, self.cost_labor,
                    self.benefit_scales, self.phase_share, self.phase_offset, self.n_events, self.curve,
-                   self.n_months, out)
+                   self.n_months, out, cash)
         return out

@@ -3,7 +3,8 @@
 One row per trial: `trial` (int64), every driver (float64, named by its dotted path;
 events 0/1), every metric (nullable where MODEL.md says). The file's key-value metadata
 holds the canonical scenario JSON, its sha256, seed, trials, sampling method, stream
-layout, simengine version and schema version. Files are written to a temporary name in
+layout, simengine version and schema version; at the end of the run the footer gains
+what is known only then (the per-month cumulative-cash percentiles, `simengine.cash_fan`). Files are written to a temporary name in
 the target folder and renamed only when complete, so a failed run leaves no result.
 """
 
@@ -186,6 +187,10 @@ class ResultWriter:
     def write(self, start: int, drivers: dict[str, np.ndarray], metrics: np.ndarray) -> None:
         self._writer.write_table(self._tables.table(start, drivers, metrics))
 
+    def add_metadata(self, metadata: dict[str, str]) -> None:
+        """Key-value metadata for the file's footer (known only at the end of the run)."""
+        self._writer.add_key_value_metadata({f"{META_PREFIX}{k}": v for k, v in metadata.items()})
+
     def close(self) -> None:
         self._writer.close()
         self._file.commit()
@@ -213,7 +218,7 @@ def read_metadata(path: Path) -> dict[str, str]:
     if not path.exists():
         raise ResultFileError(f"{path}: no such result file")
     try:
-        meta = pq.read_schema(path).metadata or {}
+        meta = pq.ParquetFile(path).metadata.metadata or {}  # the footer's: schema's and end-of-run keys
     except (pa.ArrowInvalid, OSError) as exc:
         raise ResultFileError(f"{path}: not a Parquet file ({exc})") from None
     out = {k.decode()[len(META_PREFIX):]: v.decode() for k, v in meta.items()

@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from ._version import __version__
+from .cash_fan import fan_buffer, fan_metadata
 from .engine import DEFAULT_CHUNK, check_run_options, iter_chunks
 from .errors import InputError, ResultFileError
 from .kernels.cashflows import METRICS
@@ -74,17 +75,20 @@ def run(scenario: Scenario, *, trials: int, seed: int, out: Path | None, threads
         writer = ResultWriter(out, result_schema(scenario.drivers(), meta, columns), min(chunk_size, trials))
     acc = StreamingSummary(scenario.decision)
     options = dict(sampling=sampling, threads=threads, chunk_size=chunk_size)
+    cash = fan_buffer(trials, scenario.horizon_months) if writer is not None else None
     consumer = ChunkConsumer(acc, writer)
     try:
         # Three buffer sets: the consumer writes chunk k while chunk k+1 waits in the queue
         # and chunk k+2 is computed into the set chunk k-1 used.
-        for chunk in iter_chunks(scenario, trials, seed, on_chunk=on_chunk, buffer_sets=3, **options):
+        for chunk in iter_chunks(scenario, trials, seed, on_chunk=on_chunk, buffer_sets=3, cash=cash,
+                                 **options):
             consumer.put(chunk)
         consumer.close()
         acc.finish()
         second_pass(acc, scenario, trials, seed, options)
         summary = {**summary_header(scenario, seed, trials, sampling), **acc.summary(), **(extra_summary or {})}
         if writer is not None:
+            writer.add_metadata(fan_metadata(cash))
             writer.close()
             writer = None
             write_json_atomic(summary_path, summary)

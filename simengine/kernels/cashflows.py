@@ -404,8 +404,12 @@ trial = jit(trial_python)
 
 
 def simulate_python(x, cost_timing, cost_from_start, cost_overrun, cost_labor, benefit_scales,
-                    phase_share, phase_offset, n_events, curve, n_months, out):
+                    phase_share, phase_offset, n_events, curve, n_months, out, cash):
     """Every trial of `x` (inputs x trials) into `out` (len(METRICS) x trials), in parallel tasks.
+
+    The first `cash.shape[0]` trials also leave their cumulative cash by month in the rows of
+    `cash` (trials x months; pass a 0-row array for none): the fan chart's raw material,
+    kept for a bounded number of trials only, never trials x months for a whole run.
 
     Each task copies its trials' inputs into a trial-major block first: reading a trial's
     ~60 inputs from ~60 rows of the matrix would touch ~60 cache lines per trial. Trials are
@@ -428,6 +432,11 @@ def simulate_python(x, cost_timing, cost_from_start, cost_overrun, cost_labor, b
         for j in range(stop - start):
             trial(block[j], start + j, cost_timing, cost_from_start, cost_overrun, cost_labor, benefit_scales,
                   phase_share, phase_offset, n_events, curve, n_months, cf, adopt, rate_memo, out)
+            if start + j < cash.shape[0]:
+                running = 0.0
+                for t in range(n_months):
+                    running += cf[t]
+                    cash[start + j, t] = running
 
 
 simulate = parallel_jit(simulate_python)
