@@ -20,7 +20,7 @@ from ._version import __version__
 from .bundled import bundled_scenarios, resolve_scenario
 from .engine import DEFAULT_SEED, DEFAULT_TRIALS
 from .errors import InputError, SimengineError
-from .output import COLUMN_CHOICES
+from .output import COLUMN_CHOICES, check_writable
 from .progress import ProgressBar
 from .precision import parse_targets
 from .reference import presets
@@ -129,9 +129,11 @@ def main():
 @click.option("--force", is_flag=True, help="Overwrite an existing result file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of a table.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar (it is shown only on a terminal anyway).")
+@click.option("--report", "with_report", is_flag=True,
+              help="Also write the HTML report beside the result (RESULT.html); see `simengine report`.")
 @one_line_errors
 def run_command(scenario, trials, precision_texts, max_trials, seed, out, threads, sampling, columns, summary_only,
-                repair_correlations, force, as_json, quiet):
+                repair_correlations, force, as_json, quiet, with_report):
     """Simulate SCENARIO (a TOML file or a bundled scenario's name).
 
     Writes one Parquet row per trial and a .summary.json beside it, then prints the
@@ -153,6 +155,14 @@ def run_command(scenario, trials, precision_texts, max_trials, seed, out, thread
     trials = trials if trials is not None else DEFAULT_TRIALS
     if not summary_only and out is None:
         out = default_output_path(path, seed, trials) if not targets else Path("results") / f"{path.stem}-seed{seed}-precision.parquet"
+    report_path = None
+    if with_report:
+        if summary_only:
+            raise click.UsageError("--report needs a result file; it excludes --summary-only")
+        if columns == "drivers":
+            raise click.UsageError("--report needs the metrics stored: use --columns all or metrics")
+        report_path = out.with_suffix(".html")
+        check_writable([report_path], force)
     progress = ProgressBar(max_trials if targets else trials, enabled=False if quiet else None)
     try:
         if targets:
@@ -183,6 +193,11 @@ def run_command(scenario, trials, precision_texts, max_trials, seed, out, thread
     if report.result_path is not None:
         click.echo(f"Results: {report.result_path}")
         click.echo(f"Summary: {report.summary_path}")
+    if report_path is not None:
+        from .report import result_report  # matplotlib is imported only when a report is asked for
+
+        result_report(report.result_path).write(report_path, force=force)
+        click.echo(f"Report:  {report_path}")
 
 
 @main.command("validate")
@@ -264,8 +279,13 @@ def sensitivity_command(result, metric, top, as_json):
               help=f"Random seed for both [default: A's seed, else {DEFAULT_SEED}].")
 @click.option("--threads", "-t", type=click.IntRange(min=1), default=None, help="Kernel threads [default: all cores].")
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write an HTML comparison report (both S-curves, the ΔNPV histogram) to this file.")
+@click.option("--png-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="With --report: also write its charts as PNG files into this folder.")
+@click.option("--force", is_flag=True, help="Overwrite existing report files.")
 @one_line_errors
-def compare_command(scenario_a, scenario_b, trials, seed, threads, as_json):
+def compare_command(scenario_a, scenario_b, trials, seed, threads, as_json, report_path, png_dir, force):
     """Compare SCENARIO_A with SCENARIO_B using common random numbers.
 
     Both run with the same seed, and drivers with the same name share their draws, so the
@@ -279,11 +299,49 @@ def compare_command(scenario_a, scenario_b, trials, seed, threads, as_json):
     a = load_scenario(resolve_scenario(scenario_a))
     b = load_scenario(resolve_scenario(scenario_b))
     seed = seed if seed is not None else (a.seed if a.seed is not None else DEFAULT_SEED)
-    result = compare(a, b, trials=trials, seed=seed, threads=threads)
+    if png_dir is not None and report_path is None:
+        raise click.UsageError("--png-dir goes with --report")
+    if report_path is not None:
+        check_writable([report_path], force)
+    samples = {} if report_path is not None else None
+    result = compare(a, b, trials=trials, seed=seed, threads=threads, samples=samples)
+    if report_path is not None:
+        from .report import comparison_report
+
+        written = comparison_report(result, samples, a, b).write(report_path, png_dir, force)
     if as_json:
         echo_json(result)
         return
     click.echo(comparison_table(result))
+    if report_path is not None:
+        click.echo(f"\nReport: {', '.join(str(p) for p in written)}")
+
+
+@main.command("report")
+@click.argument("result", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The HTML file [default: RESULT with .html].")
+@click.option("--png-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also write each chart as a PNG file into this folder.")
+@click.option("--force", is_flag=True, help="Overwrite existing report files.")
+@one_line_errors
+def report_command(result, out, png_dir, force):
+    """Write a self-contained HTML report of a result file: charts, inputs and summary.
+
+    NPV histogram, NPV and ROI S-curves with the targets, the payback curve, a fan chart of
+    cumulative cash by month, a tornado chart of the drivers, the inputs as sampled and the
+    summary with standard errors. Images are embedded: the page opens offline.
+
+    \b
+    Example:
+      simengine report results/crm_upgrade_big_bang-seed2024-n1000000.parquet --png-dir charts
+    """
+    from .report import result_report
+
+    out = out if out is not None else result.with_suffix(".html")
+    check_writable([out], force)
+    written = result_report(result).write(out, png_dir, force)
+    click.echo(f"Report: {', '.join(str(p) for p in written)}")
 
 
 @main.command("fit")

@@ -45,8 +45,12 @@ class Comparison:
 
 
 def compare(a: Scenario, b: Scenario, *, trials: int, seed: int, threads: int | None = None,
-            chunk_size: int = DEFAULT_CHUNK) -> dict:
-    """Simulate A and B with common random numbers and summarize each and their difference."""
+            chunk_size: int = DEFAULT_CHUNK, samples: dict | None = None, keep: int = 1_000_000) -> dict:
+    """Simulate A and B with common random numbers and summarize each and their difference.
+
+    With a `samples` dict, the first `keep` trials' NPVs of both are left in it (as
+    "a_npv" and "b_npv") for the comparison report's charts.
+    """
     check_run_options(trials, seed, "mc", threads, chunk_size)
     summaries = StreamingSummary(a.decision), StreamingSummary(b.decision)
     delta = StreamingSummary(NO_TARGETS)  # its "npv" row holds npv_A - npv_B
@@ -59,6 +63,13 @@ def compare(a: Scenario, b: Scenario, *, trials: int, seed: int, threads: int | 
         diff[NPV] = chunk_a.metrics[NPV] - chunk_b.metrics[NPV]
         delta.add(diff)
         wins.add(chunk_a.metrics, chunk_b.metrics)
+        if samples is not None and chunk_a.start < keep:
+            take = min(chunk_a.size, keep - chunk_a.start)
+            samples.setdefault("a_npv", []).append(chunk_a.metrics[NPV, :take].copy())
+            samples.setdefault("b_npv", []).append(chunk_b.metrics[NPV, :take].copy())
+    if samples is not None:
+        for key in ("a_npv", "b_npv"):
+            samples[key] = np.concatenate(samples.get(key, [np.empty(0)]))
     for s in (*summaries, delta):
         s.finish()
     for s in (*summaries, delta):

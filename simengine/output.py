@@ -202,15 +202,33 @@ class ResultWriter:
             self._file.discard()
 
 
-def write_json_atomic(target: Path, data: dict) -> None:
-    """Write JSON through a temporary file so a reader never sees half of it."""
+def write_bytes_atomic(target: Path, data: bytes) -> None:
+    """Write a file through a temporary one beside it, so a reader never sees half of it."""
     f = AtomicFile(target)
     try:
-        f.temp.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        f.temp.write_bytes(data)
         f.commit()
     except BaseException:
         f.discard()
         raise
+
+
+def write_json_atomic(target: Path, data: dict) -> None:
+    write_bytes_atomic(target, (json.dumps(data, indent=2, allow_nan=False) + "\n").encode("utf-8"))
+
+
+def read_head(path: Path, columns: list[str], limit: int) -> dict[str, np.ndarray]:
+    """The first `limit` rows of some columns as float arrays (null = NaN), read batch by batch."""
+    parts: dict[str, list[np.ndarray]] = {c: [] for c in columns}
+    rows = 0
+    for batch in pq.ParquetFile(path).iter_batches(columns=columns, batch_size=1 << 16):
+        take = min(batch.num_rows, limit - rows)
+        for c in columns:
+            parts[c].append(batch.column(c).slice(0, take).to_numpy(zero_copy_only=False).astype(float))
+        rows += take
+        if rows >= limit:
+            break
+    return {c: np.concatenate(v) if v else np.empty(0) for c, v in parts.items()}
 
 
 def read_metadata(path: Path) -> dict[str, str]:

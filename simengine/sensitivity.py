@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from scipy import stats
 
 from .errors import ResultFileError
-from .output import read_metadata
+from .output import read_head, read_metadata
 from .scenario import scenario_from_json
 
 SENSITIVITY_METRICS = ("npv", "roi", "bcr", "irr", "payback_months", "discounted_payback_months",
@@ -71,16 +71,23 @@ def driver_effect(driver: np.ndarray, metric: np.ndarray, metric_ranks: np.ndarr
     }
 
 
-def sensitivity(path, metric: str = "npv") -> dict:
-    """The sensitivity table of `metric` in a result file, drivers ranked by |Spearman|."""
+def sensitivity(path, metric: str = "npv", max_trials: int | None = None) -> dict:
+    """The sensitivity table of `metric` in a result file, drivers ranked by |Spearman|.
+
+    With `max_trials`, only the file's first `max_trials` trials are used (a report on a
+    huge run needs the ranking, not every trial).
+    """
     meta = read_metadata(path)
     scenario = scenario_from_json(meta["scenario"])
     names = pq.read_schema(path).names
+    if not scenario.drivers():
+        raise ResultFileError(f"{path}: scenario {scenario.name} has no sampled drivers: nothing to rank")
     drivers = [d for d in scenario.drivers() if d in names]
     if metric not in names or not drivers:
         raise ResultFileError(f"{path}: sensitivity needs the drivers and the metrics stored; this file was run "
                               f"with --columns {meta.get('columns', 'all')} (use --columns all)")
-    values = pq.read_table(path, columns=[metric]).column(metric).to_numpy(zero_copy_only=False).astype(float)
+    limit = int(meta["trials"]) if max_trials is None else max_trials
+    values = read_head(path, [metric], limit)[metric]
     nulls = np.isnan(values)
     if metric.endswith("payback_months"):
         keep = np.ones(values.size, dtype=bool)
@@ -93,7 +100,7 @@ def sensitivity(path, metric: str = "npv") -> dict:
     metric_ranks = stats.rankdata(values)
     rows = []
     for name in drivers:
-        column = pq.read_table(path, columns=[name]).column(name).to_numpy().astype(float)[keep]
+        column = read_head(path, [name], limit)[name][keep]
         rows.append({"driver": name, **driver_effect(column, values, metric_ranks)})
     total = sum(r["spearman"]["value"] ** 2 for r in rows)
     for r in rows:

@@ -1,0 +1,319 @@
+"""The report's charts: pure functions from arrays and summary figures to matplotlib figures.
+
+Every chart reads in grayscale print and for colour-blind readers: the Okabe-Ito palette,
+and wherever two things must be told apart they also differ in lightness, line style or
+hatching, never in hue alone. Amounts are shown in the scenario's currency, scaled to
+thousands or millions with the unit in the axis label. matplotlib's Agg backend: no
+display is needed.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.ticker import FuncFormatter, PercentFormatter  # noqa: E402
+
+# Okabe & Ito (2008), chosen to stay distinct under the common colour-vision deficiencies.
+BLUE, VERMILLION, GREEN, ORANGE, SKY, BLACK, GREY = ("#0072B2", "#D55E00", "#009E73", "#E69F00", "#56B4E9",
+                                                     "#000000", "#7F7F7F")
+WIDE, TALL = 9.0, 4.8
+DPI = 130
+STYLE = {
+    "font.size": 10, "axes.titlesize": 12, "axes.labelsize": 10, "legend.fontsize": 9,
+    "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True, "grid.color": "#DDDDDD",
+    "grid.linewidth": 0.6, "figure.dpi": DPI, "savefig.dpi": DPI,
+}
+
+
+def money_scale(values) -> tuple[float, str]:
+    """(divisor, unit word) so that amounts read as a few digits: millions, thousands or units."""
+    top = max((abs(v) for v in values if v is not None and math.isfinite(v)), default=0.0)
+    if top >= 1e6:
+        return 1e6, "million"
+    if top >= 1e4:
+        return 1e3, "thousand"
+    return 1.0, ""
+
+
+def money_label(what: str, currency: str, unit: str) -> str:
+    return f"{what} ({unit + ' ' if unit else ''}{currency})"
+
+
+def percent(p: float, digits: int = 1) -> str:
+    return f"{p * 100:.{digits}f} %"
+
+
+def _figure(rows: int = 1, cols: int = 1, width: float = WIDE, height: float = TALL):
+    with plt.rc_context(STYLE):
+        fig = Figure(figsize=(width, height), layout="constrained")
+        axes = fig.subplots(rows, cols)
+    return fig, axes
+
+
+def png_bytes(fig: Figure) -> bytes:
+    """The figure as PNG bytes (white background, for print)."""
+    buffer = io.BytesIO()
+    with plt.rc_context(STYLE):
+        fig.savefig(buffer, format="png", facecolor="white")
+    return buffer.getvalue()
+
+
+def _marker_lines(ax, marks, scale):
+    """Vertical lines for P5/P50/P95-like marks: [(label, value, style)], each labelled at the top."""
+    for label, value, style in marks:
+        if value is None or not math.isfinite(value):
+            continue
+        ax.axvline(value / scale, color=BLACK, linestyle=style, linewidth=1.2, label=label)
+
+
+def _histogram_bars(values: np.ndarray):
+    """Shares of trials in 60 bins over P0.5..P99.5 (an edge on zero), and the shares beyond."""
+    lo, hi = np.quantile(values, [0.005, 0.995]) if values.size else (0.0, 1.0)
+    if hi <= lo:
+        lo, hi = lo - 1.0, hi + 1.0
+    # about 60 equal bins, aligned so that zero is an edge: no bar straddles loss and gain
+    width = (hi - lo) / 60
+    edges = np.arange(math.floor(lo / width), math.ceil(hi / width) + 1) * width
+    lo, hi = edges[0], edges[-1]
+    counts, edges = np.histogram(values, bins=edges)
+    n = max(values.size, 1)
+    return counts / n, edges, np.count_nonzero(values < lo) / n, np.count_nonzero(values > hi) / n
+
+
+def share_text(p: float) -> str:
+    """A probability as a percentage that never rounds a non-zero share to 0."""
+    if p is None:
+        return "n/a"
+    if 0 < p < 0.001:
+        return "< 0.1 %"
+    if 0.999 < p < 1:
+        return "> 99.9 %"
+    return percent(p)
+
+
+def npv_histogram(npv: np.ndarray, summary: dict, currency: str, note: str = "") -> Figure:
+    """Histogram of NPV: losses darker and hatched, the zero line, and P5, P50, P95 marked."""
+    metric = summary["metrics"]["npv"]
+    finite = npv[np.isfinite(npv)]
+    share, edges, below, above = _histogram_bars(finite)
+    scale, unit = money_scale([edges[0], edges[-1]])
+    fig, ax = _figure()
+    left, width = edges[:-1] / scale, np.diff(edges) / scale
+    loss = edges[1:] <= 0
+    ax.bar(left[loss], share[loss], width=width[loss], align="edge", color=VERMILLION, edgecolor="white",
+           linewidth=0.3, hatch="///", label="NPV < 0")
+    ax.bar(left[~loss], share[~loss], width=width[~loss], align="edge", color=SKY, edgecolor="white",
+           linewidth=0.3, label="NPV ≥ 0")
+    ax.axvline(0.0, color=BLACK, linewidth=2.0)
+    _marker_lines(ax, [(f"P5 = {metric['p5']['value'] / scale:,.2f}", metric["p5"]["value"], ":"),
+                       (f"P50 = {metric['p50']['value'] / scale:,.2f}", metric["p50"]["value"], "--"),
+                       (f"P95 = {metric['p95']['value'] / scale:,.2f}", metric["p95"]["value"], "-.")], scale)
+    p_neg = summary["p_npv_negative"]
+    ax.set_title(f"NPV: P(NPV < 0) = {percent(p_neg['value'])} ± {percent(p_neg['se'], 2)}")
+    ax.set_xlabel(money_label("NPV", currency, unit))
+    ax.set_ylabel("share of trials")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.1f}"))
+    ax.legend(loc="upper left", frameon=False)
+    beyond = f"not drawn: {percent(below)} of trials below the axis, {percent(above)} above"
+    fig.text(0.01, 0.005, f"{note}; {beyond}" if note else beyond, fontsize=8, color=GREY, ha="left",
+             va="bottom")
+    return fig
+
+
+def _cdf(ax, values, **kwargs):
+    x = np.sort(values[np.isfinite(values)])
+    if x.size == 0:
+        return
+    y = np.arange(1, x.size + 1) / x.size
+    if x.size > 4000:  # the curve, not every trial: 2,000 evenly spaced ranks are exact points of it
+        pick = np.unique(np.linspace(0, x.size - 1, 2000).astype(int))
+        x, y = x[pick], y[pick]
+    ax.plot(x, y, drawstyle="steps-post", **kwargs)
+
+
+def s_curves(npv: np.ndarray, roi: np.ndarray, summary: dict, currency: str) -> Figure:
+    """Cumulative distributions of NPV and ROI, with the break-even and the ROI/BCR targets."""
+    fig, (left, right) = _figure(1, 2)
+    finite = npv[np.isfinite(npv)]
+    scale, unit = money_scale(np.quantile(finite, [0.01, 0.99]) if finite.size else [0.0])
+    _cdf(left, npv / scale, color=BLUE, linewidth=2.0)
+    left.axvline(0.0, color=BLACK, linewidth=1.5, linestyle="--",
+                 label=f"NPV = 0: P(NPV < 0) = {share_text(summary['p_npv_negative']['value'])}")
+    left.set_xlabel(money_label("NPV", currency, unit))
+    left.set_title("NPV: cumulative probability")
+    _cdf(right, roi, color=BLUE, linewidth=2.0)
+    targets = summary.get("targets", {})
+    styles = iter(["--", ":"])
+    if "roi_min" in targets:
+        t = targets["roi_min"]
+        right.axvline(t["target"], color=BLACK, linewidth=1.5, linestyle=next(styles),
+                      label=f"ROI ≥ {percent(t['target'], 0)}: met in {share_text(t['probability']['value'])}")
+    if "bcr_min" in targets:  # BCR = 1 + ROI when costs are positive: the same axis
+        t = targets["bcr_min"]
+        right.axvline(t["target"] - 1.0, color=VERMILLION, linewidth=1.5, linestyle=next(styles, "-."),
+                      label=f"BCR ≥ {t['target']:g} (ROI ≥ {percent(t['target'] - 1.0, 0)}): met in "
+                            f"{share_text(t['probability']['value'])}")
+    right.set_xlabel("ROI (NPV / PV of costs)")
+    right.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    right.set_title("ROI: cumulative probability")
+    roi_finite = roi[np.isfinite(roi)]
+    if roi_finite.size:
+        right.set_xlim(*np.quantile(roi_finite, [0.002, 0.998]))
+    if finite.size:
+        left.set_xlim(*(np.quantile(finite, [0.002, 0.998]) / scale))
+    for ax in (left, right):
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("P(value ≤ x)")
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        ax.legend(loc="lower right", frameon=True, framealpha=0.9)
+    return fig
+
+
+def payback_curve(paid_by: np.ndarray, never: float, horizon: int, target: float | None,
+                  met: float | None) -> Figure:
+    """P(paid back by month k), k = 1..H, with the payback target and the share that never pays back.
+
+    `paid_by[k-1]` is the share of trials with payback_months <= k.
+    """
+    fig, ax = _figure()
+    months = np.arange(1, horizon + 1)
+    ax.step(months, paid_by, where="post", color=BLUE, linewidth=2.0, label="paid back by month")
+    ax.axhline(1.0 - never, color=GREY, linestyle=":", linewidth=1.2,
+               label=f"ever within {horizon} months: {share_text(1.0 - never)}")
+    if target is not None:
+        ax.axvline(target, color=BLACK, linestyle="--", linewidth=1.5,
+                   label=f"target ≤ {target:g} months: met in {share_text(met)}")
+    ax.set_xlim(0, horizon)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("months from the start of the project")
+    ax.set_ylabel("share of trials paid back")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.set_title(f"Payback: never within the {horizon}-month horizon in {share_text(never)} of trials")
+    ax.legend(loc="upper left", frameon=False)
+    return fig
+
+
+def short_driver(name: str) -> str:
+    """A driver's dotted path as a readable axis label: `costs.x.amount` -> "x (cost)",
+    `events.x.occurred` -> "x (event)", `risks.cost_overrun` -> "cost overrun"."""
+    parts = name.split(".")
+    if parts[0] == "costs" and len(parts) == 3:
+        label = f"{parts[1]} (cost)"
+    elif parts[:2] == ["benefits", "streams"] and len(parts) == 4:
+        label = f"{parts[2]} (benefit)"
+    elif parts[0] == "events" and len(parts) == 3:
+        label = f"{parts[1]} (event)" if parts[2] == "occurred" else f"{parts[1]}: {parts[2]}"
+    elif parts[0] == "risks":
+        label = " ".join(parts[1:])
+    else:
+        label = " ".join(parts)
+    return label.replace("_", " ")
+
+
+def tornado(rows: list[dict], base: float, currency: str, metric: str = "NPV", top: int = 12) -> Figure:
+    """Mean metric with each driver in its bottom and top decile, largest swing on top."""
+    rows = [r for r in rows if r["swing"]["value"] is not None][:]
+    rows.sort(key=lambda r: -abs(r["swing"]["value"]))
+    rows = rows[:top][::-1]  # barh draws bottom-up
+    values = [base] + [r["low"]["value"] for r in rows] + [r["high"]["value"] for r in rows]
+    scale, unit = money_scale(values)
+    fig, ax = _figure(height=max(3.0, 0.42 * len(rows) + 1.4))
+    y = np.arange(len(rows))
+    low = np.array([r["low"]["value"] for r in rows]) / scale
+    high = np.array([r["high"]["value"] for r in rows]) / scale
+    b = base / scale
+    ax.barh(y, low - b, left=b, height=0.7, color=VERMILLION, hatch="///", edgecolor="white", linewidth=0.3,
+            label="driver in its lowest 10 % (an event: without it)")
+    ax.barh(y, high - b, left=b, height=0.7, color=SKY, edgecolor="white", linewidth=0.3,
+            label="driver in its highest 10 % (an event: with it)")
+    ax.axvline(b, color=BLACK, linewidth=1.2)
+    ax.set_yticks(y, [short_driver(r["driver"]) for r in rows])
+    ax.set_xlabel(money_label(f"mean {metric}", currency, unit))
+    ax.set_title(f"What moves {metric}: mean {metric} with each driver at its extremes")
+    ax.grid(axis="y", visible=False)
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles=[*handles, Line2D([], [], color=BLACK, linewidth=1.2)],
+               labels=[*labels, f"mean NPV over all trials: {b:,.2f}"], loc="outside lower center", ncol=2,
+               frameon=False)
+    return fig
+
+
+def fan_chart(fan: dict, go_live: dict | None, currency: str) -> Figure:
+    """Cumulative cash by month: P10-P90 and P25-P75 bands, the median, break-even and go-live."""
+    p = {k: np.asarray(v, dtype=float) for k, v in fan["percentiles"].items()}
+    months = np.arange(fan["months"])
+    scale, unit = money_scale(np.concatenate([p["p10"], p["p90"]]))
+    fig, ax = _figure()
+    ax.fill_between(months, p["p10"] / scale, p["p90"] / scale, color=SKY, alpha=0.35, linewidth=0,
+                    label="P10-P90")
+    ax.fill_between(months, p["p25"] / scale, p["p75"] / scale, color=BLUE, alpha=0.45, linewidth=0,
+                    label="P25-P75")
+    ax.plot(months, p["p50"] / scale, color=BLACK, linewidth=2.0, label="median")
+    ax.axhline(0.0, color=GREY, linewidth=1.0)
+    if go_live is not None:
+        if go_live.get("p10") is not None and go_live["p90"] > go_live["p10"]:
+            ax.axvspan(go_live["p10"], go_live["p90"], color=ORANGE, alpha=0.18, linewidth=0,
+                       label=f"go-live P10-P90 (months {go_live['p10']:g}-{go_live['p90']:g})")
+        ax.axvline(go_live["p50"], color=VERMILLION, linestyle="--", linewidth=1.5,
+                   label=f"median go-live (month {go_live['p50']:g})")
+    ax.set_xlim(0, fan["months"] - 1)
+    ax.set_xlabel("month")
+    ax.set_ylabel(money_label("cumulative net cash", currency, unit))
+    ax.set_title("Cumulative cash position by month (undiscounted)")
+    ax.legend(loc="upper left", frameon=True, framealpha=0.9)
+    return fig
+
+
+def compare_s_curves(a: np.ndarray, b: np.ndarray, names: tuple[str, str], currency: str) -> Figure:
+    """Both scenarios' NPV S-curves on one chart: A solid dark, B dashed light."""
+    both = np.concatenate([a[np.isfinite(a)], b[np.isfinite(b)]])
+    scale, unit = money_scale(np.quantile(both, [0.01, 0.99]) if both.size else [0.0])
+    fig, ax = _figure()
+    _cdf(ax, a / scale, color=BLUE, linewidth=2.2, label=f"A: {names[0]}")
+    _cdf(ax, b / scale, color=ORANGE, linewidth=2.2, linestyle="--", label=f"B: {names[1]}")
+    ax.axvline(0.0, color=BLACK, linewidth=1.0)
+    if both.size:
+        ax.set_xlim(*(np.quantile(both, [0.002, 0.998]) / scale))
+    ax.set_ylim(0, 1)
+    ax.set_xlabel(money_label("NPV", currency, unit))
+    ax.set_ylabel("P(NPV ≤ x)")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.set_title("NPV: cumulative probability, both scenarios (common random numbers)")
+    ax.legend(loc="lower right", frameon=True, framealpha=0.9)
+    return fig
+
+
+def delta_histogram(delta: np.ndarray, summary: dict, names: tuple[str, str], currency: str) -> Figure:
+    """Histogram of NPV(A) - NPV(B), trial by trial: B better hatched, zero and the mean marked."""
+    finite = delta[np.isfinite(delta)]
+    share, edges, below, above = _histogram_bars(finite)
+    scale, unit = money_scale([edges[0], edges[-1]])
+    fig, ax = _figure()
+    left, width = edges[:-1] / scale, np.diff(edges) / scale
+    worse = edges[1:] <= 0
+    ax.bar(left[worse], share[worse], width=width[worse], align="edge", color=ORANGE, hatch="\\\\\\",
+           edgecolor="white", linewidth=0.3, label=f"B better ({names[1]})")
+    ax.bar(left[~worse], share[~worse], width=width[~worse], align="edge", color=BLUE, edgecolor="white",
+           linewidth=0.3, label=f"A better ({names[0]})")
+    ax.axvline(0.0, color=BLACK, linewidth=2.0)
+    mean = summary["mean"]
+    ax.axvline(mean["value"] / scale, color=BLACK, linestyle="--", linewidth=1.2,
+               label=f"mean {mean['value'] / scale:,.2f} ± {mean['se'] / scale:,.2f}")
+    ax.set_xlabel(money_label("NPV(A) - NPV(B)", currency, unit))
+    ax.set_ylabel("share of trials")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
+    ax.set_title("Difference in NPV, trial by trial")
+    ax.legend(loc="upper left", frameon=False)
+    fig.text(0.01, 0.005, f"not drawn: {percent(below)} of trials below the axis, {percent(above)} above",
+             fontsize=8, color=GREY, ha="left", va="bottom")
+    return fig

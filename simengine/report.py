@@ -1,0 +1,299 @@
+"""`simengine report`: a self-contained HTML page (and PNGs) from a result file or a comparison.
+
+The figures come from three places, each named on the page:
+- the summary (percentiles, probabilities, standard errors) is recomputed from every trial
+  of the file, as `simengine summarize` does;
+- the payback curve counts every trial;
+- histograms, S-curves, the tornado and the inputs table use the file's first
+  `CHART_TRIALS` trials (all of them in an ordinary run), and the fan chart the per-month
+  percentiles the run stored (its first 65,536 trials; cash_fan.py).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from . import charts
+from .errors import ResultFileError
+from .html_page import Chart, facts, figure, page, paragraph, section, table
+from .output import check_writable, read_head, read_metadata, write_bytes_atomic
+from .runner import summarize_file
+from .scenario import Scenario, scenario_from_json
+from .sensitivity import sensitivity
+
+CHART_TRIALS = 1_000_000
+TORNADO_DRIVERS = 12
+NEEDED = ("npv", "roi", "payback_months", "go_live_month")
+
+
+@dataclass
+class Report:
+    """A finished report: the HTML page and the charts it embeds (to write as PNGs on request)."""
+
+    title: str
+    html: str
+    charts: list[Chart] = field(default_factory=list)
+
+    def write(self, out: Path, png_dir: Path | None = None, force: bool = False) -> list[Path]:
+        """Write the page (and the PNGs), refusing to overwrite unless forced; returns the paths."""
+        pngs = [png_dir / f"{c.stem}.png" for c in self.charts] if png_dir is not None else []
+        check_writable([out, *pngs], force)
+        for path, chart in zip(pngs, self.charts):
+            write_bytes_atomic(path, chart.png)
+        write_bytes_atomic(out, self.html.encode("utf-8"))
+        return [out, *pngs]
+
+
+# --- formatting ------------------------------------------------------------------------------
+
+def amount(x) -> str:
+    return "n/a" if x is None or not math.isfinite(x) else f"{x:,.0f}"
+
+
+def number(x) -> str:
+    """A driver's value: thousands separators for amounts, four significant digits otherwise."""
+    if x is None or not math.isfinite(x):
+        return "n/a"
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
+
+
+def with_se(est: dict, fmt) -> str:
+    if est is None or est.get("value") is None:
+        return "n/a"
+    se = est.get("se")
+    return fmt(est["value"]) if se is None else f"{fmt(est['value'])} ± {fmt(se)}"
+
+
+METRIC_ROWS = (  # (summary key, label, formatter)
+    ("npv", "NPV ({currency})", amount),
+    ("roi", "ROI", lambda x: f"{x * 100:.1f} %"),
+    ("bcr", "benefit-cost ratio", lambda x: f"{x:.3f}"),
+    ("irr", "IRR (annual)", lambda x: f"{x * 100:.1f} %"),
+    ("payback_months", "payback (months)", lambda x: f"{x:.1f}"),
+)
+TARGET_LABELS = {"payback_months_max": "payback within {t:g} months", "bcr_min": "benefit-cost ratio ≥ {t:g}",
+                 "roi_min": "ROI ≥ {pct}"}
+
+
+def summary_tables(summary: dict, currency: str) -> str:
+    """The summary with standard errors: one row per metric, then the probabilities."""
+    rows = []
+    for key, label, fmt in METRIC_ROWS:
+        m = summary["metrics"].get(key)
+        if m is None:
+            continue
+        never = key == "payback_months"
+
+        def cell(name, m=m, fmt=fmt, never=never):
+            est = m.get(name)
+            if never and est is not None and est.get("value") is None and name.startswith("p"):
+                return "never"
+            return with_se(est, fmt)
+        rows.append([label.format(currency=currency), cell("mean"), cell("sd"), cell("p5"), cell("p10"),
+                     cell("p50"), cell("p90"), cell("p95"), f"{m['n_null']:,}"])
+    metrics = table(["metric", "mean", "sd", "P5", "P10", "P50", "P90", "P95", "null (undefined)"], rows)
+    pct = lambda est: with_se(est, lambda x: f"{x * 100:.2f} %")  # noqa: E731
+    probs = [["P(NPV < 0)", pct(summary["p_npv_negative"])],
+             [f"CVaR 5 % of NPV (mean of the worst 5 %, {currency})", with_se(summary["cvar5_npv"], amount)]]
+    for key, t in summary.get("targets", {}).items():
+        if key == "all":
+            probs.append(["all targets together", pct(t["probability"])])
+        else:
+            probs.append([TARGET_LABELS[key].format(t=t["target"], pct=f"{t['target'] * 100:g} %"),
+                          pct(t["probability"])])
+    return metrics + table(["probability or risk measure", "estimate ± standard error"], probs)
+
+
+def headline(summary: dict, currency: str) -> str:
+    npv = summary["metrics"]["npv"]
+    lines = [f"Mean NPV {with_se(npv['mean'], amount)} {currency}; median {amount(npv['p50']['value'])}; "
+             f"90 % of outcomes between {amount(npv['p5']['value'])} and {amount(npv['p95']['value'])}.",
+             f"Probability of losing money (NPV < 0): {summary['p_npv_negative']['value'] * 100:.1f} %; "
+             f"the worst 5 % of outcomes average {amount(summary['cvar5_npv']['value'])} {currency}."]
+    if "all" in summary.get("targets", {}):
+        lines.append(f"All decision targets met together in "
+                     f"{summary['targets']['all']['probability']['value'] * 100:.1f} % of trials.")
+    return '<div class="headline">' + "".join(paragraph(x) for x in lines) + "</div>"
+
+
+# --- data from a result file -----------------------------------------------------------------
+
+def payback_shares(path: Path, horizon: int, trials: int) -> tuple[np.ndarray, float]:
+    """(share paid back by month k for k = 1..H, share never paid back), over every trial."""
+    counts = np.zeros(horizon + 2, dtype=np.int64)
+    for batch in pq.ParquetFile(path).iter_batches(columns=["payback_months"], batch_size=1 << 17):
+        months = batch.column(0).to_numpy(zero_copy_only=False).astype(float)
+        months = np.where(np.isnan(months), horizon + 1, months).astype(np.int64)
+        counts += np.bincount(months, minlength=horizon + 2)
+    paid = np.cumsum(counts[1:horizon + 1]) / trials
+    return paid, counts[horizon + 1] / trials
+
+
+def go_live_stats(go_live: np.ndarray) -> dict:
+    q = np.quantile(go_live, [0.1, 0.5, 0.9], method="inverted_cdf")
+    return {"p10": float(q[0]), "p50": float(q[1]), "p90": float(q[2])}
+
+
+def inputs_table(scenario: Scenario, sample: dict[str, np.ndarray]) -> str:
+    """Each sampled driver: its distribution and its P10/P50/P90 as sampled (or, where the
+    file does not store it, from the distribution itself, marked so)."""
+    fields = scenario.fields()
+    rows, from_distribution = [], False
+    for name in scenario.drivers():
+        values = sample.get(name)
+        if name in fields:
+            described = fields[name].describe()
+        else:
+            described = "0/1: whether the event occurs"
+        if values is not None and values.size:
+            q = np.quantile(values, [0.1, 0.5, 0.9], method="inverted_cdf")
+            mark = ""
+        else:
+            dist = fields.get(name)
+            q = dist.ppf(np.array([0.1, 0.5, 0.9])) if dist is not None else [math.nan] * 3
+            mark, from_distribution = " *", True
+        rows.append([name, described] + [number(v) + mark for v in q])
+    note = paragraph("* from the distribution: this file does not store that driver.", "note") \
+        if from_distribution else ""
+    return table(["driver", "distribution", "P10", "P50", "P90"], rows, text_columns=2) + note
+
+
+def result_report(path: Path) -> Report:
+    """The report of one result file."""
+    meta = read_metadata(path)
+    scenario = scenario_from_json(meta["scenario"])
+    names = set(pq.read_schema(path).names)
+    missing = [c for c in NEEDED if c not in names]
+    if missing:
+        raise ResultFileError(f"{path}: a report needs the metrics stored; this file was run with --columns "
+                              f"{meta.get('columns', 'drivers')} (use --columns all or metrics)")
+    trials, currency, horizon = int(meta["trials"]), scenario.currency, scenario.horizon_months
+    summary = summarize_file(path)
+    drivers = [d for d in scenario.drivers() if d in names]
+    sample = read_head(path, [*NEEDED, *drivers], min(trials, CHART_TRIALS))
+    shown = sample["npv"].size
+    head_note = "" if shown == trials else f"histogram of the first {shown:,} of {trials:,} trials"
+
+    built: list[Chart] = []
+
+    def add(stem, alt, caption, fig):
+        built.append(Chart(stem, alt, caption, charts.png_bytes(fig)))
+
+    add("npv-histogram", "Histogram of NPV",
+        f"Distribution of NPV over {shown:,} trials. Losses are hatched; the thick line is break-even; "
+        f"dotted, dashed and dash-dotted lines are P5, P50 and P95. Bars span P0.5 to P99.5, and the "
+        f"outermost bars also hold the trials beyond.",
+        charts.npv_histogram(sample["npv"], summary, currency, head_note))
+    add("s-curves", "Cumulative distributions of NPV and ROI",
+        "S-curves: the probability that NPV (left) or ROI (right) comes out at or below each value. "
+        "Vertical lines are break-even and the scenario's decision targets, with the share of trials "
+        "that meet each.", charts.s_curves(sample["npv"], sample["roi"], summary, currency))
+    paid, never = payback_shares(path, horizon, trials)
+    target = scenario.decision.payback_months_max
+    met = summary.get("targets", {}).get("payback_months_max", {}).get("probability", {}).get("value")
+    add("payback", "Probability of having paid back by each month",
+        f"The share of all {trials:,} trials whose cumulative cash has turned non-negative by each month; "
+        f"{never * 100:.1f} % never pay back within the {horizon}-month horizon.",
+        charts.payback_curve(paid, never, horizon, target, met))
+    fan_note = ""
+    if "cash_fan" in meta:
+        fan = json.loads(meta["cash_fan"])
+        add("cash-fan", "Fan chart of cumulative cash by month",
+            f"Cumulative net cash (undiscounted) at the end of each month: the middle 80 % (P10-P90) and "
+            f"middle 50 % (P25-P75) of trials, and the median. Exact percentiles of the run's first "
+            f"{fan['trials']:,} trials (of {trials:,}). The shaded column is where go-live falls in 80 % of "
+            f"trials; the dashed line is the median go-live month.",
+            charts.fan_chart(fan, go_live_stats(sample["go_live_month"]), currency))
+    else:
+        fan_note = paragraph("No fan chart: this file was written before simengine stored per-month cash "
+                             "percentiles (0.3.0); run the scenario again to get it.", "note")
+    tornado_note = ""
+    if drivers:
+        table_rows = sensitivity(path, "npv", max_trials=CHART_TRIALS)["drivers"]
+        base = float(np.nanmean(sample["npv"]))
+        add("tornado", "Tornado chart of the drivers of NPV",
+            f"Mean NPV when each driver is in its lowest 10 % (hatched) or highest 10 % of draws; for a risk "
+            f"event, without and with it. The {min(TORNADO_DRIVERS, len(table_rows))} widest swings of "
+            f"{len(table_rows)} drivers, largest on top; the line is the mean NPV over all trials.",
+            charts.tornado(table_rows, base, currency, top=TORNADO_DRIVERS))
+    else:
+        tornado_note = paragraph("No tornado chart: " + ("the scenario has no sampled drivers."
+                                 if not scenario.drivers() else "this file does not store the drivers "
+                                 "(run with --columns all)."), "note")
+
+    described = facts([
+        ("scenario", scenario.name), ("seed", meta["seed"]), ("trials", f"{trials:,}"),
+        ("sampling", meta.get("sampling", "mc")), ("currency", currency), ("horizon", f"{horizon} months"),
+        ("discount rate", scenario.discount_rate.describe()), ("scenario sha256", meta.get("scenario_sha256", "")),
+        ("simengine", meta.get("simengine_version", "")), ("result file", path.name),
+    ])
+    by_stem = {c.stem: c for c in built}
+    body = [
+        f"<h1>Risk report: {scenario.name}</h1>",
+        paragraph(scenario.description.strip(), "lead"), described, headline(summary, currency),
+        section("Net present value", figure(by_stem["npv-histogram"]), figure(by_stem["s-curves"])),
+        section("Payback and cash position", figure(by_stem["payback"]),
+                figure(by_stem["cash-fan"]) if "cash-fan" in by_stem else fan_note),
+        section("What drives the result", figure(by_stem["tornado"]) if "tornado" in by_stem else tornado_note),
+        section("Summary with Monte Carlo standard errors", summary_tables(summary, currency),
+                paragraph("Every estimate carries its Monte Carlo standard error (± one SE). Percentile "
+                          "standard errors are order-statistic intervals; undefined values (no IRR, no "
+                          "payback within the horizon) are counted in the last column, never dropped. "
+                          "A payback percentile of 'never' lies beyond the horizon.", "note")),
+        section("Inputs as sampled", inputs_table(scenario, sample),
+                paragraph(f"P10, P50 and P90 of each driver over the first {shown:,} trials. Correlations: "
+                          + ("; ".join(f"{a} ~ {b}: Spearman {r:g}" for (a, b), r in
+                                       ((c.drivers, c.spearman) for c in scenario.correlations))
+                             or "none") + ".", "note")),
+    ]
+    title = f"Risk report: {scenario.name}"
+    return Report(title, page(title, *body), built)
+
+
+# --- a comparison ----------------------------------------------------------------------------
+
+def comparison_report(result: dict, samples: dict[str, np.ndarray], a: Scenario, b: Scenario) -> Report:
+    """The report of `simengine compare`: both S-curves, the ΔNPV histogram, both summaries."""
+    currency = result["currency"]
+    names = (a.name, b.name)
+    kept = samples["a_npv"].size
+    built = [
+        Chart("compare-s-curves", "NPV S-curves of both scenarios",
+              f"Cumulative distributions of NPV, A solid and B dashed, over {kept:,} trials with common random "
+              f"numbers.", charts.png_bytes(charts.compare_s_curves(samples["a_npv"], samples["b_npv"], names,
+                                                                    currency))),
+        Chart("delta-npv", "Histogram of the NPV difference A - B",
+              "NPV(A) - NPV(B) in each trial: right of zero A does better. The mean (dashed) carries its "
+              "standard error under common random numbers.",
+              charts.png_bytes(charts.delta_histogram(samples["a_npv"] - samples["b_npv"], result["delta_npv"],
+                                                      names, currency))),
+    ]
+    d = result["delta_npv"]
+    pct = lambda est: with_se(est, lambda x: f"{x * 100:.2f} %")  # noqa: E731
+    diff_rows = [["mean ΔNPV", with_se(d["mean"], amount)],
+                 ["… its standard error if the runs were independent",
+                  amount(result["delta_npv_mean_se_if_independent"])],
+                 *[[f"P{p} ΔNPV", with_se(d[f"p{p}"], amount)] for p in (5, 10, 50, 90, 95)],
+                 ["P(A has the higher NPV)", pct(result["p_a_beats_b_npv"])],
+                 ["P(A pays back earlier than B)", pct(result["p_a_pays_back_earlier"])],
+                 ["P(B pays back earlier than A)", pct(result["p_b_pays_back_earlier"])]]
+    title = f"Comparison: {a.name} against {b.name}"
+    body = [
+        f"<h1>{title}</h1>",
+        facts([("A", a.name), ("B", b.name), ("trials", f"{result['trials']:,} each"), ("seed", result["seed"]),
+               ("method", "common random numbers: drivers with the same name share their draws"),
+               ("currency", currency)]),
+        section("NPV of both", figure(built[0]), figure(built[1])),
+        section(f"Difference A - B ({currency})", table(["measure", "estimate ± standard error"], diff_rows)),
+        section(f"A: {a.name}", paragraph(a.description.strip(), "lead"),
+                summary_tables(result["a"]["summary"], currency)),
+        section(f"B: {b.name}", paragraph(b.description.strip(), "lead"),
+                summary_tables(result["b"]["summary"], currency)),
+    ]
+    return Report(title, page(title, *body), built)
