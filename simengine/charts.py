@@ -78,8 +78,11 @@ def _marker_lines(ax, marks, scale):
 def _histogram_bars(values: np.ndarray):
     """Shares of trials in 60 bins over P0.5..P99.5 (an edge on zero), and the shares beyond."""
     lo, hi = np.quantile(values, [0.005, 0.995]) if values.size else (0.0, 1.0)
-    if hi <= lo:
-        lo, hi = lo - 1.0, hi + 1.0
+    if hi - lo <= 1e-9 * max(1.0, abs(lo)):  # (nearly) constant: one visible bar around the value
+        n = max(values.size, 1)
+        half = max(abs(lo) * 0.01, 1.0)
+        edges = np.array([lo - half, hi + half])
+        return np.array([np.count_nonzero(np.abs(values - lo) <= half) / n]), edges, 0.0, 0.0
     # about 60 equal bins, aligned so that zero is an edge: no bar straddles loss and gain
     width = (hi - lo) / 60
     edges = np.arange(math.floor(lo / width), math.ceil(hi / width) + 1) * width
@@ -109,10 +112,12 @@ def npv_histogram(npv: np.ndarray, summary: dict, currency: str, note: str = "")
     fig, ax = _figure()
     left, width = edges[:-1] / scale, np.diff(edges) / scale
     loss = edges[1:] <= 0
-    ax.bar(left[loss], share[loss], width=width[loss], align="edge", color=VERMILLION, edgecolor="white",
-           linewidth=0.3, hatch="///", label="NPV < 0")
-    ax.bar(left[~loss], share[~loss], width=width[~loss], align="edge", color=SKY, edgecolor="white",
-           linewidth=0.3, label="NPV ≥ 0")
+    if loss.any():
+        ax.bar(left[loss], share[loss], width=width[loss], align="edge", color=VERMILLION, edgecolor="white",
+               linewidth=0.3, hatch="///", label="NPV < 0")
+    if (~loss).any():
+        ax.bar(left[~loss], share[~loss], width=width[~loss], align="edge", color=SKY, edgecolor="white",
+               linewidth=0.3, label="NPV ≥ 0")
     ax.axvline(0.0, color=BLACK, linewidth=2.0)
     _marker_lines(ax, [(f"P5 = {metric['p5']['value'] / scale:,.2f}", metric["p5"]["value"], ":"),
                        (f"P50 = {metric['p50']['value'] / scale:,.2f}", metric["p50"]["value"], "--"),
@@ -123,11 +128,19 @@ def npv_histogram(npv: np.ndarray, summary: dict, currency: str, note: str = "")
     ax.set_ylabel("share of trials")
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.1f}"))
-    ax.legend(loc="upper left", frameon=False)
+    ax.legend(loc="best", frameon=True, framealpha=0.9)
     beyond = f"not drawn: {percent(below)} of trials below the axis, {percent(above)} above"
     fig.text(0.01, 0.005, f"{note}; {beyond}" if note else beyond, fontsize=8, color=GREY, ha="left",
              va="bottom")
     return fig
+
+
+def _spread_xlim(ax, values: np.ndarray, scale: float) -> None:
+    """Show P0.2..P99.8 of the values (a constant is left to matplotlib's own margins)."""
+    if values.size:
+        lo, hi = np.quantile(values, [0.002, 0.998]) / scale
+        if hi > lo:
+            ax.set_xlim(lo, hi)
 
 
 def _cdf(ax, values, **kwargs):
@@ -166,11 +179,8 @@ def s_curves(npv: np.ndarray, roi: np.ndarray, summary: dict, currency: str) -> 
     right.set_xlabel("ROI (NPV / PV of costs)")
     right.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     right.set_title("ROI: cumulative probability")
-    roi_finite = roi[np.isfinite(roi)]
-    if roi_finite.size:
-        right.set_xlim(*np.quantile(roi_finite, [0.002, 0.998]))
-    if finite.size:
-        left.set_xlim(*(np.quantile(finite, [0.002, 0.998]) / scale))
+    _spread_xlim(right, roi[np.isfinite(roi)], 1.0)
+    _spread_xlim(left, finite, scale)
     for ax in (left, right):
         ax.set_ylim(0, 1)
         ax.set_ylabel("P(value ≤ x)")
@@ -282,8 +292,7 @@ def compare_s_curves(a: np.ndarray, b: np.ndarray, names: tuple[str, str], curre
     _cdf(ax, a / scale, color=BLUE, linewidth=2.2, label=f"A: {names[0]}")
     _cdf(ax, b / scale, color=ORANGE, linewidth=2.2, linestyle="--", label=f"B: {names[1]}")
     ax.axvline(0.0, color=BLACK, linewidth=1.0)
-    if both.size:
-        ax.set_xlim(*(np.quantile(both, [0.002, 0.998]) / scale))
+    _spread_xlim(ax, both, scale)
     ax.set_ylim(0, 1)
     ax.set_xlabel(money_label("NPV", currency, unit))
     ax.set_ylabel("P(NPV ≤ x)")
@@ -308,12 +317,12 @@ def delta_histogram(delta: np.ndarray, summary: dict, names: tuple[str, str], cu
     ax.axvline(0.0, color=BLACK, linewidth=2.0)
     mean = summary["mean"]
     ax.axvline(mean["value"] / scale, color=BLACK, linestyle="--", linewidth=1.2,
-               label=f"mean {mean['value'] / scale:,.2f} ± {mean['se'] / scale:,.2f}")
+               label=f"mean {mean['value']:,.0f} ± {mean['se']:,.0f} {currency}")
     ax.set_xlabel(money_label("NPV(A) - NPV(B)", currency, unit))
     ax.set_ylabel("share of trials")
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
     ax.set_title("Difference in NPV, trial by trial")
-    ax.legend(loc="upper left", frameon=False)
+    ax.legend(loc="upper right", frameon=True, framealpha=0.9)
     fig.text(0.01, 0.005, f"not drawn: {percent(below)} of trials below the axis, {percent(above)} above",
              fontsize=8, color=GREY, ha="left", va="bottom")
     return fig

@@ -63,6 +63,21 @@ def number(x) -> str:
     return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
 
 
+def probability_text(x: float, se: float | None = None) -> str:
+    """A probability in percent, with as many decimals as its standard error calls for (2 to 4),
+    so that a small but non-zero share never reads as 0."""
+    digits = 2
+    if se is not None and se > 0:
+        digits = min(4, max(2, 1 - math.floor(math.log10(se * 100))))
+    elif 0 < x < 1e-4:
+        digits = 4
+    return f"{x * 100:.{digits}f} %"
+
+
+def value_or_distribution(dist, fmt) -> str:
+    return fmt(dist.params["value"]) if dist.is_fixed else dist.describe()
+
+
 def with_se(est: dict, fmt) -> str:
     if est is None or est.get("value") is None:
         return "n/a"
@@ -98,7 +113,9 @@ def summary_tables(summary: dict, currency: str) -> str:
         rows.append([label.format(currency=currency), cell("mean"), cell("sd"), cell("p5"), cell("p10"),
                      cell("p50"), cell("p90"), cell("p95"), f"{m['n_null']:,}"])
     metrics = table(["metric", "mean", "sd", "P5", "P10", "P50", "P90", "P95", "null (undefined)"], rows)
-    pct = lambda est: with_se(est, lambda x: f"{x * 100:.2f} %")  # noqa: E731
+    def pct(est):
+        return probability_text(est["value"], est.get("se")) + (
+            f" ± {probability_text(est['se'], est['se'])}" if est.get("se") is not None else "")
     probs = [["P(NPV < 0)", pct(summary["p_npv_negative"])],
              [f"CVaR 5 % of NPV (mean of the worst 5 %, {currency})", with_se(summary["cvar5_npv"], amount)]]
     for key, t in summary.get("targets", {}).items():
@@ -117,8 +134,8 @@ def headline(summary: dict, currency: str) -> str:
              f"Probability of losing money (NPV < 0): {summary['p_npv_negative']['value'] * 100:.1f} %; "
              f"the worst 5 % of outcomes average {amount(summary['cvar5_npv']['value'])} {currency}."]
     if "all" in summary.get("targets", {}):
-        lines.append(f"All decision targets met together in "
-                     f"{summary['targets']['all']['probability']['value'] * 100:.1f} % of trials.")
+        p = summary["targets"]["all"]["probability"]
+        lines.append(f"All decision targets met together in {probability_text(p['value'], p['se'])} of trials.")
     return '<div class="headline">' + "".join(paragraph(x) for x in lines) + "</div>"
 
 
@@ -151,6 +168,9 @@ def inputs_table(scenario: Scenario, sample: dict[str, np.ndarray]) -> str:
             described = fields[name].describe()
         else:
             described = "0/1: whether the event occurs"
+        if name.endswith(".occurred") and values is not None and values.size:
+            rows.append([name, described, "", f"occurs in {values.mean() * 100:.1f} %", ""])
+            continue
         if values is not None and values.size:
             q = np.quantile(values, [0.1, 0.5, 0.9], method="inverted_cdf")
             mark = ""
@@ -187,8 +207,8 @@ def result_report(path: Path) -> Report:
 
     add("npv-histogram", "Histogram of NPV",
         f"Distribution of NPV over {shown:,} trials. Losses are hatched; the thick line is break-even; "
-        f"dotted, dashed and dash-dotted lines are P5, P50 and P95. Bars span P0.5 to P99.5, and the "
-        f"outermost bars also hold the trials beyond.",
+        f"dotted, dashed and dash-dotted lines are P5, P50 and P95. The bars span about P0.5 to P99.5; "
+        f"the share of trials beyond each end is given under the chart.",
         charts.npv_histogram(sample["npv"], summary, currency, head_note))
     add("s-curves", "Cumulative distributions of NPV and ROI",
         "S-curves: the probability that NPV (left) or ROI (right) comes out at or below each value. "
@@ -230,8 +250,8 @@ def result_report(path: Path) -> Report:
     described = facts([
         ("scenario", scenario.name), ("seed", meta["seed"]), ("trials", f"{trials:,}"),
         ("sampling", meta.get("sampling", "mc")), ("currency", currency), ("horizon", f"{horizon} months"),
-        ("discount rate", scenario.discount_rate.describe()), ("scenario sha256", meta.get("scenario_sha256", "")),
-        ("simengine", meta.get("simengine_version", "")), ("result file", path.name),
+        ("discount rate", value_or_distribution(scenario.discount_rate, lambda x: f"{x * 100:g} % a year")), ("scenario sha256", meta.get("scenario_sha256", "")),
+        ("simengine", meta.get("version", "")), ("result file", path.name),
     ])
     by_stem = {c.stem: c for c in built}
     body = [
@@ -275,7 +295,8 @@ def comparison_report(result: dict, samples: dict[str, np.ndarray], a: Scenario,
                                                       names, currency))),
     ]
     d = result["delta_npv"]
-    pct = lambda est: with_se(est, lambda x: f"{x * 100:.2f} %")  # noqa: E731
+    def pct(est):
+        return f"{probability_text(est['value'], est['se'])} ± {probability_text(est['se'], est['se'])}"
     diff_rows = [["mean ΔNPV", with_se(d["mean"], amount)],
                  ["… its standard error if the runs were independent",
                   amount(result["delta_npv_mean_se_if_independent"])],
