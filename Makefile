@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a fresh machine (Python >= 3.11 required):
-#   make run    simulate the bundled big-bang CRM upgrade, 1,000,000 trials
+#   make run    simulate the bundled big-bang CRM upgrade, 1,000,000 trials, and write its HTML report
 #   make test   run the test suite
 PYTHON ?= python3
 VENV ?= .venv
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/simengine run crm_upgrade_big_bang --trials 1000000 --force
+	$(BIN)/simengine run crm_upgrade_big_bang --trials 1000000 --report --force
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

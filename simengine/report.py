@@ -26,8 +26,12 @@ from .output import check_writable, read_head, read_metadata, write_bytes_atomic
 from .runner import summarize_file
 from .scenario import Scenario, scenario_from_json
 from .sensitivity import sensitivity
+from .textout import probability_digits
 
 CHART_TRIALS = 1_000_000
+#: The tornado's decile means need far fewer trials than the histograms: at 200,000 their
+#: standard errors are well under a percent of the swing.
+TORNADO_TRIALS = 200_000
 TORNADO_DRIVERS = 12
 NEEDED = ("npv", "roi", "payback_months", "go_live_month")
 
@@ -64,14 +68,8 @@ def number(x) -> str:
 
 
 def probability_text(x: float, se: float | None = None) -> str:
-    """A probability in percent, with as many decimals as its standard error calls for (2 to 4),
-    so that a small but non-zero share never reads as 0."""
-    digits = 2
-    if se is not None and se > 0:
-        digits = min(4, max(2, 1 - math.floor(math.log10(se * 100))))
-    elif 0 < x < 1e-4:
-        digits = 4
-    return f"{x * 100:.{digits}f} %"
+    """A probability in percent, to its standard error (a small share never reads as 0)."""
+    return f"{x * 100:.{max(2, probability_digits(x, se))}f} %"
 
 
 def value_or_distribution(dist, fmt) -> str:
@@ -196,8 +194,9 @@ def result_report(path: Path) -> Report:
     trials, currency, horizon = int(meta["trials"]), scenario.currency, scenario.horizon_months
     summary = summarize_file(path)
     drivers = [d for d in scenario.drivers() if d in names]
-    sample = read_head(path, [*NEEDED, *drivers], min(trials, CHART_TRIALS))
+    sample = read_head(path, list(NEEDED), min(trials, CHART_TRIALS))
     shown = sample["npv"].size
+    driver_sample = read_head(path, drivers, min(trials, TORNADO_TRIALS)) if drivers else {}
     head_note = "" if shown == trials else f"histogram of the first {shown:,} of {trials:,} trials"
 
     built: list[Chart] = []
@@ -235,12 +234,14 @@ def result_report(path: Path) -> Report:
                              "percentiles (0.3.0); run the scenario again to get it.", "note")
     tornado_note = ""
     if drivers:
-        table_rows = sensitivity(path, "npv", max_trials=CHART_TRIALS)["drivers"]
-        base = float(np.nanmean(sample["npv"]))
+        used = min(trials, TORNADO_TRIALS)
+        table_rows = sensitivity(path, "npv", max_trials=used)["drivers"]
+        base = float(np.nanmean(sample["npv"][:used]))
         add("tornado", "Tornado chart of the drivers of NPV",
             f"Mean NPV when each driver is in its lowest 10 % (hatched) or highest 10 % of draws; for a risk "
             f"event, without and with it. The {min(TORNADO_DRIVERS, len(table_rows))} widest swings of "
-            f"{len(table_rows)} drivers, largest on top; the line is the mean NPV over all trials.",
+            f"{len(table_rows)} drivers, largest on top; the line is the mean NPV. From the first {used:,} "
+            f"trials (`simengine sensitivity` gives the full table with standard errors).",
             charts.tornado(table_rows, base, currency, top=TORNADO_DRIVERS))
     else:
         tornado_note = paragraph("No tornado chart: " + ("the scenario has no sampled drivers."
@@ -266,8 +267,9 @@ def result_report(path: Path) -> Report:
                           "standard errors are order-statistic intervals; undefined values (no IRR, no "
                           "payback within the horizon) are counted in the last column, never dropped. "
                           "A payback percentile of 'never' lies beyond the horizon.", "note")),
-        section("Inputs as sampled", inputs_table(scenario, sample),
-                paragraph(f"P10, P50 and P90 of each driver over the first {shown:,} trials. Correlations: "
+        section("Inputs as sampled", inputs_table(scenario, driver_sample),
+                paragraph(f"P10, P50 and P90 of each driver over the first {min(trials, TORNADO_TRIALS):,} "
+                          "trials. Correlations: "
                           + ("; ".join(f"{a} ~ {b}: Spearman {r:g}" for (a, b), r in
                                        ((c.drivers, c.spearman) for c in scenario.correlations))
                              or "none") + ".", "note")),

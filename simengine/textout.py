@@ -33,10 +33,20 @@ def fmt_value(x, kind: str, se: bool = False) -> str:
     return f"{x:.2f}" if se else f"{x:.1f}"
 
 
+def probability_digits(value: float, se: float | None) -> int:
+    """Decimals (of a percentage) that show a probability to its standard error, 1 to 4: a
+    small non-zero share never reads as 0 %."""
+    if se is not None and se > 0:
+        rounded = float(f"{se * 100:.0e}")  # the standard error to one significant digit
+        return min(4, max(1, -math.floor(math.log10(rounded))))
+    return 4 if 0 < value < 1e-3 else 1
+
+
 def fmt_probability(est: dict) -> str:
     if est["value"] is None:
         return "-"
-    return f"{est['value'] * 100:.1f}% (±{est['se'] * 100:.2f}%)"
+    digits = probability_digits(est["value"], est["se"])
+    return f"{est['value'] * 100:.{digits}f}% (±{est['se'] * 100:.{max(digits, 2)}f}%)"
 
 
 def summary_table(summary: dict) -> str:
