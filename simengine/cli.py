@@ -173,9 +173,14 @@ def run_command(scenario, trials, precision_texts, max_trials, seed, out, thread
                          columns=columns, on_chunk=progress)
     finally:
         progress.close()
+    if report_path is not None:
+        from .report import result_report  # matplotlib is imported only when a report is asked for
+
+        result_report(report.result_path).write(report_path, force=force)
     if as_json:
         paths = {"result_path": str(report.result_path) if report.result_path else None,
-                 "summary_path": str(report.summary_path) if report.summary_path else None}
+                 "summary_path": str(report.summary_path) if report.summary_path else None,
+                 **({"report_path": str(report_path)} if report_path is not None else {})}
         repairs = {"correlation_repairs": [{"drivers": [a, b], "requested": old, "used": new}
                                            for a, b, old, new in sc.correlation_repairs]}
         echo_json({**report.summary, **paths, **(repairs if sc.correlation_repairs else {}),
@@ -194,9 +199,6 @@ def run_command(scenario, trials, precision_texts, max_trials, seed, out, thread
         click.echo(f"Results: {report.result_path}")
         click.echo(f"Summary: {report.summary_path}")
     if report_path is not None:
-        from .report import result_report  # matplotlib is imported only when a report is asked for
-
-        result_report(report.result_path).write(report_path, force=force)
         click.echo(f"Report:  {report_path}")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import struct
 
@@ -47,6 +48,7 @@ def test_a_report_builds_for_every_bundled_scenario(bundled, tmp_path, name):
     for stem in expected:
         assert f'<figure id="{stem}">' in html
     assert "Summary with Monte Carlo standard errors" in html and "Inputs as sampled" in html
+    assert html.count("<table>") == 3  # metrics, probabilities, inputs
     assert sc.name in html and "P(NPV &lt; 0)" in html and " ± " in html
     for path in written[1:]:
         width, height = png_size(path.read_bytes())
@@ -74,6 +76,10 @@ def test_run_report_flag_and_report_command(tmp_path):
                                 "--quiet"])
     assert done.exit_code == 0, done.output
     assert "Report:  " in done.output and (tmp_path / "bb.html").exists()
+    as_json = runner.invoke(main, ["run", "crm_new_small_firm", "--trials", "500", "--out", str(tmp_path / "s.parquet"),
+                                   "--report", "--json", "--quiet"])
+    assert as_json.exit_code == 0 and json.loads(as_json.stdout)["report_path"] == str(tmp_path / "s.html")
+    assert (tmp_path / "s.html").exists()
     # the report command refuses to overwrite, then writes PNGs on request
     again = runner.invoke(main, ["report", str(out)])
     assert again.exit_code == 2 and "already exists; use --force" in again.stderr
