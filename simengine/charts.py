@@ -209,7 +209,7 @@ def payback_curve(paid_by: np.ndarray, never: float, horizon: int, target: float
     ax.set_ylabel("share of trials paid back")
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_title(f"Payback: never within the {horizon}-month horizon in {share_text(never)} of trials")
-    ax.legend(loc="upper left", frameon=False)
+    ax.legend(loc="upper left", frameon=True, framealpha=1.0, edgecolor="white")
     return fig
 
 
