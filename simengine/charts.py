@@ -92,6 +92,23 @@ def _histogram_bars(values: np.ndarray):
     return counts / n, edges, np.count_nonzero(values < lo) / n, np.count_nonzero(values > hi) / n
 
 
+def _two_sided_histogram(ax, values: np.ndarray, below_zero: dict, above_zero: dict) -> tuple[float, str, str]:
+    """Bars of `values` (finite) split at zero, each side in its own style; returns the scale,
+    its unit word and the note on what lies beyond the axis."""
+    share, edges, below, above = _histogram_bars(values)
+    scale, unit = money_scale([edges[0], edges[-1]])
+    left, width = edges[:-1] / scale, np.diff(edges) / scale
+    negative = edges[1:] <= 0
+    for side, style in ((negative, below_zero), (~negative, above_zero)):
+        if side.any():
+            ax.bar(left[side], share[side], width=width[side], align="edge", edgecolor="white", linewidth=0.3,
+                   **style)
+    ax.axvline(0.0, color=BLACK, linewidth=2.0)
+    ax.set_ylabel("share of trials")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
+    return scale, unit, f"not drawn: {percent(below)} of trials below the axis, {percent(above)} above"
+
+
 def share_text(p: float) -> str:
     """A probability as a percentage that never rounds a non-zero share to 0."""
     if p is None:
@@ -106,30 +123,18 @@ def share_text(p: float) -> str:
 def npv_histogram(npv: np.ndarray, summary: dict, currency: str, note: str = "") -> Figure:
     """Histogram of NPV: losses darker and hatched, the zero line, and P5, P50, P95 marked."""
     metric = summary["metrics"]["npv"]
-    finite = npv[np.isfinite(npv)]
-    share, edges, below, above = _histogram_bars(finite)
-    scale, unit = money_scale([edges[0], edges[-1]])
     fig, ax = _figure()
-    left, width = edges[:-1] / scale, np.diff(edges) / scale
-    loss = edges[1:] <= 0
-    if loss.any():
-        ax.bar(left[loss], share[loss], width=width[loss], align="edge", color=VERMILLION, edgecolor="white",
-               linewidth=0.3, hatch="///", label="NPV < 0")
-    if (~loss).any():
-        ax.bar(left[~loss], share[~loss], width=width[~loss], align="edge", color=SKY, edgecolor="white",
-               linewidth=0.3, label="NPV ≥ 0")
-    ax.axvline(0.0, color=BLACK, linewidth=2.0)
+    scale, unit, beyond = _two_sided_histogram(ax, npv[np.isfinite(npv)],
+                                               dict(color=VERMILLION, hatch="///", label="NPV < 0"),
+                                               dict(color=SKY, label="NPV ≥ 0"))
     _marker_lines(ax, [(f"P5 = {metric['p5']['value'] / scale:,.2f}", metric["p5"]["value"], ":"),
                        (f"P50 = {metric['p50']['value'] / scale:,.2f}", metric["p50"]["value"], "--"),
                        (f"P95 = {metric['p95']['value'] / scale:,.2f}", metric["p95"]["value"], "-.")], scale)
     p_neg = summary["p_npv_negative"]
     ax.set_title(f"NPV: P(NPV < 0) = {percent(p_neg['value'])} ± {percent(p_neg['se'], 2)}")
     ax.set_xlabel(money_label("NPV", currency, unit))
-    ax.set_ylabel("share of trials")
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.1f}"))
     ax.legend(loc="best", frameon=True, framealpha=0.9)
-    beyond = f"not drawn: {percent(below)} of trials below the axis, {percent(above)} above"
     fig.text(0.01, 0.005, f"{note}; {beyond}" if note else beyond, fontsize=8, color=GREY, ha="left",
              va="bottom")
     return fig
@@ -304,25 +309,15 @@ def compare_s_curves(a: np.ndarray, b: np.ndarray, names: tuple[str, str], curre
 
 def delta_histogram(delta: np.ndarray, summary: dict, names: tuple[str, str], currency: str) -> Figure:
     """Histogram of NPV(A) - NPV(B), trial by trial: B better hatched, zero and the mean marked."""
-    finite = delta[np.isfinite(delta)]
-    share, edges, below, above = _histogram_bars(finite)
-    scale, unit = money_scale([edges[0], edges[-1]])
     fig, ax = _figure()
-    left, width = edges[:-1] / scale, np.diff(edges) / scale
-    worse = edges[1:] <= 0
-    ax.bar(left[worse], share[worse], width=width[worse], align="edge", color=ORANGE, hatch="\\\\\\",
-           edgecolor="white", linewidth=0.3, label=f"B better ({names[1]})")
-    ax.bar(left[~worse], share[~worse], width=width[~worse], align="edge", color=BLUE, edgecolor="white",
-           linewidth=0.3, label=f"A better ({names[0]})")
-    ax.axvline(0.0, color=BLACK, linewidth=2.0)
+    scale, unit, beyond = _two_sided_histogram(ax, delta[np.isfinite(delta)],
+                                               dict(color=ORANGE, hatch="\\\\\\", label=f"B better ({names[1]})"),
+                                               dict(color=BLUE, label=f"A better ({names[0]})"))
     mean = summary["mean"]
     ax.axvline(mean["value"] / scale, color=BLACK, linestyle="--", linewidth=1.2,
                label=f"mean {mean['value']:,.0f} ± {mean['se']:,.0f} {currency}")
     ax.set_xlabel(money_label("NPV(A) - NPV(B)", currency, unit))
-    ax.set_ylabel("share of trials")
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
     ax.set_title("Difference in NPV, trial by trial")
     ax.legend(loc="upper right", frameon=True, framealpha=0.9)
-    fig.text(0.01, 0.005, f"not drawn: {percent(below)} of trials below the axis, {percent(above)} above",
-             fontsize=8, color=GREY, ha="left", va="bottom")
+    fig.text(0.01, 0.005, beyond, fontsize=8, color=GREY, ha="left", va="bottom")
     return fig
