@@ -26,6 +26,9 @@ CONST, AFFINE, TRIANGULAR, TABLE, NORMAL, LOGNORMAL, TRUNCNORM, STEP, METALOG, P
 COMPONENT_CODES = (AFFINE, TRIANGULAR, NORMAL, LOGNORMAL, PARETO)
 COMPONENT_STRIDE = 4
 MIXTURE_ITERATIONS = 200
+#: The mixture quantile's bracket is closed to this relative width (about 50 float steps),
+#: far below any input's meaning; a bracket of adjacent floats costs many more steps.
+MIXTURE_XTOL = 1e-14
 #: Codes whose natural input is a normal score z rather than a uniform u.
 Z_CODES = (TABLE, NORMAL, LOGNORMAL)
 
@@ -155,9 +158,25 @@ def component_quantile_python(code, p, u):
     return p[3] + min(p[0] * (1.0 - u) ** (-1.0 / p[1]), p[2])
 
 
+def mixture_cdf_python(weights, codes, params, x):
+    """sum_k w_k F_k(x): the mixture's CDF."""
+    f = 0.0
+    for c in range(weights.shape[0]):
+        f += weights[c] * component_cdf(int(codes[c]), params[c * COMPONENT_STRIDE:(c + 1) * COMPONENT_STRIDE], x)
+    return f
+
+
 def mixture_column_python(weights, codes, params, values):
-    """MIXTURE: the smallest x with sum_k w_k F_k(x) >= u, by bisection between the components'
-    own quantiles at u (the mixture's quantile always lies between them), to the last bit."""
+    """MIXTURE: x with sum_k w_k F_k(x) = u, to about 1e-14 relative (F(x) >= u).
+
+    The root lies between the components' own quantiles at u. It is found by the Illinois
+    variant of regula falsi inside that bracket (superlinear on the smooth CDFs here: about
+    ten CDF evaluations where bisection to the last bit took ~55), with a bisection step
+    whenever the secant point is not strictly inside or the bracket has not halved in two
+    steps (the CDF has a kink where a Pareto component starts and jumps at its cap). It
+    stops when F(x) = u exactly in floating point or the bracket is MIXTURE_XTOL wide, and
+    returns the upper end: F(lo) < u <= F(hi) holds throughout.
+    """
     k = weights.shape[0]
     for i in range(values.shape[0]):
         u = values[i]
@@ -167,17 +186,38 @@ def mixture_column_python(weights, codes, params, values):
             q = component_quantile(int(codes[c]), params[c * COMPONENT_STRIDE:(c + 1) * COMPONENT_STRIDE], u)
             lo = min(lo, q)
             hi = max(hi, q)
+        f_lo = mixture_cdf(weights, codes, params, lo) - u
+        f_hi = mixture_cdf(weights, codes, params, hi) - u
+        kept = 0  # +1: the upper end moved last; -1: the lower end
+        width_1 = width_2 = math.inf  # the bracket's width one and two steps ago
         for _ in range(MIXTURE_ITERATIONS):
             mid = 0.5 * (lo + hi)
-            if mid <= lo or mid >= hi:
+            width = hi - lo
+            if mid <= lo or mid >= hi or width <= MIXTURE_XTOL * max(abs(lo), abs(hi)):
                 break
-            f = 0.0
-            for c in range(k):
-                f += weights[c] * component_cdf(int(codes[c]), params[c * COMPONENT_STRIDE:(c + 1) * COMPONENT_STRIDE], mid)
-            if f >= u:
-                hi = mid
+            x = mid
+            if f_hi > f_lo and width <= 0.5 * width_2 and math.isfinite(width):
+                x = lo - f_lo * (width / (f_hi - f_lo))
+                if not (lo < x < hi):
+                    x = mid
+            width_2 = width_1
+            width_1 = width
+            f = mixture_cdf(weights, codes, params, x) - u
+            if f == 0.0:  # F(x) = u exactly in floating point: x is the root to full precision
+                hi = x
+                break
+            if f > 0.0:
+                hi = x
+                f_hi = f
+                if kept == 1:
+                    f_lo *= 0.5  # Illinois: the lower end stayed twice, halve its weight
+                kept = 1
             else:
-                lo = mid
+                lo = x
+                f_lo = f
+                if kept == -1:
+                    f_hi *= 0.5
+                kept = -1
         values[i] = hi
 
 
@@ -223,6 +263,7 @@ def quantile_column_python(code, p, t0, t1, t2, t3, values, is_z):
 table_column = jit(table_column_python)
 component_cdf = jit(component_cdf_python)
 component_quantile = jit(component_quantile_python)
+mixture_cdf = jit(mixture_cdf_python)
 mixture_column = jit(mixture_column_python)
 metalog_column = jit(metalog_column_python)
 step_column = jit(step_column_python)
