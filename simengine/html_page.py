@@ -22,9 +22,11 @@ h2 { font-size: 1.25em; border-bottom: 2px solid #333; padding-bottom: 0.15em; m
 .headline { border: 2px solid #333; padding: 0.6em 1em; margin: 1em 0; }
 .headline p { margin: 0.25em 0; }
 table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
-th, td { border: 1px solid #999; padding: 0.25em 0.6em; text-align: right; vertical-align: top; }
+th, td { border: 1px solid #999; padding: 0.25em 0.6em; text-align: right; vertical-align: top;
+         white-space: nowrap; }
+td .se { display: block; color: #555; font-size: 0.85em; }
 th { background: #eee; }
-td.text, th.text { text-align: left; }
+td.text, th.text { text-align: left; white-space: normal; }
 figure { margin: 1.2em 0; page-break-inside: avoid; }
 figure img { max-width: 100%; height: auto; border: 1px solid #ccc; }
 figcaption { font-size: 0.9em; color: #333; margin-top: 0.3em; }
@@ -54,10 +56,16 @@ def figure(chart: Chart) -> str:
 
 
 def table(headers: list[str], rows: list[list], text_columns: int = 1) -> str:
-    """An HTML table; the first `text_columns` columns are left-aligned text."""
+    """An HTML table; the first `text_columns` columns are left-aligned text. A cell given as
+    (value, note) shows the note (a standard error) on a second, smaller line."""
     def cell(tag, value, j):
         cls = ' class="text"' if j < text_columns else ""
-        return f"<{tag}{cls}>{esc(value)}</{tag}>"
+        if isinstance(value, tuple):
+            main, note = value
+            inner = esc(main) + (f'<span class="se">{esc(note)}</span>' if note else "")
+        else:
+            inner = esc(value)
+        return f"<{tag}{cls}>{inner}</{tag}>"
     head = "".join(cell("th", h, j) for j, h in enumerate(headers))
     body = "".join("<tr>" + "".join(cell("td", v, j) for j, v in enumerate(r)) + "</tr>" for r in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

@@ -26,7 +26,7 @@ from .output import check_writable, read_head, read_metadata, write_bytes_atomic
 from .runner import summarize_file
 from .scenario import Scenario, scenario_from_json
 from .sensitivity import sensitivity
-from .textout import probability_digits
+from .textout import fmt_value, probability_digits
 
 CHART_TRIALS = 1_000_000
 #: The tornado's decile means need far fewer trials than the histograms: at 200,000 their
@@ -83,12 +83,12 @@ def with_se(est: dict, fmt) -> str:
     return fmt(est["value"]) if se is None else f"{fmt(est['value'])} ± {fmt(se)}"
 
 
-METRIC_ROWS = (  # (summary key, label, formatter)
-    ("npv", "NPV ({currency})", amount),
-    ("roi", "ROI", lambda x: f"{x * 100:.1f} %"),
-    ("bcr", "benefit-cost ratio", lambda x: f"{x:.3f}"),
-    ("irr", "IRR (annual)", lambda x: f"{x * 100:.1f} %"),
-    ("payback_months", "payback (months)", lambda x: f"{x:.1f}"),
+METRIC_ROWS = (  # (summary key, label, kind for textout.fmt_value)
+    ("npv", "NPV ({currency})", "money"),
+    ("roi", "ROI", "percent"),
+    ("bcr", "benefit-cost ratio", "ratio"),
+    ("irr", "IRR (annual)", "percent"),
+    ("payback_months", "payback (months)", "months"),
 )
 TARGET_LABELS = {"payback_months_max": "payback within {t:g} months", "bcr_min": "benefit-cost ratio ≥ {t:g}",
                  "roi_min": "ROI ≥ {pct}"}
@@ -97,20 +97,19 @@ TARGET_LABELS = {"payback_months_max": "payback within {t:g} months", "bcr_min":
 def summary_tables(summary: dict, currency: str) -> str:
     """The summary with standard errors: one row per metric, then the probabilities."""
     rows = []
-    for key, label, fmt in METRIC_ROWS:
+    for key, label, kind in METRIC_ROWS:
         m = summary["metrics"].get(key)
         if m is None:
             continue
-        never = key == "payback_months"
 
-        def cell(name, m=m, fmt=fmt, never=never):
-            est = m.get(name)
-            if never and est is not None and est.get("value") is None and name.startswith("p"):
-                return "never"
-            return with_se(est, fmt)
+        def cell(name, m=m, kind=kind):
+            est = m.get(name) or {"value": None, "se": None}
+            se = est.get("se")
+            return (fmt_value(est["value"], kind), "± " + fmt_value(se, kind, se=True) if se is not None else "")
         rows.append([label.format(currency=currency), cell("mean"), cell("sd"), cell("p5"), cell("p10"),
                      cell("p50"), cell("p90"), cell("p95"), f"{m['n_null']:,}"])
     metrics = table(["metric", "mean", "sd", "P5", "P10", "P50", "P90", "P95", "null (undefined)"], rows)
+
     def pct(est):
         return probability_text(est["value"], est.get("se")) + (
             f" ± {probability_text(est['se'], est['se'])}" if est.get("se") is not None else "")
@@ -241,7 +240,7 @@ def result_report(path: Path) -> Report:
             f"Mean NPV when each driver is in its lowest 10 % (hatched) or highest 10 % of draws; for a risk "
             f"event, without and with it. The {min(TORNADO_DRIVERS, len(table_rows))} widest swings of "
             f"{len(table_rows)} drivers, largest on top; the line is the mean NPV. From the first {used:,} "
-            f"trials (`simengine sensitivity` gives the full table with standard errors).",
+            f"trials (simengine sensitivity gives the full table with standard errors).",
             charts.tornado(table_rows, base, currency, top=TORNADO_DRIVERS))
     else:
         tornado_note = paragraph("No tornado chart: " + ("the scenario has no sampled drivers."
