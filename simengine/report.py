@@ -232,9 +232,18 @@ def result_report(path: Path) -> Report:
         fan_note = paragraph("No fan chart: this file was written before simengine stored per-month cash "
                              "percentiles (0.3.0); run the scenario again to get it.", "note")
     tornado_note = ""
-    if drivers:
+    table_rows = []
+    if not scenario.drivers():
+        tornado_note = "No tornado chart: the scenario has no sampled drivers."
+    elif not drivers:
+        tornado_note = "No tornado chart: this file does not store the drivers (run with --columns all)."
+    else:
         used = min(trials, TORNADO_TRIALS)
-        table_rows = sensitivity(path, "npv", max_trials=used)["drivers"]
+        try:
+            table_rows = sensitivity(path, "npv", max_trials=used)["drivers"]
+        except ResultFileError as exc:  # too few trials to rank drivers
+            tornado_note = f"No tornado chart: {str(exc).split(': ', 1)[-1]}."
+    if table_rows:
         base = float(np.nanmean(sample["npv"][:used]))
         add("tornado", "Tornado chart of the drivers of NPV",
             f"Mean NPV when each driver is in its lowest 10 % (hatched) or highest 10 % of draws; for a risk "
@@ -242,10 +251,7 @@ def result_report(path: Path) -> Report:
             f"{len(table_rows)} drivers, largest on top; the line is the mean NPV. From the first {used:,} "
             f"trials (simengine sensitivity gives the full table with standard errors).",
             charts.tornado(table_rows, base, currency, top=TORNADO_DRIVERS))
-    else:
-        tornado_note = paragraph("No tornado chart: " + ("the scenario has no sampled drivers."
-                                 if not scenario.drivers() else "this file does not store the drivers "
-                                 "(run with --columns all)."), "note")
+    tornado_note = paragraph(tornado_note, "note") if tornado_note else ""
 
     described = facts([
         ("scenario", scenario.name), ("seed", meta["seed"]), ("trials", f"{trials:,}"),

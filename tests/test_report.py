@@ -129,3 +129,12 @@ def test_comparison_report(tmp_path):
         assert f'<figure id="{stem}">' in html
         assert png_size((tmp_path / "png" / f"{stem}.png").read_bytes())[0] >= 800
     assert "A: crm_upgrade_phased" in html and "B: crm_upgrade_big_bang" in html and "mean ΔNPV" in html
+
+
+def test_a_tiny_run_still_reports_and_says_why_there_is_no_tornado(tmp_path):
+    runner = CliRunner()
+    done = runner.invoke(main, ["run", "crm_new_small_firm", "--trials", "5", "--out", str(tmp_path / "t.parquet"),
+                                "--report", "--quiet"])
+    assert done.exit_code == 0, done.output
+    html = (tmp_path / "t.html").read_text(encoding="utf-8")
+    assert "No tornado chart: too few trials" in html and '<figure id="cash-fan">' in html
