@@ -23,6 +23,7 @@ from .errors import InputError, SimengineError
 from .output import COLUMN_CHOICES, check_writable
 from .progress import ProgressBar
 from .precision import parse_targets
+from .distributions import suggest
 from .reference import presets
 from .runner import default_output_path, run, run_to_precision, summarize_file
 from .designs import SAMPLING_METHODS
@@ -389,19 +390,30 @@ def fit_command(data, column, families, as_json):
 def calibrate_command(target, against, as_json):
     """Check a reference class against its published figures, or a scenario against the evidence.
 
-    TARGET is a reference class name (e.g. crm) or a scenario (file or bundled name). For a
-    scenario, each input a reference class covers is compared figure by figure with the
-    class, and inputs more optimistic than the evidence are named.
+    TARGET is a reference class (crm, it-all, it-large, it-fat-tail-stress) or a scenario
+    (file or bundled name). For a scenario, each input the class given by --against covers
+    is compared figure by figure with it, and inputs more optimistic than the evidence are
+    named. docs/reference-classes.md lists the classes, their sources and figures.
 
     \b
     Examples:
       simengine calibrate crm
-      simengine calibrate crm_upgrade_big_bang --against crm
+      simengine calibrate crm_upgrade_big_bang --against it-all
     """
-    if target in presets()["classes"]:
+    classes = presets()["classes"]
+    if target in classes:
         result = calibrate_class(target)
     else:
-        result = calibrate_scenario(load_scenario(resolve_scenario(target)), against)
+        if against not in classes:
+            raise InputError(f"--against: unknown reference class {against!r}{suggest(against, classes)}; "
+                             f"known: {', '.join(classes)}")
+        try:
+            path = resolve_scenario(target)
+        except InputError:
+            known = [*classes, *bundled_scenarios()]
+            raise InputError(f"{target}: neither a reference class nor a scenario file or bundled scenario"
+                             f"{suggest(target, known)}; classes: {', '.join(classes)}") from None
+        result = calibrate_scenario(load_scenario(path), against)
     if as_json:
         echo_json(result)
         return

@@ -220,3 +220,15 @@ def test_each_evidence_variant_changes_only_what_the_evidence_replaces(original)
         d.pop("name"), d.pop("description")
     assert a == b
     assert not any(r["optimistic"] for r in calibrate_scenario(evidence, "crm")["rows"])
+
+
+def test_calibrate_names_classes_and_scenarios_it_does_not_know():
+    from click.testing import CliRunner
+
+    from simengine.cli import main
+    runner = CliRunner()
+    typo = runner.invoke(main, ["calibrate", "it-al"])
+    assert typo.exit_code == 2 and 'neither a reference class nor a scenario' in typo.stderr
+    assert 'did you mean "it-all"' in typo.stderr and "Traceback" not in typo.output
+    against = runner.invoke(main, ["calibrate", "crm_upgrade_big_bang", "--against", "it-smal"])
+    assert against.exit_code == 2 and against.stderr.startswith("Error: --against: unknown reference class")
