@@ -40,8 +40,8 @@ def class_quantities(name: str) -> dict[str, dict]:
     return {q: body for q, body in classes[name].items() if isinstance(body, dict)}
 
 
-def preset_sample(name: str, quantity: str, body: dict) -> np.ndarray:
-    return sample_of(parse_distribution(body["distribution"], quantity), f"{name}.{quantity}")
+def preset_sample(name: str, quantity: str, dist: Distribution) -> np.ndarray:
+    return sample_of(dist, f"{name}.{quantity}")
 
 
 def value_format(figure: dict) -> str:
@@ -53,7 +53,8 @@ def calibrate_class(name: str) -> dict:
     """Each preset of class `name` against the figures it claims, and what else it implies."""
     quantities = []
     for quantity, body in class_quantities(name).items():
-        sample = preset_sample(name, quantity, body)
+        dist = parse_distribution(body["distribution"], quantity)
+        sample = preset_sample(name, quantity, dist)
         rows = []
         for figure in body["figures"]:
             value, se = reference.implied(figure, sample)
@@ -62,8 +63,7 @@ def calibrate_class(name: str) -> dict:
                          "within": abs(value - figure["value"]) <= figure["tolerance"] + 4 * se,
                          "source": figure["source"]})
         quantities.append({
-            "quantity": quantity, "field": field_of(quantity), "distribution": parse_distribution(
-                body["distribution"], quantity).describe(),
+            "quantity": quantity, "field": field_of(quantity), "distribution": dist.describe(),
             "mean": float(sample.mean()), "p50": float(np.quantile(sample, 0.5)),
             "p90": float(np.quantile(sample, 0.9)), "rows": rows, "sources": body["sources"]})
     return {"class": name, "version": reference.version(),
@@ -115,7 +115,7 @@ def calibrate_scenario(scenario, against: str) -> dict:
     for quantity, body in class_quantities(against).items():
         field = field_of(quantity)
         ours = scenario_sample(scenario, field)
-        theirs = preset_sample(against, quantity, body)
+        theirs = preset_sample(against, quantity, parse_distribution(body["distribution"], quantity))
         checks = [(f["label"], reference.implied(f, ours), reference.implied(f, theirs)[0], f["tolerance"],
                    HIGHER_IS_WORSE[quantity] != (f["statistic"] in REVERSED), value_format(f))
                   for f in body["figures"]]

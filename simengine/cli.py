@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import os
 import signal
 import sys
@@ -25,6 +24,7 @@ from .progress import ProgressBar
 from .precision import parse_targets
 from .distributions import suggest
 from .reference import presets
+from .summary import finite_or_none
 from .runner import default_output_path, run, run_to_precision, summarize_file
 from .designs import SAMPLING_METHODS
 from .scenario import load_scenario
@@ -48,7 +48,7 @@ def json_safe(value):
     """The value with every non-finite float (NaN, inf) as null: JSON has no NaN, and a
     reader's parser would reject it."""
     if isinstance(value, float):
-        return value if math.isfinite(value) else None
+        return finite_or_none(value)
     if isinstance(value, dict):
         return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -3,9 +3,10 @@
 One row per trial: `trial` (int64), every driver (float64, named by its dotted path;
 events 0/1), every metric (nullable where MODEL.md says). The file's key-value metadata
 holds the canonical scenario JSON, its sha256, seed, trials, sampling method, stream
-layout, simengine version and schema version; at the end of the run the footer gains
-what is known only then (the per-month cumulative-cash percentiles, `simengine.cash_fan`). Files are written to a temporary name in
-the target folder and renamed only when complete, so a failed run leaves no result.
+layout, simengine version and schema version; at the end of the run the footer gains what
+is known only then (the per-month cumulative-cash percentiles, `simengine.cash_fan`).
+Files are written to a temporary name in the target folder and renamed only when complete,
+so a failed run leaves no result.
 """
 
 from __future__ import annotations

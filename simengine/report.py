@@ -23,7 +23,8 @@ from . import charts
 from .errors import ResultFileError
 from .html_page import Chart, facts, figure, page, paragraph, section, table
 from .output import check_writable, read_head, read_metadata, write_bytes_atomic
-from .runner import summarize_file
+from .runner import accumulate_file, summary_header
+from .summary_stream import PaybackMetric
 from .scenario import Scenario, scenario_from_json
 from .sensitivity import sensitivity
 from .textout import fmt_value, probability_digits
@@ -57,7 +58,7 @@ class Report:
 # --- formatting ------------------------------------------------------------------------------
 
 def amount(x) -> str:
-    return "n/a" if x is None or not math.isfinite(x) else f"{x:,.0f}"
+    return fmt_value(x, "money")
 
 
 def number(x) -> str:
@@ -138,15 +139,14 @@ def headline(summary: dict, currency: str) -> str:
 
 # --- data from a result file -----------------------------------------------------------------
 
-def payback_shares(path: Path, horizon: int, trials: int) -> tuple[np.ndarray, float]:
-    """(share paid back by month k for k = 1..H, share never paid back), over every trial."""
-    counts = np.zeros(horizon + 2, dtype=np.int64)
-    for batch in pq.ParquetFile(path).iter_batches(columns=["payback_months"], batch_size=1 << 17):
-        months = batch.column(0).to_numpy(zero_copy_only=False).astype(float)
-        months = np.where(np.isnan(months), horizon + 1, months).astype(np.int64)
-        counts += np.bincount(months, minlength=horizon + 2)
-    paid = np.cumsum(counts[1:horizon + 1]) / trials
-    return paid, counts[horizon + 1] / trials
+def payback_shares(payback: PaybackMetric, horizon: int) -> tuple[np.ndarray, float]:
+    """(share paid back by month k for k = 1..H, share never paid back), over every trial,
+    from the summary's exact payback histogram."""
+    trials = payback.moments.n + payback.never
+    counts = np.zeros(horizon + 1, dtype=np.int64)
+    for month, count in payback.counts.items():
+        counts[month] = count
+    return np.cumsum(counts[1:]) / trials, payback.never / trials
 
 
 def go_live_stats(go_live: np.ndarray) -> dict:
@@ -191,9 +191,10 @@ def result_report(path: Path) -> Report:
         raise ResultFileError(f"{path}: a report needs the metrics stored; this file was run with --columns "
                               f"{meta.get('columns', 'drivers')} (use --columns all or metrics)")
     trials, currency, horizon = int(meta["trials"]), scenario.currency, scenario.horizon_months
-    summary = summarize_file(path)
+    _, _, acc = accumulate_file(path)
+    summary = {**summary_header(scenario, int(meta["seed"]), trials, meta["sampling"]), **acc.summary()}
     drivers = [d for d in scenario.drivers() if d in names]
-    sample = read_head(path, list(NEEDED), min(trials, CHART_TRIALS))
+    sample = read_head(path, ["npv", "roi", "go_live_month"], min(trials, CHART_TRIALS))
     shown = sample["npv"].size
     driver_sample = read_head(path, drivers, min(trials, TORNADO_TRIALS)) if drivers else {}
     head_note = "" if shown == trials else f"histogram of the first {shown:,} of {trials:,} trials"
@@ -212,7 +213,7 @@ def result_report(path: Path) -> Report:
         "S-curves: the probability that NPV (left) or ROI (right) comes out at or below each value. "
         "Vertical lines are break-even and the scenario's decision targets, with the share of trials "
         "that meet each.", charts.s_curves(sample["npv"], sample["roi"], summary, currency))
-    paid, never = payback_shares(path, horizon, trials)
+    paid, never = payback_shares(acc.payback, horizon)
     target = scenario.decision.payback_months_max
     met = summary.get("targets", {}).get("payback_months_max", {}).get("probability", {}).get("value")
     add("payback", "Probability of having paid back by each month",

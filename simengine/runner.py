@@ -171,6 +171,13 @@ def second_pass(acc: StreamingSummary, scenario: Scenario, trials: int, seed: in
 
 def summarize_file(path: Path) -> dict:
     """Recompute a result file's summary from its stored trials, row group by row group."""
+    meta, scenario, acc = accumulate_file(path)
+    return {**summary_header(scenario, int(meta["seed"]), int(meta["trials"]), meta["sampling"]), **acc.summary()}
+
+
+def accumulate_file(path: Path) -> tuple[dict, Scenario, StreamingSummary]:
+    """A result file's metadata, scenario and finished streaming summary of its stored trials
+    (the summary's accumulators, such as the exact payback histogram, stay available)."""
     meta = read_metadata(path)
     scenario = scenario_from_json(meta["scenario"])
     parquet = pq.ParquetFile(path)
@@ -191,8 +198,7 @@ def summarize_file(path: Path) -> dict:
                 for m in acc.incomplete()}
         for name, values in full.items():
             acc.metrics[name].rebuild(values)
-    seed, trials = int(meta["seed"]), int(meta["trials"])
-    return {**summary_header(scenario, seed, trials, meta["sampling"]), **acc.summary()}
+    return meta, scenario, acc
 
 
 def run_to_precision(scenario: Scenario, *, targets: dict[str, float], max_trials: int, seed: int,

@@ -24,7 +24,7 @@ from .jit import jit
 from .kernels.copula import mix_rows
 from .model import ModelStructure
 from .scenario import Scenario
-from .designs import SAMPLING_METHODS, lhs_block, sobol_points
+from .designs import lhs_block, sobol_points
 from .streams import block_segments, fill_block
 
 #: An occurred-flag's stream stays a uniform (identity quantile) until compared with p.

@@ -25,11 +25,14 @@ Z95 = 1.959963984540054
 CVAR_ALPHA = 0.05
 
 
+def finite_or_none(x) -> float | None:
+    """A number for JSON: None where it is undefined (None, NaN or infinite)."""
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
 def estimate(value, se) -> dict:
     """A JSON estimate: value and standard error, None where undefined."""
-    def clean(x):
-        return None if x is None or not math.isfinite(x) else float(x)
-    return {"value": clean(value), "se": clean(se)}
+    return {"value": finite_or_none(value), "se": finite_or_none(se)}
 
 
 def probability(hits: int, n: int) -> dict:

@@ -14,7 +14,7 @@ from simengine.bundled import bundled_scenarios
 from simengine.cli import main
 from simengine.output import read_head
 from simengine.report import payback_shares, result_report
-from simengine.runner import run
+from simengine.runner import accumulate_file, run
 
 CHARTS = ("npv-histogram", "s-curves", "payback", "cash-fan", "tornado")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -61,7 +61,7 @@ def test_payback_curve_counts_every_trial(bundled, tmp_path):
     sc = bundled["crm_new_small_firm"]
     result = tmp_path / "r.parquet"
     run(sc, trials=5000, seed=2, out=result)
-    paid, never = payback_shares(result, sc.horizon_months, 5000)
+    paid, never = payback_shares(accumulate_file(result)[2].payback, sc.horizon_months)
     payback = read_head(result, ["payback_months"], 5000)["payback_months"]
     for k in (1, 12, 24, sc.horizon_months):
         assert paid[k - 1] == np.count_nonzero(payback <= k) / 5000

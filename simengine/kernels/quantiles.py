@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from ..jit import cython_special, jit
 from .quantile_table import cubic_at
 
