@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from simengine.engine import DEFAULT_CHUNK, Chunk
+from simengine.engine import DEFAULT_CHUNK, RangeResult
+from simengine.executors import ConsumerThread
 from simengine.jit import get_threads
 from simengine.kernels.cashflows import METRICS
 from simengine.output import ResultWriter, result_schema, run_metadata
-from simengine.runner import ChunkConsumer
 from simengine.streams import STREAM_LAYOUT, block_segments, fill_block
 
 INTEGER_ROWS = [METRICS.index(m) for m in ("payback_months", "discounted_payback_months", "go_live_month")]
@@ -30,7 +30,7 @@ def floor_run(scenario, trials: int, seed: int, out: Path, chunk_size: int = DEF
     size = min(chunk_size, trials)
     writer = ResultWriter(out, schema, size)
     rings = [(np.empty((len(drivers), size)), np.empty((len(METRICS), size))) for _ in range(3)]
-    consumer = ChunkConsumer(None, writer)
+    consumer = ConsumerThread(lambda chunk: writer.write(chunk.start, chunk.drivers, chunk.metrics))
     try:
         with ThreadPoolExecutor(get_threads()) as pool:
             for k, start in enumerate(range(0, trials, chunk_size)):
@@ -46,7 +46,7 @@ def floor_run(scenario, trials: int, seed: int, out: Path, chunk_size: int = DEF
                 m = metrics[:, :stop - start]
                 m[:] = draws[:len(METRICS), :stop - start]
                 m[INTEGER_ROWS] = np.floor(m[INTEGER_ROWS] * 60.0) + 1.0
-                consumer.put(Chunk(start, {}, m))
+                consumer.put(RangeResult(start, {}, m))
         consumer.close()
         writer.close()
     finally:

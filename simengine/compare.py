@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .engine import DEFAULT_CHUNK, check_run_options, iter_chunks
+from .engine import DEFAULT_CHUNK, Simulation, check_run_options
+from .executors import Executor, LocalExecutor
 from .errors import SimengineError
 from .kernels.cashflows import METRICS
 from .scenario import Decision, Scenario
@@ -45,18 +46,21 @@ class Comparison:
 
 
 def compare(a: Scenario, b: Scenario, *, trials: int, seed: int, threads: int | None = None,
-            chunk_size: int = DEFAULT_CHUNK, samples: dict | None = None, keep: int = 1_000_000) -> dict:
+            chunk_size: int = DEFAULT_CHUNK, samples: dict | None = None, keep: int = 1_000_000,
+            executor: Executor | None = None) -> dict:
     """Simulate A and B with common random numbers and summarize each and their difference.
 
     With a `samples` dict, the first `keep` trials' NPVs of both are left in it (as
     "a_npv" and "b_npv") for the comparison report's charts.
     """
     check_run_options(trials, seed, "mc", threads, chunk_size)
+    executor = executor or LocalExecutor(threads, chunk_size)
     summaries = StreamingSummary(a.decision), StreamingSummary(b.decision)
     delta = StreamingSummary(NO_TARGETS)  # its "npv" row holds npv_A - npv_B
     wins = Comparison()
-    options = dict(threads=threads, chunk_size=chunk_size, buffer_sets=1)
-    for chunk_a, chunk_b in zip(iter_chunks(a, trials, seed, **options), iter_chunks(b, trials, seed, **options)):
+
+    def consume(results) -> None:
+        chunk_a, chunk_b = results
         summaries[0].add(chunk_a.metrics)
         summaries[1].add(chunk_b.metrics)
         diff = np.full_like(chunk_a.metrics, np.nan)
@@ -67,6 +71,8 @@ def compare(a: Scenario, b: Scenario, *, trials: int, seed: int, threads: int | 
             take = min(chunk_a.size, keep - chunk_a.start)
             samples.setdefault("a_npv", []).append(chunk_a.metrics[NPV, :take].copy())
             samples.setdefault("b_npv", []).append(chunk_b.metrics[NPV, :take].copy())
+
+    executor.run([Simulation(a), Simulation(b)], seed, 0, trials, consume)
     if samples is not None:
         for key in ("a_npv", "b_npv"):
             samples[key] = np.concatenate(samples.get(key, [np.empty(0)]))

@@ -1,43 +1,57 @@
-"""The driver: chunks of trials -> sampler (streams, copula, inverse CDFs) -> kernel -> results.
+"""The engine's seam: a scenario made ready to simulate, and `simulate_range`, the pure
+function from (scenario, seed, trials start..stop-1) to their drivers, metrics and summary
+partials that every executor calls or mirrors.
 
-Everything with state or I/O lives here or in `output`; the kernel stays a pure array
-function. Chunks are independent, so memory per chunk is bounded and per-trial results
-do not depend on the chunk size (see `streams`).
+Everything with state or I/O lives in the executors, the runner and `output`; the kernel
+stays a pure array function. Trials are independent (see `streams`), so a range's results
+do not depend on where, or in how many pieces, it is computed.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Callable, Iterator
+import threading
+from dataclasses import dataclass, field
+from concurrent.futures import Executor
 
 import numpy as np
 
+from .cash_fan import FAN_TRIALS
 from .errors import InputError
-from .jit import get_threads, max_threads, set_threads
+from .jit import max_threads
 from .kernels.cashflows import METRICS
 from .model import ModelStructure
 from .designs import SAMPLING_METHODS
 from .sampler import SamplerPlan
-from .scenario import Scenario
+from .scenario import Scenario, scenario_from_json
+from .streams import BLOCK_SIZE
+from .summary import SUMMARY_METRICS
+from .summary_stream import BlockPartial, block_partial
 
 DEFAULT_SEED = 1
 DEFAULT_TRIALS = 100_000
 DEFAULT_CHUNK = 131_072
 MAX_TRIALS = 10**10
+SUMMARY_ROWS = tuple(METRICS.index(m) for m in SUMMARY_METRICS)
 
 
 @dataclass
-class Chunk:
-    """One chunk's trials: their first index, sampled drivers and metrics (NaN = null)."""
+class RangeResult:
+    """Trials start..start+size-1 of a run: sampled drivers, metrics (NaN = null), and where
+    computed remotely, each block's summary partial and the fan's cumulative-cash rows."""
 
     start: int
     drivers: dict[str, np.ndarray]
     metrics: np.ndarray  # len(METRICS) x trials
+    partials: list[BlockPartial] | None = None
+    cash: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def size(self) -> int:
         return self.metrics.shape[1]
+
+    @property
+    def stop(self) -> int:
+        return self.start + self.size
 
     def metric(self, name: str) -> np.ndarray:
         return self.metrics[METRICS.index(name)]
@@ -57,17 +71,16 @@ class Simulation:
         return self.plan.fill(seed, start, stop, pool, out)
 
     def chunk(self, seed: int, start: int, stop: int, pool: Executor | None = None,
-              buffers: tuple[np.ndarray, np.ndarray] | None = None, cash: np.ndarray | None = None) -> Chunk:
+              buffers: tuple[np.ndarray, np.ndarray] | None = None, cash: np.ndarray | None = None) -> RangeResult:
         """Sample and evaluate trials start..stop-1 (into reused `buffers` when given).
 
-        `cash` (rows x months) receives the cumulative cash by month of the run's first
-        `rows` trials: those of this chunk that fall among them.
+        `cash` (rows x months) receives the cumulative cash by month of the range's first
+        `rows` trials.
         """
         inputs_buffer, metrics_buffer = buffers if buffers is not None else (None, None)
         inputs = self.inputs(seed, start, stop, pool, inputs_buffer)
-        rows = None if cash is None else cash[min(start, cash.shape[0]):min(stop, cash.shape[0])]
-        metrics = self.structure.run_kernel(inputs, metrics_buffer, rows)
-        return Chunk(start, self.plan.driver_rows(inputs), metrics)
+        metrics = self.structure.run_kernel(inputs, metrics_buffer, cash)
+        return RangeResult(start, self.plan.driver_rows(inputs), metrics, cash=cash)
 
     def buffers(self, chunk_size: int) -> tuple[np.ndarray, np.ndarray]:
         """Input and metrics matrices for chunks of up to `chunk_size` trials, to reuse chunk after chunk.
@@ -76,18 +89,6 @@ class Simulation:
         memory flat and skips that cost after the first chunk.
         """
         return self.plan.buffer(chunk_size), np.empty((len(METRICS), chunk_size))
-
-
-def sample_fields(scenario: Scenario, seed: int, start: int, stop: int) -> dict[str, np.ndarray]:
-    """Every kernel input column for trials start..stop-1, by name (fixed fields as constant arrays)."""
-    sim = Simulation(scenario)
-    inputs = sim.inputs(seed, start, stop)
-    return {name: inputs[row] for name, row in sim.plan.rows.items()}
-
-
-def simulate_chunk(scenario: Scenario, seed: int, start: int, stop: int) -> Chunk:
-    """Sample and evaluate trials start..stop-1 of a scenario (one-off; runs use `iter_chunks`)."""
-    return Simulation(scenario).chunk(seed, start, stop)
 
 
 def check_run_options(trials: int, seed: int, sampling: str, threads: int | None, chunk_size: int) -> None:
@@ -104,29 +105,49 @@ def check_run_options(trials: int, seed: int, sampling: str, threads: int | None
         raise InputError(f"chunk size must be >= 1, got {chunk_size}")
 
 
-def iter_chunks(scenario: Scenario, trials: int, seed: int, *, sampling: str = "mc", threads: int | None = None,
-                chunk_size: int = DEFAULT_CHUNK, on_chunk: Callable[[int], None] | None = None,
-                buffer_sets: int = 0, cash: np.ndarray | None = None) -> Iterator[Chunk]:
-    """Yield the run's chunks in trial order; `threads` sets the kernel and sampler thread count.
+_SIMULATIONS: dict[tuple[str, str, int], Simulation] = {}
+_SIMULATIONS_LOCK = threading.Lock()
+CACHED_SIMULATIONS = 8
 
-    With `buffer_sets` > 0, chunks live in that many sets of buffers used in turn: a chunk's
-    arrays are valid only until `buffer_sets - 1` more chunks have been yielded (the runner
-    writes each chunk before it asks for the next but one). With 0 every chunk is new memory.
-    With `cash` (rows x months), the first `rows` trials' cumulative cash by month is kept there.
+
+def simulation_for(scenario: Scenario | str, sampling: str = "mc", trials: int = 0) -> Simulation:
+    """The `Simulation` of a scenario (or its canonical JSON), built once per process and kept
+    by (scenario hash, sampling, trials): a worker called again for the same run reuses it."""
+    parsed = scenario if isinstance(scenario, Scenario) else scenario_from_json(scenario)
+    key = (parsed.sha256, sampling, trials if sampling == "lhs" else 0)
+    with _SIMULATIONS_LOCK:
+        sim = _SIMULATIONS.get(key)
+    if sim is None:
+        sim = Simulation(parsed, sampling, trials)
+        with _SIMULATIONS_LOCK:
+            if len(_SIMULATIONS) >= CACHED_SIMULATIONS:
+                _SIMULATIONS.pop(next(iter(_SIMULATIONS)))
+            _SIMULATIONS[key] = sim
+    return sim
+
+
+def simulate_range(scenario: Scenario | str, seed: int, start: int, stop: int, *, trials: int,
+                   sampling: str = "mc", limits: dict | None = None, cash: bool = True) -> RangeResult:
+    """Trials start..stop-1 of a run of `trials`: drivers, metrics, each block's summary partial
+    and (for trials below FAN_TRIALS, with `cash`) their cumulative cash by month.
+
+    A pure function of its arguments that owns the memory it returns, cheap to call in another
+    process: `scenario` may be the canonical JSON (`Scenario.canonical_json`), and the
+    `Simulation` is rebuilt once per process. The range must cover whole blocks (start a
+    multiple of BLOCK_SIZE; stop too, or the run's end) so that its partials merge, in block
+    order with those of other ranges, into exactly the summary of the whole run. `limits` are
+    the pilot's bands (`StreamingSummary.band_limits()`), to reduce post-pilot blocks here.
     """
-    check_run_options(trials, seed, sampling, threads, chunk_size)
-    sim = Simulation(scenario, sampling, trials)
-    rings = [sim.buffers(min(chunk_size, trials)) for _ in range(buffer_sets)]
-    before = get_threads()
-    if threads is not None:
-        set_threads(threads)
-    try:
-        with ThreadPoolExecutor(max_workers=get_threads(), thread_name_prefix="simengine-sampler") as pool:
-            for k, start in enumerate(range(0, trials, chunk_size)):
-                stop = min(trials, start + chunk_size)
-                chunk = sim.chunk(seed, start, stop, pool, rings[k % buffer_sets] if rings else None, cash)
-                if on_chunk is not None:
-                    on_chunk(stop)
-                yield chunk
-    finally:
-        set_threads(before)
+    check_run_options(trials, seed, sampling, None, 1)
+    if not (0 <= start < stop <= trials and start % BLOCK_SIZE == 0 and (stop % BLOCK_SIZE == 0 or stop == trials)):
+        raise InputError(f"simulate_range: trials {start}..{stop} of {trials} do not cover whole blocks of "
+                         f"{BLOCK_SIZE}")
+    sim = simulation_for(scenario, sampling, trials)
+    rows = max(0, min(stop, FAN_TRIALS) - start)
+    fan = np.empty((rows, sim.structure.n_months)) if cash and rows else None
+    result = sim.chunk(seed, start, stop, cash=fan)
+    result.partials = [block_partial({m: result.metrics[row, lo - start:hi - start]
+                                      for m, row in zip(SUMMARY_METRICS, SUMMARY_ROWS)},
+                                     sim.scenario.decision, limits)
+                       for lo, hi in ((b, min(stop, b + BLOCK_SIZE)) for b in range(start, stop, BLOCK_SIZE))]
+    return result

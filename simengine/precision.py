@@ -12,14 +12,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .engine import iter_chunks
+from .engine import Simulation
+from .executors import LocalExecutor
+from . import metrics as registry
 from .errors import InputError
 from .streams import BLOCK_SIZE
-from .summary import SUMMARY_METRICS
 from .summary_stream import StreamingSummary
 
 #: Estimates a precision target may name: each metric's mean, and two probabilities.
-ESTIMATES = tuple(f"{m}_mean" for m in SUMMARY_METRICS) + ("p_npv_negative", "p_all_targets")
+ESTIMATES = tuple(f"{m}_mean" for m in registry.summarized_names()) + ("p_npv_negative", "p_all_targets")
 
 
 def parse_targets(texts) -> dict[str, float]:
@@ -47,7 +48,7 @@ def standard_error(acc: StreamingSummary, name: str) -> float | None:
         return None
     if name.endswith("_mean"):
         metric = name[:-len("_mean")]
-        moments = acc.payback.moments if metric == "payback_months" else acc.metrics[metric].moments
+        moments = acc.payback.moments if registry.metric(metric).histogram else acc.metrics[metric].moments
         return moments.describe()["mean"]["se"] if moments.n >= 2 else None
     hits = acc.npv_negative if name == "p_npv_negative" else acc.all_targets
     p = hits / n
@@ -63,25 +64,32 @@ class PrecisionResult:
     summary: StreamingSummary
 
 
-def run_until_precise(scenario, targets: dict[str, float], seed: int, max_trials: int,
-                      threads: int | None = None, sampling: str = "mc", on_chunk=None) -> PrecisionResult:
-    """Simulate block by block until every target is met (or max_trials); the summary of those trials."""
+def run_until_precise(scenario, targets: dict[str, float], seed: int, max_trials: int, executor=None,
+                      sampling: str = "mc", on_chunk=None) -> PrecisionResult:
+    """Simulate block by block on `executor` until every target is met (or max_trials); the
+    summary of those trials."""
     if "p_all_targets" in targets and not any(v is not None for v in vars(scenario.decision).values()):
         raise InputError("--precision p_all_targets: the scenario has no decision targets")
     acc = StreamingSummary(scenario.decision)
     met = False
+
     # Checks fall on block boundaries, where a Latin hypercube's blocks are complete and a
     # Sobol' sequence's prefix is itself a valid design: the trials found give the same
     # design again in an ordinary run of that length.
-    for chunk in iter_chunks(scenario, max_trials, seed, sampling=sampling, threads=threads, chunk_size=BLOCK_SIZE,
-                             buffer_sets=1):
-        acc.add(chunk.metrics)
-        if on_chunk is not None:
-            on_chunk(chunk.start + chunk.size)
-        ses = {name: standard_error(acc, name) for name in targets}
-        if all(se is not None and se <= targets[name] for name, se in ses.items()):
-            met = True
-            break
+    def check(results) -> bool:
+        nonlocal met
+        for lo in range(0, results[0].size, BLOCK_SIZE):
+            acc.add(results[0].metrics[:, lo:lo + BLOCK_SIZE])
+            if on_chunk is not None:
+                on_chunk(acc.trials)
+            ses = {name: standard_error(acc, name) for name in targets}
+            if all(se is not None and se <= targets[name] for name, se in ses.items()):
+                met = True
+                return True
+        return False
+
+    executor = executor or LocalExecutor()
+    executor.run([Simulation(scenario, sampling, max_trials)], seed, 0, max_trials, check)
     acc.finish()
     ses = {name: standard_error(acc, name) for name in targets}
     return PrecisionResult(acc.trials, met, ses, acc)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +11,8 @@ import pyarrow.parquet as pq
 
 from ._version import __version__
 from .cash_fan import fan_buffer, fan_metadata
-from .engine import DEFAULT_CHUNK, check_run_options, iter_chunks
+from .engine import DEFAULT_CHUNK, Simulation, check_run_options
+from .executors import Executor, LocalExecutor
 from .errors import InputError, ResultFileError
 from .kernels.cashflows import METRICS
 from .output import (COLUMN_CHOICES, ResultWriter, check_writable, read_metadata, result_schema, run_metadata,
@@ -55,16 +54,18 @@ def summary_header(scenario: Scenario, seed: int, trials: int, sampling: str) ->
 
 def run(scenario: Scenario, *, trials: int, seed: int, out: Path | None, threads: int | None = None,
         force: bool = False, sampling: str = "mc", chunk_size: int = DEFAULT_CHUNK, columns: str = "all",
-        on_chunk=None, extra_summary: dict | None = None) -> RunReport:
+        on_chunk=None, extra_summary: dict | None = None, executor: Executor | None = None) -> RunReport:
     """Simulate `trials` trials; write the per-trial Parquet (unless `out` is None) and its summary.
 
     `columns` picks the stored per-trial columns: "metrics", "drivers" or "all" (the trial
     index is always stored). Memory stays flat: chunks are written as row groups and the
-    summary is streamed. On any error or interrupt nothing is left at `out`.
+    summary is streamed. On any error or interrupt nothing is left at `out`. Without an
+    `executor`, a `LocalExecutor(threads, chunk_size)` computes the trials.
     """
     check_run_options(trials, seed, sampling, threads, chunk_size)
     if columns not in COLUMN_CHOICES:
         raise InputError(f"--columns: must be one of {', '.join(COLUMN_CHOICES)}, got {columns!r}")
+    executor = executor or LocalExecutor(threads, chunk_size)
     summary_path = summary_path_for(out) if out is not None else None
     if out is not None:
         check_writable([out, summary_path], force)
@@ -74,18 +75,19 @@ def run(scenario: Scenario, *, trials: int, seed: int, out: Path | None, threads
         meta = run_metadata(scenario, seed, trials, sampling, layout(sampling), columns)
         writer = ResultWriter(out, result_schema(scenario.drivers(), meta, columns), min(chunk_size, trials))
     acc = StreamingSummary(scenario.decision)
-    options = dict(sampling=sampling, threads=threads, chunk_size=chunk_size)
+    sim = Simulation(scenario, sampling, trials)
     cash = fan_buffer(trials, scenario.horizon_months) if writer is not None else None
-    consumer = ChunkConsumer(acc, writer)
+
+    def consume(results) -> None:
+        (result,) = results
+        acc.add_range(result)
+        if writer is not None:
+            writer.write(result.start, result.drivers, result.metrics)
+
     try:
-        # Three buffer sets: the consumer writes chunk k while chunk k+1 waits in the queue
-        # and chunk k+2 is computed into the set chunk k-1 used.
-        for chunk in iter_chunks(scenario, trials, seed, on_chunk=on_chunk, buffer_sets=3, cash=cash,
-                                 **options):
-            consumer.put(chunk)
-        consumer.close()
+        executor.run([sim], seed, 0, trials, consume, cash=cash, on_progress=on_chunk)
         acc.finish()
-        second_pass(acc, scenario, trials, seed, options)
+        second_pass(acc, sim, seed, executor)
         summary = {**summary_header(scenario, seed, trials, sampling), **acc.summary(), **(extra_summary or {})}
         if writer is not None:
             writer.add_metadata(fan_metadata(cash))
@@ -93,80 +95,25 @@ def run(scenario: Scenario, *, trials: int, seed: int, out: Path | None, threads
             writer = None
             write_json_atomic(summary_path, summary)
     finally:
-        consumer.stop()
         if writer is not None:
             writer.abort()
     return RunReport(summary, out, summary_path, time.perf_counter() - started)
 
 
-class ChunkConsumer:
-    """A thread that summarizes and writes chunks while the next ones are computed.
-
-    pyarrow's Parquet writer and the summary kernels release the GIL, so on two cores the
-    write overlaps the sampling and kernel of the following chunk. Errors in the thread are
-    re-raised in the caller at the next `put` or at `close`.
-    """
-
-    def __init__(self, acc: StreamingSummary | None, writer: ResultWriter | None):
-        self.acc, self.writer = acc, writer
-        self.queue: queue.Queue = queue.Queue(maxsize=1)
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._work, name="simengine-writer", daemon=True)
-        self.thread.start()
-
-    def _work(self) -> None:
-        while True:
-            chunk = self.queue.get()
-            if chunk is None:
-                return
-            if self.error is not None:
-                continue  # drain after a failure
-            try:
-                if self.acc is not None:
-                    self.acc.add(chunk.metrics)
-                if self.writer is not None:
-                    self.writer.write(chunk.start, chunk.drivers, chunk.metrics)
-            except BaseException as exc:  # re-raised in the main thread
-                self.error = exc
-
-    def _check(self) -> None:
-        if self.error is not None:
-            raise self.error
-
-    def put(self, chunk) -> None:
-        self._check()
-        while True:
-            try:
-                self.queue.put(chunk, timeout=0.1)
-                return
-            except queue.Full:
-                self._check()
-
-    def close(self) -> None:
-        """Wait until every chunk is summarized and written."""
-        self.put(None)
-        self.thread.join()
-        self._check()
-
-    def stop(self) -> None:
-        """End the thread whatever happened (after an error or an interrupt)."""
-        if self.thread.is_alive():
-            self.error = self.error or RuntimeError("stopped")
-            try:
-                while True:
-                    self.queue.get_nowait()
-            except queue.Empty:
-                pass
-            self.queue.put(None)
-            self.thread.join()
-
-
-def second_pass(acc: StreamingSummary, scenario: Scenario, trials: int, seed: int, options: dict) -> None:
+def second_pass(acc: StreamingSummary, sim: Simulation, seed: int, executor: Executor) -> None:
     """Re-simulate (trials are reproducible) for metrics whose percentiles fell outside their bands."""
-    for name in acc.incomplete():
-        row = METRICS.index(name)
-        values = np.concatenate([c.metrics[row] for c in iter_chunks(scenario, trials, seed, **options)])
-        acc.metrics[name].rebuild(values)
+    names = acc.incomplete()
+    if not names:
+        return
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
+
+    def keep(results) -> None:
+        for name in names:
+            parts[name].append(results[0].metric(name).copy())
+
+    executor.run([sim], seed, 0, acc.trials, keep)
+    for name in names:
+        acc.metrics[name].rebuild(np.concatenate(parts[name]))
 
 
 def summarize_file(path: Path) -> dict:
@@ -215,14 +162,14 @@ def run_to_precision(scenario: Scenario, *, targets: dict[str, float], max_trial
     if out is not None:
         check_writable([out, summary_path_for(out)], force)
     started = time.perf_counter()
-    found = run_until_precise(scenario, targets, seed, max_trials, threads, sampling, on_chunk)
+    executor = LocalExecutor(threads)
+    found = run_until_precise(scenario, targets, seed, max_trials, executor, sampling, on_chunk)
     report_part = {"precision": precision_report(targets, found, max_trials)}
     if out is None:
-        second_pass(found.summary, scenario, found.trials, seed, dict(sampling=sampling, threads=threads,
-                                                                      chunk_size=DEFAULT_CHUNK))
+        second_pass(found.summary, Simulation(scenario, sampling, found.trials), seed, executor)
         summary = {**summary_header(scenario, seed, found.trials, sampling), **found.summary.summary(), **report_part}
         return RunReport(summary, None, None, time.perf_counter() - started)
     report = run(scenario, trials=found.trials, seed=seed, out=out, threads=threads, force=force, columns=columns,
-                 sampling=sampling, extra_summary=report_part)
+                 sampling=sampling, extra_summary=report_part, executor=executor)
     report.seconds = time.perf_counter() - started
     return report

@@ -13,11 +13,19 @@
   reproducible) and that metric's order statistics come from all its values.
 - payback_months takes integer values 1..H or "never": an exact histogram.
 Counts (nulls, P(npv < 0), targets) are exact integers.
+
+Every block of trials is reduced to a `BlockPartial` (`block_partial`), which may be
+computed anywhere (another thread, process or machine), and partials merged in block
+order give exactly the summary of the whole run: the local runner merges the partials
+it computes itself, and other executors merge the ones their tasks return. A block after
+the pilot is reduced through the pilot's bands when they are given (`Bands.limits`);
+one reduced without them keeps its values and is reduced when it is merged.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -37,11 +45,6 @@ class Moments:
     def __init__(self):
         self.n, self.mean, self.m2, self.m3, self.m4 = 0, 0.0, 0.0, 0.0, 0.0
 
-    def add(self, x: np.ndarray) -> int:
-        """Add a block's values (NaN skipped); returns how many were NaN."""
-        nb, nulls, mb, m2b, m3b, m4b = block_moments(x)
-        self.merge(nb, mb, m2b, m3b, m4b)
-        return nulls
 
     def merge(self, nb: int, mb: float, m2b: float, m3b: float, m4b: float) -> None:
         """Merge another part's count, mean and central sums into this one (Pebay's formulas)."""
@@ -111,16 +114,18 @@ class Bands:
         self.below_sumsq = np.zeros(k)
         self.parts: list[list[np.ndarray]] = [[] for _ in range(k)]
         self._sorted: dict[int, np.ndarray] = {}
-        self._inside = np.empty((k, 0))
-        self._inside_n = np.zeros(k, dtype=np.int64)
 
     def add(self, x: np.ndarray) -> None:
-        if self._inside.shape[1] < x.size:
-            self._inside = np.empty((self.lows.size, x.size))
-        block_bands(x, self.lows, self.highs, self.below, self.below_sum, self.below_sumsq,
-                    self._inside, self._inside_n)
-        for b, part in enumerate(self.parts):
-            part.append(self._inside[b, :self._inside_n[b]].copy())
+        """Add values (NaN skipped) to the bands."""
+        self.merge(reduce_to_bands(x, self.lows, self.highs))
+
+    def merge(self, part: "BandPartial") -> None:
+        """Add a block's reduction through these bands."""
+        self.below += part.below
+        self.below_sum += part.below_sum
+        self.below_sumsq += part.below_sumsq
+        for b, inside in enumerate(part.inside):
+            self.parts[b].append(inside)
         self._sorted.clear()
 
     def values(self, b: int) -> np.ndarray:
@@ -150,12 +155,23 @@ class ContinuousMetric:
         self.pilot: list[np.ndarray] | None = []
         self.bands = Bands([], [])
 
-    def add(self, x: np.ndarray) -> None:
-        self.nulls += self.moments.add(x)
+    def merge(self, part: "MetricPartial") -> None:
+        """Add one block's partial (blocks in trial order)."""
+        n, nulls, mean, m2, m3, m4 = part.moments
+        self.moments.merge(n, mean, m2, m3, m4)
+        self.nulls += nulls
         if self.pilot is not None:
-            self.pilot.append(x[~np.isnan(x)])
+            if part.values is None:
+                raise ValueError(f"{self.name}: a block reduced through bands arrived during the pilot")
+            self.pilot.append(part.values)
+        elif part.values is not None:
+            self.bands.add(part.values)
         else:
-            self.bands.add(x)
+            self.bands.merge(part.bands)
+
+    def limits(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The bands' (lows, highs) once the pilot has fixed them, else None."""
+        return None if self.pilot is not None else (self.bands.lows, self.bands.highs)
 
     def end_pilot(self) -> None:
         """Fix the bands from the pilot's values, then feed the pilot through them."""
@@ -225,12 +241,13 @@ class PaybackMetric:
         self.counts: dict[int, int] = {}
         self.never = 0
 
-    def add(self, x: np.ndarray) -> None:
-        self.never += self.moments.add(x)
-        defined = x[~np.isnan(x)]
-        counts = np.bincount(defined.astype(np.int64)) if defined.size else np.zeros(0, dtype=np.int64)
-        for month in np.flatnonzero(counts).tolist():
-            self.counts[month] = self.counts.get(month, 0) + int(counts[month])
+    def merge(self, part: "PaybackPartial") -> None:
+        """Add one block's partial (blocks in trial order)."""
+        n, never, mean, m2, m3, m4 = part.moments
+        self.moments.merge(n, mean, m2, m3, m4)
+        self.never += never
+        for month in np.flatnonzero(part.counts).tolist():
+            self.counts[month] = self.counts.get(month, 0) + int(part.counts[month])
 
     def order_statistic(self, rank: int) -> float:
         """The rank-th smallest payback, a trial that never pays back ranking last (+inf)."""
@@ -285,6 +302,15 @@ class StreamingSummary:
         while self._pending_n and self._pending_n >= BLOCK_SIZE - self.trials % BLOCK_SIZE:
             self._flush(BLOCK_SIZE - self.trials % BLOCK_SIZE)
 
+    def add_range(self, result) -> None:
+        """Add the next range of a run (an `engine.RangeResult`): its block partials where its
+        executor computed them, else its metrics."""
+        if result.partials is None:
+            self.add(result.metrics)
+        else:
+            for part in result.partials:
+                self.merge(part)
+
     def _flush(self, size: int) -> None:
         stacked = np.concatenate(self._pending, axis=1) if len(self._pending) > 1 else self._pending[0]
         block, rest = stacked[:, :size], stacked[:, size:]
@@ -293,21 +319,25 @@ class StreamingSummary:
         self._add_block(dict(zip(SUMMARY_METRICS, block)))
 
     def _add_block(self, cols: dict[str, np.ndarray]) -> None:
+        self.merge(block_partial(cols, self.decision, self.band_limits()))
+
+    def band_limits(self) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
+        """Each continuous metric's bands once the pilot has fixed them (to reduce later blocks
+        where they are computed), else None."""
+        limits = {name: metric.limits() for name, metric in self.metrics.items()}
+        return None if any(v is None for v in limits.values()) else limits
+
+    def merge(self, part: "BlockPartial") -> None:
+        """Add the next block's partial; blocks must come in trial order, each whole
+        (BLOCK_SIZE trials, the run's last one shorter)."""
         for name, metric in self.metrics.items():
-            metric.add(cols[name])
-        self.payback.add(cols["payback_months"])
-        self.npv_negative += int(np.count_nonzero(cols["npv"] < 0))
-        # NaN compares False, so a null metric never meets a target.
-        met_all = np.ones(cols["npv"].size, dtype=bool)
-        tests = {"payback_months_max": lambda t: cols["payback_months"] <= t,
-                 "bcr_min": lambda t: cols["bcr"] >= t, "roi_min": lambda t: cols["roi"] >= t}
-        for key, target in self._checks():
-            if target is not None:
-                hits = tests[key](target)
-                self.targets[key] += int(np.count_nonzero(hits))
-                met_all &= hits
-        self.all_targets += int(np.count_nonzero(met_all))
-        self.trials += cols["npv"].size
+            metric.merge(part.continuous[name])
+        self.payback.merge(part.payback)
+        self.npv_negative += part.npv_negative
+        for key, hits in part.targets.items():
+            self.targets[key] += hits
+        self.all_targets += part.all_targets
+        self.trials += part.trials
         if self.trials == self.pilot:
             for metric in self.metrics.values():
                 metric.end_pilot()
@@ -340,3 +370,89 @@ class StreamingSummary:
         if self.targets:
             out["targets"]["all"] = {"probability": probability(self.all_targets, n)}
         return out
+
+
+@dataclass
+class BandPartial:
+    """One block's values against a metric's bands: count, sum and sum of squares below each
+    band, and the values inside each."""
+
+    below: np.ndarray
+    below_sum: np.ndarray
+    below_sumsq: np.ndarray
+    inside: list[np.ndarray]
+
+
+@dataclass
+class MetricPartial:
+    """One block of a continuous metric: (n, nulls, mean, M2, M3, M4), and either its defined
+    values (no bands given: the pilot) or their reduction through the bands."""
+
+    moments: tuple
+    values: np.ndarray | None
+    bands: BandPartial | None
+
+
+@dataclass
+class PaybackPartial:
+    """One block of payback months: (n, never, mean, M2, M3, M4) and counts by month."""
+
+    moments: tuple
+    counts: np.ndarray
+
+
+@dataclass
+class BlockPartial:
+    """Everything the summary needs of one block of trials; small (a few % of the block's
+    values after the pilot), picklable, and merged in block order by `StreamingSummary.merge`."""
+
+    trials: int
+    continuous: dict[str, MetricPartial]
+    payback: PaybackPartial
+    npv_negative: int
+    targets: dict[str, int]
+    all_targets: int
+
+
+def reduce_to_bands(x: np.ndarray, lows: np.ndarray, highs: np.ndarray) -> BandPartial:
+    """Values against bands [lows[b], highs[b]] (NaN skipped)."""
+    k = lows.size
+    below, below_sum, below_sumsq = np.zeros(k, dtype=np.int64), np.zeros(k), np.zeros(k)
+    inside = np.empty((k, x.size))
+    inside_n = np.zeros(k, dtype=np.int64)
+    block_bands(x, lows, highs, below, below_sum, below_sumsq, inside, inside_n)
+    return BandPartial(below, below_sum, below_sumsq, [inside[b, :inside_n[b]].copy() for b in range(k)])
+
+
+def target_hits(cols: dict[str, np.ndarray], decision) -> tuple[dict[str, int], int]:
+    """Trials meeting each decision target, and all of them together (NaN never meets one)."""
+    tests = {"payback_months_max": lambda t: cols["payback_months"] <= t,
+             "bcr_min": lambda t: cols["bcr"] >= t, "roi_min": lambda t: cols["roi"] >= t}
+    hits, met_all = {}, np.ones(cols["npv"].size, dtype=bool)
+    for key, target in (("payback_months_max", decision.payback_months_max), ("bcr_min", decision.bcr_min),
+                        ("roi_min", decision.roi_min)):
+        if target is not None:
+            met = tests[key](target)
+            hits[key] = int(np.count_nonzero(met))
+            met_all &= met
+    return hits, int(np.count_nonzero(met_all))
+
+
+def block_partial(cols: dict[str, np.ndarray], decision,
+                  limits: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> BlockPartial:
+    """The summary partial of one block's metric columns (NaN = null); with the pilot's band
+    `limits`, continuous values are reduced through them here."""
+    continuous = {}
+    for name in CONTINUOUS:
+        x = cols[name]
+        moments = tuple(block_moments(x))
+        if limits is None:
+            continuous[name] = MetricPartial(moments, x[~np.isnan(x)], None)
+        else:
+            continuous[name] = MetricPartial(moments, None, reduce_to_bands(x, *limits[name]))
+    payback = cols["payback_months"]
+    defined = payback[~np.isnan(payback)]
+    counts = np.bincount(defined.astype(np.int64)) if defined.size else np.zeros(0, dtype=np.int64)
+    hits, all_hits = target_hits(cols, decision)
+    return BlockPartial(int(cols["npv"].size), continuous, PaybackPartial(tuple(block_moments(payback)), counts),
+                        int(np.count_nonzero(cols["npv"] < 0)), hits, all_hits)

@@ -6,7 +6,8 @@ import copy
 
 import numpy as np
 
-from simengine.engine import sample_fields, simulate_chunk
+from simengine.engine import DEFAULT_CHUNK, RangeResult, Simulation
+from simengine.executors import LocalExecutor
 from simengine.kernels.cashflows import METRICS
 from simengine.scenario import parse_scenario
 
@@ -27,6 +28,31 @@ def scenario(**overrides):
     data = copy.deepcopy(BASE)
     data.update(copy.deepcopy(overrides))
     return parse_scenario(data)
+
+
+def simulate_chunk(sc, seed: int, start: int, stop: int) -> RangeResult:
+    """Sample and evaluate trials start..stop-1 of a scenario in one piece (fresh memory)."""
+    return Simulation(sc).chunk(seed, start, stop)
+
+
+def sample_fields(sc, seed: int, start: int, stop: int) -> dict[str, np.ndarray]:
+    """Every kernel input column for trials start..stop-1, by name (fixed fields as constant arrays)."""
+    sim = Simulation(sc)
+    inputs = sim.inputs(seed, start, stop)
+    return {name: inputs[row] for name, row in sim.plan.rows.items()}
+
+
+def iter_chunks(sc, trials: int, seed: int, *, sampling: str = "mc", threads: int | None = None,
+                chunk_size: int = DEFAULT_CHUNK, cash: np.ndarray | None = None) -> list[RangeResult]:
+    """A run's chunks as the local executor computes them, copied out of its reused buffers."""
+    chunks = []
+
+    def keep(results) -> None:
+        (r,) = results
+        chunks.append(RangeResult(r.start, {k: v.copy() for k, v in r.drivers.items()}, r.metrics.copy()))
+
+    LocalExecutor(threads, chunk_size).run([Simulation(sc, sampling, trials)], seed, 0, trials, keep, cash=cash)
+    return chunks
 
 
 def metrics_of(sc, trials: int = 1, seed: int = 1, start: int = 0) -> dict[str, np.ndarray]:

@@ -10,7 +10,7 @@ import pytest
 
 from reference_model import reference_trial
 from simengine.cash_fan import FAN_PERCENTILES, FAN_TRIALS, fan_percentiles
-from simengine.engine import iter_chunks
+from support import iter_chunks
 from simengine.output import read_metadata
 from simengine.runner import run
 from support import reference_specs
@@ -64,6 +64,6 @@ def test_fan_keeps_a_bounded_prefix_and_does_not_depend_on_chunking(bundled):
     np.testing.assert_array_equal(a, b)
     assert fan_percentiles(a)["trials"] == FAN_TRIALS
     # the last cumulative cash of each kept trial is its total benefit minus total cost
-    metrics = next(iter_chunks(sc, 1000, 3))
+    metrics = iter_chunks(sc, 1000, 3)[0]
     np.testing.assert_allclose(a[:1000, -1], metrics.metric("total_benefit") - metrics.metric("total_cost"),
                                rtol=1e-9, atol=1e-3)

@@ -11,7 +11,7 @@ from scipy import stats
 
 from simengine.cli import main
 from simengine.correlation import nearest_correlation, pearson_from_spearman
-from simengine.engine import simulate_chunk
+from support import simulate_chunk
 from simengine.errors import ScenarioError
 from simengine.scenario import parse_scenario
 from support import BASE

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from simengine.engine import iter_chunks
+from support import iter_chunks
 from simengine.kernels.cashflows import METRICS
 from simengine.streams import BLOCK_SIZE
 

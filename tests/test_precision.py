@@ -10,9 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from simengine.cli import main
-from simengine.engine import simulate_chunk
+from support import simulate_chunk
 from simengine.errors import InputError
 from simengine.kernels.cashflows import METRICS
+from simengine.executors import LocalExecutor
 from simengine.precision import parse_targets, run_until_precise
 from simengine.streams import BLOCK_SIZE
 
@@ -35,7 +36,8 @@ def test_stops_at_the_first_block_where_the_standard_error_is_met(bundled):
     found = run_until_precise(sc, {"npv_mean": target}, seed=4, max_trials=6 * BLOCK_SIZE)
     assert found.met and found.trials == want
     assert found.standard_errors["npv_mean"] <= target
-    again = run_until_precise(sc, {"npv_mean": target}, seed=4, max_trials=6 * BLOCK_SIZE, threads=1)
+    again = run_until_precise(sc, {"npv_mean": target}, seed=4, max_trials=6 * BLOCK_SIZE,
+                              executor=LocalExecutor(threads=1, chunk_size=BLOCK_SIZE))
     assert again.trials == found.trials  # independent of the thread count
 
 

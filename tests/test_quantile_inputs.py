@@ -92,7 +92,7 @@ def test_a_scenario_with_expert_quantiles_runs_and_round_trips():
     sc = parse_scenario(data)
     again = scenario_from_json(sc.canonical_json)
     assert again.sha256 == sc.sha256
-    from simengine.engine import simulate_chunk
+    from support import simulate_chunk
     chunk = simulate_chunk(sc, 1, 0, 5000)
     amounts = chunk.drivers["costs.impl.amount"]
     assert np.quantile(amounts, 0.5) == pytest.approx(120000, rel=0.02)

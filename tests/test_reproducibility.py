@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simengine.engine import iter_chunks
+from support import iter_chunks
 from simengine.streams import BLOCK_SIZE, uniforms
 
 from support import scenario

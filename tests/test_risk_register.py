@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from simengine.engine import simulate_chunk
+from support import simulate_chunk
 from simengine.kernels.cashflows import METRICS
 
 N = 40_000
