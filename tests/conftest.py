@@ -1,11 +1,36 @@
-"""Fixtures shared by the test modules."""
+"""Fixtures shared by the test modules, and the hypothesis profiles.
+
+Profiles (hypothesis settings that every property test inherits; a test's own
+`@settings(max_examples=...)` still wins for the values it names):
+
+- `ci`, chosen when the environment variable CI is "true" (GitHub Actions, GitLab and most
+  others set it): derandomized, so each test draws the same examples on every run and
+  machine (the seed is a digest of the test's source), with no example database (a
+  database would replay earlier failures first and change the sequence). A failure prints
+  its `@reproduce_failure` blob. No deadline: the first example of a test may include a
+  numba compile of several seconds.
+- `dev`, the default for local runs: random seeds, so repeated runs keep exploring new
+  examples, and the local `.hypothesis/` database replays any failure found; the blob is
+  printed too, and there is no deadline either, for the same compile-time reason.
+
+HYPOTHESIS_PROFILE=ci|dev overrides the choice (e.g. to reproduce a CI run locally).
+"""
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import HealthCheck, settings
 
 from simengine.bundled import bundled_scenarios
 from simengine.scenario import load_scenario
+
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True, deadline=None, max_examples=50,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", derandomize=False, print_blob=True, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE")
+                      or ("ci" if os.environ.get("CI", "").strip().lower() == "true" else "dev"))
 
 
 @pytest.fixture(scope="session")
