@@ -14,14 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
-from simengine.engine import DEFAULT_CHUNK, RangeResult
+from simengine.defaults import DEFAULT_CHUNK
+from simengine.engine import RangeResult
 from simengine.executors import ConsumerThread
 from simengine.jit import get_threads
+from simengine import metrics as registry
 from simengine.kernels.cashflows import METRICS
 from simengine.output import ResultWriter, result_schema, run_metadata
 from simengine.streams import STREAM_LAYOUT, block_segments, fill_block
 
-INTEGER_ROWS = [METRICS.index(m) for m in ("payback_months", "discounted_payback_months", "go_live_month")]
+INTEGER_ROWS = [row for row, m in enumerate(registry.METRICS) if m.integer]
 
 
 def floor_run(scenario, trials: int, seed: int, out: Path, chunk_size: int = DEFAULT_CHUNK) -> None:

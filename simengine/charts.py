@@ -22,6 +22,8 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FuncFormatter, PercentFormatter  # noqa: E402
 
+from . import metrics as registry  # noqa: E402
+
 # Okabe & Ito (2008), chosen to stay distinct under the common colour-vision deficiencies.
 BLUE, VERMILLION, GREEN, ORANGE, SKY, BLACK, GREY = ("#0072B2", "#D55E00", "#009E73", "#E69F00", "#56B4E9",
                                                      "#000000", "#7F7F7F")
@@ -32,6 +34,8 @@ STYLE = {
     "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True, "grid.color": "#DDDDDD",
     "grid.linewidth": 0.6, "figure.dpi": DPI, "savefig.dpi": DPI,
 }
+#: The metrics the charts draw; their axis labels and names come from the registry.
+NPV, ROI = registry.metric("npv"), registry.metric("roi")
 
 
 def money_scale(values) -> tuple[float, str]:
@@ -131,8 +135,8 @@ def npv_histogram(npv: np.ndarray, summary: dict, currency: str, note: str = "")
                        (f"P50 = {metric['p50']['value'] / scale:,.2f}", metric["p50"]["value"], "--"),
                        (f"P95 = {metric['p95']['value'] / scale:,.2f}", metric["p95"]["value"], "-.")], scale)
     p_neg = summary["p_npv_negative"]
-    ax.set_title(f"NPV: P(NPV < 0) = {percent(p_neg['value'])} ± {percent(p_neg['se'], 2)}")
-    ax.set_xlabel(money_label("NPV", currency, unit))
+    ax.set_title(f"{NPV.short}: P({NPV.short} < 0) = {percent(p_neg['value'])} ± {percent(p_neg['se'], 2)}")
+    ax.set_xlabel(money_label(NPV.chart_label, currency, unit))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.1f}"))
     ax.legend(loc="best", frameon=True, framealpha=0.9)
     fig.text(0.01, 0.005, f"{note}; {beyond}" if note else beyond, fontsize=8, color=GREY, ha="left",
@@ -167,8 +171,8 @@ def s_curves(npv: np.ndarray, roi: np.ndarray, summary: dict, currency: str) -> 
     _cdf(left, npv / scale, color=BLUE, linewidth=2.0)
     left.axvline(0.0, color=BLACK, linewidth=1.5, linestyle="--",
                  label=f"NPV = 0: P(NPV < 0) = {share_text(summary['p_npv_negative']['value'])}")
-    left.set_xlabel(money_label("NPV", currency, unit))
-    left.set_title("NPV: cumulative probability")
+    left.set_xlabel(money_label(NPV.chart_label, currency, unit))
+    left.set_title(f"{NPV.short}: cumulative probability")
     _cdf(right, roi, color=BLUE, linewidth=2.0)
     targets = summary.get("targets", {})
     styles = iter(["--", ":"])
@@ -181,9 +185,9 @@ def s_curves(npv: np.ndarray, roi: np.ndarray, summary: dict, currency: str) -> 
         right.axvline(t["target"] - 1.0, color=VERMILLION, linewidth=1.5, linestyle=next(styles, "-."),
                       label=f"BCR ≥ {t['target']:g} (ROI ≥ {percent(t['target'] - 1.0, 0)}): met in "
                             f"{share_text(t['probability']['value'])}")
-    right.set_xlabel("ROI (NPV / PV of costs)")
+    right.set_xlabel(ROI.chart_label)
     right.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    right.set_title("ROI: cumulative probability")
+    right.set_title(f"{ROI.short}: cumulative probability")
     _spread_xlim(right, roi[np.isfinite(roi)], 1.0)
     _spread_xlim(left, finite, scale)
     for ax in (left, right):
@@ -235,8 +239,10 @@ def short_driver(name: str) -> str:
     return label.replace("_", " ")
 
 
-def tornado(rows: list[dict], base: float, currency: str, metric: str = "NPV", top: int = 12) -> Figure:
-    """Mean metric with each driver in its bottom and top decile, largest swing on top."""
+def tornado(rows: list[dict], base: float, currency: str, metric: str = "npv", top: int = 12) -> Figure:
+    """Mean metric (a money metric's name) with each driver in its bottom and top decile,
+    largest swing on top."""
+    label = registry.metric(metric).short
     rows = [r for r in rows if r["swing"]["value"] is not None][:]
     rows.sort(key=lambda r: -abs(r["swing"]["value"]))
     rows = rows[:top][::-1]  # barh draws bottom-up
@@ -253,12 +259,12 @@ def tornado(rows: list[dict], base: float, currency: str, metric: str = "NPV", t
             label="driver in its highest 10 % (an event: with it)")
     ax.axvline(b, color=BLACK, linewidth=1.2)
     ax.set_yticks(y, [short_driver(r["driver"]) for r in rows])
-    ax.set_xlabel(money_label(f"mean {metric}", currency, unit))
-    ax.set_title(f"What moves {metric}: mean {metric} with each driver at its extremes")
+    ax.set_xlabel(money_label(f"mean {label}", currency, unit))
+    ax.set_title(f"What moves {label}: mean {label} with each driver at its extremes")
     ax.grid(axis="y", visible=False)
     handles, labels = ax.get_legend_handles_labels()
     fig.legend(handles=[*handles, Line2D([], [], color=BLACK, linewidth=1.2)],
-               labels=[*labels, f"mean NPV over all trials: {b:,.2f}"], loc="outside lower center", ncol=2,
+               labels=[*labels, f"mean {label} over all trials: {b:,.2f}"], loc="outside lower center", ncol=2,
                frameon=False)
     return fig
 
@@ -299,10 +305,10 @@ def compare_s_curves(a: np.ndarray, b: np.ndarray, names: tuple[str, str], curre
     ax.axvline(0.0, color=BLACK, linewidth=1.0)
     _spread_xlim(ax, both, scale)
     ax.set_ylim(0, 1)
-    ax.set_xlabel(money_label("NPV", currency, unit))
-    ax.set_ylabel("P(NPV ≤ x)")
+    ax.set_xlabel(money_label(NPV.chart_label, currency, unit))
+    ax.set_ylabel(f"P({NPV.short} ≤ x)")
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    ax.set_title("NPV: cumulative probability, both scenarios (common random numbers)")
+    ax.set_title(f"{NPV.short}: cumulative probability, both scenarios (common random numbers)")
     ax.legend(loc="lower right", frameon=True, framealpha=0.9)
     return fig
 

@@ -15,25 +15,16 @@ from pathlib import Path
 
 import click
 
+from . import api
 from ._version import __version__
 from .bundled import bundled_scenarios, resolve_scenario
-from .engine import DEFAULT_SEED, DEFAULT_TRIALS
+from .defaults import COLUMN_CHOICES, DEFAULT_MAX_TRIALS, DEFAULT_SEED, DEFAULT_TRIALS, SAMPLING_METHODS
 from .errors import InputError, SimengineError
-from .output import COLUMN_CHOICES, check_writable
+from .metrics import sensitivity_names
 from .progress import ProgressBar
-from .precision import parse_targets
-from .distributions import suggest
-from .reference import presets
-from .summary import finite_or_none
-from .runner import default_output_path, run, run_to_precision, summarize_file
-from .designs import SAMPLING_METHODS
-from .scenario import load_scenario
-from .calibrate import calibrate_class, calibrate_scenario
-from .compare import compare
-from .fitting import CANDIDATES, describe_data, fit, read_column, toml_inline
-from .sensitivity import SENSITIVITY_METRICS, sensitivity
-from .textout import (calibration_text, comparison_table, correlation_repair_text, precision_text, run_header,
-                      sensitivity_table, summary_table)
+
+# Commands import what they compute with when they run, so that `simengine --help` and
+# `simengine validate` start without loading numba, pyarrow or matplotlib.
 
 
 class Terminated(BaseException):
@@ -48,6 +39,8 @@ def json_safe(value):
     """The value with every non-finite float (NaN, inf) as null: JSON has no NaN, and a
     reader's parser would reject it."""
     if isinstance(value, float):
+        from .summary import finite_or_none
+
         return finite_or_none(value)
     if isinstance(value, dict):
         return {k: json_safe(v) for k, v in value.items()}
@@ -111,7 +104,7 @@ def main():
 @click.option("--precision", "precision_texts", multiple=True, metavar="NAME=SE",
               help="Run until this estimate's standard error is at most SE, e.g. npv_mean=5000 or "
                    "p_npv_negative=0.005 (repeatable); checked every 65,536 trials.")
-@click.option("--max-trials", type=click.IntRange(min=1), default=10_000_000, show_default=True,
+@click.option("--max-trials", type=click.IntRange(min=1), default=DEFAULT_MAX_TRIALS, show_default=True,
               help="With --precision: stop here even if a target is not met.")
 @click.option("--seed", "-s", type=click.IntRange(0, 2**63 - 1), default=None,
               help=f"Random seed [default: the scenario's seed, else {DEFAULT_SEED}].")
@@ -145,60 +138,54 @@ def run_command(scenario, trials, precision_texts, max_trials, seed, out, thread
     Example:
       simengine run scenarios/crm_upgrade_phased.toml --trials 1000000 --seed 7
     """
-    path = resolve_scenario(scenario)
-    sc = load_scenario(path, repair_correlations)
-    seed = seed if seed is not None else (sc.seed if sc.seed is not None else DEFAULT_SEED)
+    from .output import check_writable
+    from .precision import parse_targets
+    from .runner import default_output_path
+    from .textout import correlation_repair_text, precision_text, run_header, summary_table
+
     if summary_only and out is not None:
         raise click.UsageError("--out and --summary-only exclude each other: --summary-only writes no file")
+    if with_report and summary_only:
+        raise click.UsageError("--report needs a result file; it excludes --summary-only")
+    if with_report and columns == "drivers":
+        raise click.UsageError("--report needs the metrics stored: use --columns all or metrics")
     targets = parse_targets(precision_texts)
     if targets and trials is not None:
         raise click.UsageError("--trials and --precision exclude each other: use --max-trials to cap a precision run")
+    path = resolve_scenario(scenario)
+    sc = api.load(path, repair_correlations)
+    seed = api.scenario_seed(sc, seed)
     trials = trials if trials is not None else DEFAULT_TRIALS
     if not summary_only and out is None:
-        out = default_output_path(path, seed, trials) if not targets else Path("results") / f"{path.stem}-seed{seed}-precision.parquet"
-    report_path = None
-    if with_report:
-        if summary_only:
-            raise click.UsageError("--report needs a result file; it excludes --summary-only")
-        if columns == "drivers":
-            raise click.UsageError("--report needs the metrics stored: use --columns all or metrics")
-        report_path = out.with_suffix(".html")
+        out = default_output_path(path, seed, None if targets else trials)
+    report_path = out.with_suffix(".html") if with_report else None
+    if report_path is not None:
         check_writable([report_path], force)
     progress = ProgressBar(max_trials if targets else trials, enabled=False if quiet else None)
     try:
-        if targets:
-            report = run_to_precision(sc, targets=targets, max_trials=max_trials, seed=seed, out=out, threads=threads,
-                                      force=force, columns=columns, sampling=sampling, on_chunk=progress)
-        else:
-            report = run(sc, trials=trials, seed=seed, out=out, threads=threads, force=force, sampling=sampling,
-                         columns=columns, on_chunk=progress)
+        result = api.run(sc, trials=None if targets else trials, seed=seed, out=out, threads=threads, force=force,
+                         sampling=sampling, columns=columns, precision=targets, max_trials=max_trials,
+                         on_progress=progress)
     finally:
         progress.close()
     if report_path is not None:
-        from .report import result_report  # matplotlib is imported only when a report is asked for
-
-        result_report(report.result_path).write(report_path, force=force)
+        result.report(report_path, force=force)
+        result.report_path = report_path
     if as_json:
-        paths = {"result_path": str(report.result_path) if report.result_path else None,
-                 "summary_path": str(report.summary_path) if report.summary_path else None,
-                 **({"report_path": str(report_path)} if report_path is not None else {})}
-        repairs = {"correlation_repairs": [{"drivers": [a, b], "requested": old, "used": new}
-                                           for a, b, old, new in sc.correlation_repairs]}
-        echo_json({**report.summary, **paths, **(repairs if sc.correlation_repairs else {}),
-                   "elapsed_seconds": round(report.seconds, 3)})
+        echo_json(result.to_dict())
         return
     if sc.correlation_repairs:
         click.echo(correlation_repair_text(sc.correlation_repairs))
         click.echo("")
-    click.echo(f"{run_header(report.summary)} ({report.seconds:.1f} s)")
-    if "precision" in report.summary:
-        click.echo(precision_text(report.summary["precision"]))
+    click.echo(f"{run_header(result.summary.to_dict())} ({result.seconds:.1f} s)")
+    if "precision" in result.summary.to_dict():
+        click.echo(precision_text(result.summary.to_dict()["precision"]))
     click.echo("")
-    click.echo(summary_table(report.summary))
+    click.echo(summary_table(result.summary.to_dict()))
     click.echo("")
-    if report.result_path is not None:
-        click.echo(f"Results: {report.result_path}")
-        click.echo(f"Summary: {report.summary_path}")
+    if result.path is not None:
+        click.echo(f"Results: {result.path}")
+        click.echo(f"Summary: {result.summary_path}")
     if report_path is not None:
         click.echo(f"Report:  {report_path}")
 
@@ -215,8 +202,10 @@ def validate_command(scenario, repair_correlations):
     Example:
       simengine validate scenarios/crm_new_small_firm.toml
     """
+    from .textout import correlation_repair_text
+
     path = resolve_scenario(scenario)
-    sc = load_scenario(path, repair_correlations)
+    sc = api.load(path, repair_correlations)
     if sc.correlation_repairs:
         click.echo(correlation_repair_text(sc.correlation_repairs))
     drivers = sc.drivers()
@@ -239,7 +228,9 @@ def summarize_command(result, as_json):
     Example:
       simengine summarize results/crm_upgrade_big_bang-seed1-n100000.parquet
     """
-    summary = summarize_file(result)
+    from .textout import run_header, summary_table
+
+    summary = api.open(result).summary.to_dict()
     if as_json:
         echo_json(summary)
         return
@@ -250,7 +241,7 @@ def summarize_command(result, as_json):
 
 @main.command("sensitivity")
 @click.argument("result", type=click.Path(path_type=Path))
-@click.option("--metric", "-m", type=click.Choice(SENSITIVITY_METRICS), default="npv", show_default=True,
+@click.option("--metric", "-m", type=click.Choice(sensitivity_names()), default="npv", show_default=True,
               help="The metric whose drivers are ranked.")
 @click.option("--top", type=click.IntRange(min=0), default=15, show_default=True,
               help="Drivers to show in the table (0: all); --json always gives all.")
@@ -266,7 +257,9 @@ def sensitivity_command(result, metric, top, as_json):
     Example:
       simengine sensitivity results/crm_upgrade_big_bang-seed2024-n1000000.parquet --metric npv
     """
-    table = sensitivity(result, metric)
+    from .textout import sensitivity_table
+
+    table = api.sensitivity(result, metric).to_dict()
     if as_json:
         echo_json(table)
         return
@@ -299,23 +292,21 @@ def compare_command(scenario_a, scenario_b, trials, seed, threads, as_json, repo
     Example:
       simengine compare crm_upgrade_phased crm_upgrade_big_bang --trials 200000
     """
-    a = load_scenario(resolve_scenario(scenario_a))
-    b = load_scenario(resolve_scenario(scenario_b))
-    seed = seed if seed is not None else (a.seed if a.seed is not None else DEFAULT_SEED)
+    from .output import check_writable
+    from .textout import comparison_table
+
+    a, b = api.load(resolve_scenario(scenario_a)), api.load(resolve_scenario(scenario_b))
     if png_dir is not None and report_path is None:
         raise click.UsageError("--png-dir goes with --report")
     if report_path is not None:
         check_writable([report_path], force)
-    samples = {} if report_path is not None else None
-    result = compare(a, b, trials=trials, seed=seed, threads=threads, samples=samples)
+    result = api.compare(a, b, trials=trials, seed=seed, threads=threads)
     if report_path is not None:
-        from .report import comparison_report
-
-        written = comparison_report(result, samples, a, b).write(report_path, png_dir, force)
+        written = result.report(report_path, png_dir, force)
     if as_json:
-        echo_json(result)
+        echo_json(result.to_dict())
         return
-    click.echo(comparison_table(result))
+    click.echo(comparison_table(result.to_dict()))
     if report_path is not None:
         click.echo(f"\nReport: {', '.join(str(p) for p in written)}")
 
@@ -339,6 +330,7 @@ def report_command(result, out, png_dir, force):
     Example:
       simengine report results/crm_upgrade_big_bang-seed2024-n1000000.parquet --png-dir charts
     """
+    from .output import check_writable
     from .report import result_report
 
     out = out if out is not None else result.with_suffix(".html")
@@ -350,7 +342,8 @@ def report_command(result, out, png_dir, force):
 @main.command("fit")
 @click.argument("data", type=click.Path(path_type=Path))
 @click.option("--column", "-c", default=None, help="The column to fit [default: the only numeric one].")
-@click.option("--families", default=None, help=f"Comma-separated candidates [default: all: {', '.join(CANDIDATES)}].")
+@click.option("--families", default=None, help="Comma-separated candidates [default: all: normal, lognormal, "
+              "shifted_lognormal, beta, uniform, triangular].")
 @click.option("--json", "as_json", is_flag=True, help="Print the fits as JSON.")
 @one_line_errors
 def fit_command(data, column, families, as_json):
@@ -363,6 +356,8 @@ def fit_command(data, column, families, as_json):
     Example:
       simengine fit past_projects.csv --column cost_overrun
     """
+    from .fitting import describe_data, fit, read_column, toml_inline
+
     values = read_column(data, column)
     fits = fit(values, families.split(",") if families else None)
     if not fits:
@@ -400,6 +395,11 @@ def calibrate_command(target, against, as_json):
       simengine calibrate crm
       simengine calibrate crm_upgrade_big_bang --against it-all
     """
+    from .calibrate import calibrate_class, calibrate_scenario
+    from .distributions import suggest
+    from .reference import presets
+    from .textout import calibration_text
+
     classes = presets()["classes"]
     if target in classes:
         result = calibrate_class(target)
@@ -413,7 +413,7 @@ def calibrate_command(target, against, as_json):
             known = [*classes, *bundled_scenarios()]
             raise InputError(f"{target}: neither a reference class nor a scenario file or bundled scenario"
                              f"{suggest(target, known)}; classes: {', '.join(classes)}") from None
-        result = calibrate_scenario(load_scenario(path), against)
+        result = calibrate_scenario(api.load(path), against)
     if as_json:
         echo_json(result)
         return
@@ -431,7 +431,7 @@ def scenarios_command():
     """
     for name, path in bundled_scenarios().items():
         try:
-            sc = load_scenario(path)
+            sc = api.load(path)
             line = sc.description.strip().splitlines()[0] if sc.description.strip() else sc.name
         except InputError as exc:
             line = f"(invalid: {exc})"

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .engine import DEFAULT_CHUNK, Simulation, check_run_options
+from .defaults import DEFAULT_CHUNK
+from .engine import Simulation, check_run_options
 from .executors import Executor, LocalExecutor
 from .errors import SimengineError
 from .kernels.cashflows import METRICS

@@ -22,7 +22,7 @@ from scipy.stats import qmc
 
 from .streams import BLOCK_SIZE, STREAM_LAYOUT, block_generator
 
-SAMPLING_METHODS = ("mc", "lhs", "sobol")
+from .defaults import SAMPLING_METHODS  # noqa: E402,F401 - the choices, described once
 #: Uniforms stay inside [2^-53, 1 - 2^-53], as the plain streams do.
 U_MIN, U_MAX = 2.0 ** -53, 1.0 - 2.0 ** -53
 SOBOL_KEY = "simengine:sobol-scramble"

@@ -16,6 +16,7 @@ from concurrent.futures import Executor
 import numpy as np
 
 from .cash_fan import FAN_TRIALS
+from .defaults import MAX_TRIALS
 from .errors import InputError
 from .jit import max_threads
 from .kernels.cashflows import METRICS
@@ -27,10 +28,6 @@ from .streams import BLOCK_SIZE
 from .summary import SUMMARY_METRICS
 from .summary_stream import BlockPartial, block_partial
 
-DEFAULT_SEED = 1
-DEFAULT_TRIALS = 100_000
-DEFAULT_CHUNK = 131_072
-MAX_TRIALS = 10**10
 SUMMARY_ROWS = tuple(METRICS.index(m) for m in SUMMARY_METRICS)
 
 

@@ -18,7 +18,8 @@ from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
-from .engine import DEFAULT_CHUNK, RangeResult, Simulation, check_run_options
+from .defaults import DEFAULT_CHUNK
+from .engine import RangeResult, Simulation, check_run_options
 from .errors import InputError
 from .jit import get_threads, set_threads
 

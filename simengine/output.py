@@ -22,18 +22,20 @@ import pyarrow.parquet as pq
 
 from ._version import __version__
 from .errors import OutputExistsError, ResultFileError
+from . import metrics as registry
 from .jit import jit
-from .kernels.cashflows import METRICS
 
 SCHEMA_VERSION = "1"
 META_PREFIX = "simengine."
-NULLABLE_METRICS = {"roi", "bcr", "irr", "payback_months", "discounted_payback_months"}
-INTEGER_METRICS = {"payback_months": pa.int32(), "discounted_payback_months": pa.int32(),
-                   "go_live_month": pa.int64()}
-INTEGER_DTYPES = {"payback_months": np.int32, "discounted_payback_months": np.int32, "go_live_month": np.int64}
+#: The registry's column types (simengine/metrics.py) as Arrow and numpy types.
+ARROW_TYPES = {"float64": pa.float64(), "int32": pa.int32(), "int64": pa.int64()}
+NUMPY_TYPES = {"float64": np.float64, "int32": np.int32, "int64": np.int64}
+NULLABLE_METRICS = {m.name for m in registry.METRICS if m.nullable}
+INTEGER_METRICS = {m.name: ARROW_TYPES[m.dtype] for m in registry.METRICS if m.integer}
+INTEGER_DTYPES = {m.name: NUMPY_TYPES[m.dtype] for m in registry.METRICS if m.integer}
 
 
-COLUMN_CHOICES = ("all", "metrics", "drivers")
+from .defaults import COLUMN_CHOICES  # noqa: E402,F401 - the choices, described once
 
 
 def result_schema(drivers: list[str], metadata: dict[str, str], columns: str = "all") -> pa.Schema:
@@ -42,8 +44,7 @@ def result_schema(drivers: list[str], metadata: dict[str, str], columns: str = "
     if columns in ("all", "drivers"):
         fields += [pa.field(name, pa.float64(), nullable=False) for name in drivers]
     if columns in ("all", "metrics"):
-        fields += [pa.field(m, INTEGER_METRICS.get(m, pa.float64()), nullable=m in NULLABLE_METRICS)
-                   for m in METRICS]
+        fields += [pa.field(m.name, ARROW_TYPES[m.dtype], nullable=m.nullable) for m in registry.METRICS]
     meta = {f"{META_PREFIX}{k}": v for k, v in metadata.items()}
     return pa.schema(fields, metadata=meta)
 
@@ -111,7 +112,7 @@ class TableBuilder:
             if field.name in drivers:
                 arrays.append(pa.array(drivers[field.name], type=pa.float64()))
                 continue
-            col = metrics[METRICS.index(field.name)]
+            col = metrics[registry.index(field.name)]
             if pa.types.is_integer(field.type):
                 values = self._ints[field.name][:n]
                 has_null = nan_to_int(col, values, null)

@@ -21,12 +21,13 @@ import numpy as np
 import pyarrow.parquet as pq
 from scipy import stats
 
+from . import metrics as registry
 from .errors import ResultFileError
 from .output import read_head, read_metadata
 from .scenario import scenario_from_json
 
-SENSITIVITY_METRICS = ("npv", "roi", "bcr", "irr", "payback_months", "discounted_payback_months",
-                       "cost_pv", "benefit_pv")
+#: The metrics offered to `simengine sensitivity` (from the registry, simengine/metrics.py).
+SENSITIVITY_METRICS = registry.sensitivity_names()
 DECILE = 0.10
 
 
@@ -89,7 +90,8 @@ def sensitivity(path, metric: str = "npv", max_trials: int | None = None) -> dic
     limit = int(meta["trials"]) if max_trials is None else max_trials
     values = read_head(path, [metric], limit)[metric]
     nulls = np.isnan(values)
-    if metric.endswith("payback_months"):
+    null_is_never = registry.is_metric(metric) and registry.metric(metric).null_ranks_last
+    if null_is_never:
         keep = np.ones(values.size, dtype=bool)
         values = np.where(nulls, np.inf, values)  # "never" ranks after every month
     else:
@@ -108,5 +110,5 @@ def sensitivity(path, metric: str = "npv", max_trials: int | None = None) -> dic
     rows.sort(key=lambda r: -abs(r["spearman"]["value"]))
     return {"scenario": scenario.name, "metric": metric, "currency": scenario.currency,
             "trials": int(keep.size), "trials_used": int(values.size),
-            "trials_null": int(nulls.sum()) if not metric.endswith("payback_months") else 0,
+            "trials_null": int(nulls.sum()) if not null_is_never else 0,
             "drivers": rows}

@@ -20,13 +20,15 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from . import charts
+from . import metrics as registry
 from .errors import ResultFileError
 from .html_page import Chart, facts, figure, page, paragraph, section, table
 from .output import check_writable, read_head, read_metadata, write_bytes_atomic
-from .runner import accumulate_file, summary_header
+from .result_file import accumulate_file
+from .summary import summary_header
 from .summary_stream import PaybackMetric
 from .scenario import Scenario, scenario_from_json
-from .sensitivity import sensitivity
+from .ranking import sensitivity
 from .textout import fmt_value, probability_digits
 
 CHART_TRIALS = 1_000_000
@@ -84,15 +86,8 @@ def with_se(est: dict, fmt) -> str:
     return fmt(est["value"]) if se is None else f"{fmt(est['value'])} ± {fmt(se)}"
 
 
-METRIC_ROWS = (  # (summary key, label, kind for textout.fmt_value)
-    ("npv", "NPV ({currency})", "money"),
-    ("roi", "ROI", "percent"),
-    ("bcr", "benefit-cost ratio", "ratio"),
-    ("irr", "IRR (annual)", "percent"),
-    ("payback_months", "payback (months)", "months"),
-)
-TARGET_LABELS = {"payback_months_max": "payback within {t:g} months", "bcr_min": "benefit-cost ratio ≥ {t:g}",
-                 "roi_min": "ROI ≥ {pct}"}
+#: (summary key, label, kind for textout.fmt_value) of each summarized metric, from the registry.
+METRIC_ROWS = tuple((m.name, m.report_label, m.fmt) for m in registry.summarized())
 
 
 def summary_tables(summary: dict, currency: str) -> str:
@@ -120,8 +115,7 @@ def summary_tables(summary: dict, currency: str) -> str:
         if key == "all":
             probs.append(["all targets together", pct(t["probability"])])
         else:
-            probs.append([TARGET_LABELS[key].format(t=t["target"], pct=f"{t['target'] * 100:g} %"),
-                          pct(t["probability"])])
+            probs.append([registry.target_rule(key).report_label(t["target"]), pct(t["probability"])])
     return metrics + table(["probability or risk measure", "estimate ± standard error"], probs)
 
 

@@ -7,20 +7,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 
-from ._version import __version__
 from .cash_fan import fan_buffer, fan_metadata
-from .engine import DEFAULT_CHUNK, Simulation, check_run_options
+from .defaults import DEFAULT_CHUNK
+from .engine import Simulation, check_run_options
 from .executors import Executor, LocalExecutor
-from .errors import InputError, ResultFileError
-from .kernels.cashflows import METRICS
-from .output import (COLUMN_CHOICES, ResultWriter, check_writable, read_metadata, result_schema, run_metadata,
-                     summary_path_for, write_json_atomic)
-from .scenario import Scenario, scenario_from_json
+from .errors import InputError
+from .output import (COLUMN_CHOICES, ResultWriter, check_writable, result_schema, run_metadata, summary_path_for,
+                     write_json_atomic)
+from .scenario import Scenario
 from .designs import layout
 from .precision import precision_report, run_until_precise
-from .summary import SUMMARY_METRICS
+from .summary import summary_header
 from .summary_stream import StreamingSummary
 
 
@@ -34,22 +32,10 @@ class RunReport:
     seconds: float
 
 
-def default_output_path(scenario_file: Path, seed: int, trials: int) -> Path:
-    """`results/<scenario>-seed<S>-n<N>.parquet` under the current folder."""
-    return Path("results") / f"{scenario_file.stem}-seed{seed}-n{trials}.parquet"
-
-
-def summary_header(scenario: Scenario, seed: int, trials: int, sampling: str) -> dict:
-    return {
-        "scenario": scenario.name,
-        "scenario_sha256": scenario.sha256,
-        "currency": scenario.currency,
-        "horizon_months": scenario.horizon_months,
-        "seed": seed,
-        "trials": trials,
-        "sampling": sampling,
-        "simengine_version": __version__,
-    }
+def default_output_path(scenario_file: Path, seed: int, trials: int | None) -> Path:
+    """`results/<file stem>-seed<S>-n<N>.parquet` under the current folder (`-precision` for a
+    precision run, whose trials are found as it runs)."""
+    return Path("results") / f"{scenario_file.stem}-seed{seed}-{'precision' if trials is None else f'n{trials}'}.parquet"
 
 
 def run(scenario: Scenario, *, trials: int, seed: int, out: Path | None, threads: int | None = None,
@@ -114,38 +100,6 @@ def second_pass(acc: StreamingSummary, sim: Simulation, seed: int, executor: Exe
     executor.run([sim], seed, 0, acc.trials, keep)
     for name in names:
         acc.metrics[name].rebuild(np.concatenate(parts[name]))
-
-
-def summarize_file(path: Path) -> dict:
-    """Recompute a result file's summary from its stored trials, row group by row group."""
-    meta, scenario, acc = accumulate_file(path)
-    return {**summary_header(scenario, int(meta["seed"]), int(meta["trials"]), meta["sampling"]), **acc.summary()}
-
-
-def accumulate_file(path: Path) -> tuple[dict, Scenario, StreamingSummary]:
-    """A result file's metadata, scenario and finished streaming summary of its stored trials
-    (the summary's accumulators, such as the exact payback histogram, stay available)."""
-    meta = read_metadata(path)
-    scenario = scenario_from_json(meta["scenario"])
-    parquet = pq.ParquetFile(path)
-    needed = [m for m in METRICS if m in SUMMARY_METRICS]
-    missing = [m for m in needed if m not in parquet.schema_arrow.names]
-    if missing:
-        raise ResultFileError(f"{path}: has no {', '.join(missing)} column(s); it was run with "
-                              f"--columns {meta.get('columns', 'drivers')}; summarize needs metrics stored")
-    acc = StreamingSummary(scenario.decision)
-    for batch in parquet.iter_batches(columns=needed, batch_size=1 << 17):
-        block = np.full((len(METRICS), batch.num_rows), np.nan)
-        for m in needed:
-            block[METRICS.index(m)] = batch.column(m).to_numpy(zero_copy_only=False).astype(float)
-        acc.add(block)
-    acc.finish()
-    if acc.incomplete():
-        full = {m: pq.read_table(path, columns=[m]).column(m).to_numpy(zero_copy_only=False).astype(float)
-                for m in acc.incomplete()}
-        for name, values in full.items():
-            acc.metrics[name].rebuild(values)
-    return meta, scenario, acc
 
 
 def run_to_precision(scenario: Scenario, *, targets: dict[str, float], max_trials: int, seed: int,

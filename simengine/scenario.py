@@ -20,6 +20,7 @@ from typing import Any
 from .correlation import check_correlations, repaired_correlations
 from .distributions import Bound, Distribution, as_number, fmt, parse_distribution, suggest
 from .errors import InputError, ScenarioError
+from .metrics import TARGETS
 
 TIMINGS = ("upfront", "implementation", "recurring")
 RECURRING_STARTS = ("go_live", "start")
@@ -184,7 +185,7 @@ BENEFITS_KEYS = ("realization", "streams")
 STREAM_KEYS = ("amount", "scales_with_adoption", "description")
 EVENT_KEYS = ("probability", "cost", "delay_months", "benefit_loss", "description")
 CORRELATION_KEYS = ("drivers", "spearman")
-DECISION_KEYS = ("payback_months_max", "bcr_min", "roi_min")
+DECISION_KEYS = tuple(TARGETS)  # one decision-target rule each (simengine/metrics.py)
 
 
 def _check_keys(table: Any, allowed, path: str) -> dict:
@@ -471,10 +472,15 @@ def load_scenario(path: str | Path, repair_correlations: bool = False) -> Scenar
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{p}: cannot read ({exc})") from None
+    return loads_scenario(text, repair_correlations, source=str(p))
+
+
+def loads_scenario(text: str, repair_correlations: bool = False, source: str = "scenario") -> Scenario:
+    """Parse and validate a scenario from TOML text (`source` names it in errors)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{p}: invalid TOML: {exc}") from None
+        raise InputError(f"{source}: invalid TOML: {exc}") from None
     try:
         return parse_scenario(data, repair_correlations)
     except ScenarioError as exc:

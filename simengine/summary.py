@@ -18,8 +18,10 @@ import math
 
 import numpy as np
 
+from . import metrics as registry
 
-SUMMARY_METRICS = ("npv", "roi", "bcr", "irr", "payback_months")
+#: The summarized metrics, in the summary's order (from the registry, simengine/metrics.py).
+SUMMARY_METRICS = registry.summarized_names()
 PERCENTILES = (5, 10, 50, 90, 95)
 Z95 = 1.959963984540054
 CVAR_ALPHA = 0.05
@@ -107,7 +109,8 @@ def summarize_columns(columns: dict[str, np.ndarray], decision) -> dict:
     """
     npv = columns["npv"]
     n = int(npv.size)
-    metrics = {m: describe_metric(columns[m], null_is_late=(m == "payback_months")) for m in SUMMARY_METRICS}
+    metrics = {m.name: describe_metric(columns[m.name], null_is_late=m.null_ranks_last)
+               for m in registry.summarized()}
     out = {
         "trials": n,
         "metrics": metrics,
@@ -118,18 +121,27 @@ def summarize_columns(columns: dict[str, np.ndarray], decision) -> dict:
     met_all = np.ones(n, dtype=bool)
     any_target = False
     # NaN compares False, so a null metric never meets a target.
-    checks = (
-        ("payback_months_max", decision.payback_months_max, lambda t: columns["payback_months"] <= t),
-        ("bcr_min", decision.bcr_min, lambda t: columns["bcr"] >= t),
-        ("roi_min", decision.roi_min, lambda t: columns["roi"] >= t),
-    )
-    for key, target, test in checks:
-        if target is None:
-            continue
-        hits = test(target)
+    for rule, target in registry.decision_targets(decision):
+        hits = rule.met(columns[rule.metric], target)
         met_all &= hits
         any_target = True
-        out["targets"][key] = {"target": target, "probability": probability(int(hits.sum()), n)}
+        out["targets"][rule.key] = {"target": target, "probability": probability(int(hits.sum()), n)}
     if any_target:
         out["targets"]["all"] = {"probability": probability(int(met_all.sum()), n)}
     return out
+
+
+def summary_header(scenario, seed: int, trials: int, sampling: str) -> dict:
+    """The facts that head every summary: which scenario, run how, by which version."""
+    from ._version import __version__
+
+    return {
+        "scenario": scenario.name,
+        "scenario_sha256": scenario.sha256,
+        "currency": scenario.currency,
+        "horizon_months": scenario.horizon_months,
+        "seed": seed,
+        "trials": trials,
+        "sampling": sampling,
+        "simengine_version": __version__,
+    }

@@ -4,20 +4,11 @@ from __future__ import annotations
 
 import math
 
+from . import metrics as registry
 from .summary import PERCENTILES
 
-ROWS = (
-    ("npv", "NPV ({currency})", "money"),
-    ("roi", "ROI", "percent"),
-    ("bcr", "BCR", "ratio"),
-    ("irr", "IRR (annual)", "percent"),
-    ("payback_months", "Payback (months)", "months"),
-)
-TARGET_LABELS = {
-    "payback_months_max": "payback <= {t:g} months",
-    "bcr_min": "BCR >= {t:g}",
-    "roi_min": "ROI >= {t:.0%}",
-}
+#: (summary key, label, number format) of each summarized metric, from the registry.
+ROWS = tuple((m.name, m.label, m.fmt) for m in registry.summarized())
 
 
 def fmt_value(x, kind: str, se: bool = False) -> str:
@@ -69,8 +60,7 @@ def summary_table(summary: dict) -> str:
     trials = summary["trials"]
     for label, _, _, n_null, key in rows:
         if n_null:
-            what = {"irr": "no IRR in [-99%, +100%] a month", "payback_months": "never pay back in the horizon",
-                    "roi": "zero cost", "bcr": "zero cost"}.get(key, "null")
+            what = registry.metric(key).null_means or "null"
             notes.append(f"  {label}: {n_null:,} of {trials:,} trials ({n_null / trials:.1%}) {what}")
     if notes:
         lines.append("Null metrics (counted, not dropped):")
@@ -85,7 +75,7 @@ def summary_table(summary: dict) -> str:
     if targets:
         lines.append("Decision targets met:")
         for key, spec in targets.items():
-            label = "all targets together" if key == "all" else TARGET_LABELS[key].format(t=spec["target"])
+            label = "all targets together" if key == "all" else registry.target_rule(key).label(spec["target"])
             lines.append(f"  {label:<28}{fmt_probability(spec['probability'])}")
     return "\n".join(lines)
 
@@ -107,8 +97,6 @@ def correlation_repair_text(repairs) -> str:
     return "\n".join(lines)
 
 
-METRIC_KINDS = {"npv": "money", "roi": "percent", "bcr": "ratio", "irr": "percent", "payback_months": "months",
-                "discounted_payback_months": "months", "cost_pv": "money", "benefit_pv": "money"}
 BAR = 12
 
 
@@ -124,8 +112,9 @@ def tornado_bar(swing: float | None, widest: float) -> str:
 
 def sensitivity_table(result: dict, top: int | None = None) -> str:
     """The tornado table: drivers by |Spearman|, with variance share, decile means and swing."""
-    kind = METRIC_KINDS.get(result["metric"], "ratio")
-    unit = f" ({result['currency']})" if kind == "money" else ""
+    metric = registry.metric(result["metric"]) if registry.is_metric(result["metric"]) else None
+    kind = metric.fmt if metric else "ratio"
+    unit = f" ({result['currency']})" if metric and metric.unit == "currency" else ""
     rows = result["drivers"][:top] if top else result["drivers"]
     widest = max((abs(r["swing"]["value"] or 0.0) for r in rows), default=0.0)
     name_width = max([len("driver")] + [len(r["driver"]) for r in rows])
@@ -167,22 +156,26 @@ def comparison_table(result: dict) -> str:
              f"{result['trials']:,} trials each, seed {result['seed']}, common random numbers "
              "(drivers with the same name share their draws)", "",
              f"{'':<28}{'A':>{width}}  {'B':>{width}}"]
-    rows = [("mean NPV (" + cur + ")", lambda s: est(s["metrics"]["npv"]["mean"])),
-            ("P10 NPV", lambda s: est(s["metrics"]["npv"]["p10"])),
-            ("P50 NPV", lambda s: est(s["metrics"]["npv"]["p50"])),
-            ("P90 NPV", lambda s: est(s["metrics"]["npv"]["p90"])),
-            ("mean ROI", lambda s: est(s["metrics"]["roi"]["mean"], "percent")),
+    npv, roi, payback = (registry.metric(m) for m in ("npv", "roi", "payback_months"))
+
+    def stat(m, which):
+        return lambda s: est(s["metrics"][m.name][which], m.fmt)
+
+    rows = [(f"mean {npv.short} ({cur})", stat(npv, "mean")),
+            (f"P10 {npv.short}", stat(npv, "p10")),
+            (f"P50 {npv.short}", stat(npv, "p50")),
+            (f"P90 {npv.short}", stat(npv, "p90")),
+            (f"mean {roi.short}", stat(roi, "mean")),
             ("P(NPV < 0)", lambda s: fmt_probability(s["p_npv_negative"])),
-            ("median payback (months)", lambda s: est(s["metrics"]["payback_months"]["p50"], "months"))]
+            (f"median {payback.short} (months)", stat(payback, "p50"))]
     def target(s, key):
         if key not in s["targets"]:
             return "-"
         t = s["targets"][key]
-        rule = "" if key == "all" else " " + TARGET_LABELS[key].format(t=t["target"]).split(" ", 1)[1]
+        rule = "" if key == "all" else " " + registry.target_rule(key).bound(t["target"])
         return f"{fmt_probability(t['probability'])}{rule}"
 
-    names = {"payback_months_max": "payback target met", "bcr_min": "BCR target met",
-             "roi_min": "ROI target met", "all": "all targets met"}
+    names = {**{key: rule.met_label for key, rule in registry.TARGETS.items()}, "all": "all targets met"}
     for key in sorted(set(sa["targets"]) | set(sb["targets"]), key=lambda k: (k == "all", k)):
         rows.append((names[key], lambda s, key=key: target(s, key)))
     for label, get in rows:

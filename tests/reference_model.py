@@ -34,10 +34,13 @@ Input ``spec`` (one trial, all values already sampled)::
       "events": [{"occurred": bool, "cost", "delay_months", "benefit_loss"}, ...],
     }
 
-Output: dict with the per-trial metrics of MODEL.md ("npv", "roi", "bcr", "irr",
-"payback_months", "discounted_payback_months", "go_live_month", "cost_pv",
-"benefit_pv", "total_cost", "total_benefit"; ``None`` for nulls) plus the monthly
-streams "costs_by_month" (C_t) and "benefits_by_month" (B_t), t = 0..H-1.
+Output: dict with the per-trial metrics of MODEL.md, keyed and ordered as the metrics
+registry lists them (``simengine.metrics.names()``: "npv", "roi", "bcr", "irr",
+"payback_months", ...; ``None`` for nulls), plus the monthly streams "costs_by_month"
+(C_t) and "benefits_by_month" (B_t), t = 0..H-1.  Only the names and their order come
+from the registry; every value is computed here, independently of the kernel.  A metric
+the registry lists but this witness does not compute is an error, so a new metric cannot
+slip past the parity tests.
 
 Numerical notes (choices of this witness, not of the contract):
   * PVs and totals are summed with ``math.fsum`` (correctly rounded sums).
@@ -54,6 +57,8 @@ import math
 from fractions import Fraction
 
 from scipy.optimize import brentq
+
+from simengine.metrics import names as metric_names
 
 # Bracket of the monthly IRR, MODEL.md "Metrics, per trial": i in [-0.99, 1.0].
 IRR_LO = -0.99
@@ -319,7 +324,7 @@ def reference_trial(spec: dict) -> dict:
     roi = None if cost_pv == 0 else npv / cost_pv
     bcr = None if cost_pv == 0 else benefit_pv / cost_pv
 
-    return {
+    computed = {
         "npv": npv,
         "roi": roi,
         "bcr": bcr,
@@ -331,6 +336,13 @@ def reference_trial(spec: dict) -> dict:
         "benefit_pv": benefit_pv,
         "total_cost": math.fsum(C),
         "total_benefit": math.fsum(B),
-        "costs_by_month": C,
-        "benefits_by_month": B,
     }
+    missing = [name for name in metric_names() if name not in computed]
+    unknown = [name for name in computed if name not in metric_names()]
+    if missing or unknown:
+        raise NotImplementedError(f"the reference model and the metrics registry disagree: not computed here "
+                                  f"{missing}, not in the registry {unknown}")
+    out = {name: computed[name] for name in metric_names()}
+    out["costs_by_month"] = C
+    out["benefits_by_month"] = B
+    return out

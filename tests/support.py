@@ -6,7 +6,8 @@ import copy
 
 import numpy as np
 
-from simengine.engine import DEFAULT_CHUNK, RangeResult, Simulation
+from simengine.defaults import DEFAULT_CHUNK
+from simengine.engine import RangeResult, Simulation
 from simengine.executors import LocalExecutor
 from simengine.kernels.cashflows import METRICS
 from simengine.scenario import parse_scenario

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from simengine.cli import main
-from simengine.compare import compare
+from simengine.comparison import compare
 from support import simulate_chunk
 from simengine.kernels.cashflows import METRICS
 

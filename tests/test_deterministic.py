@@ -17,6 +17,7 @@ from scipy.optimize import brentq
 from simengine.bundled import bundled_scenarios
 from simengine.runner import run
 from simengine.scenario import load_scenario
+from simengine.summary import SUMMARY_METRICS
 
 V = 1.1 ** (-1 / 12)
 
@@ -68,7 +69,7 @@ def test_hand_derived_figures(summary):
     monthly = brentq(npv_at, -0.99, 1.0, xtol=1e-15, rtol=1e-15)
     assert m["irr"]["mean"]["value"] == pytest.approx((1 + monthly) ** 12 - 1, rel=1e-9)
     assert m["payback_months"]["mean"]["value"] == 19
-    for key in ("npv", "roi", "bcr", "irr", "payback_months"):
+    for key in SUMMARY_METRICS:
         assert m[key]["sd"]["value"] == 0 and m[key]["n_null"] == 0
 
 

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reference_model import reference_trial
+from simengine import metrics as registry
 from simengine.kernels import cashflows as k
 from simengine.model import ModelStructure
 from simengine.engine import Simulation
@@ -20,7 +21,24 @@ from support import metrics_of, reference_specs
 TRIALS = 12
 
 
+#: Metrics with their own tolerance below; every other registry metric is compared by its type.
+SPECIFIC = {"npv", "cost_pv", "benefit_pv", "total_cost", "total_benefit", "roi", "bcr", "payback_months",
+            "discounted_payback_months", "go_live_month", "irr"}
+
+
 def assert_trial_matches(kernel: dict, ref: dict, j: int) -> None:
+    """Every metric of the registry agrees between the kernel and the reference (nulls: NaN / None)."""
+    assert set(kernel) == set(registry.names())
+    for name in registry.names():
+        if name in SPECIFIC:
+            continue
+        got, want = kernel[name][j], ref[name]
+        if want is None:
+            assert math.isnan(got), (name, got)
+        elif registry.metric(name).integer:
+            assert got == float(want), (name, got, want)
+        else:
+            assert got == pytest.approx(want, rel=1e-9, abs=1e-9), (name, got, want)
     scale = max(1.0, abs(ref["cost_pv"]) + abs(ref["benefit_pv"]))
     for name in ("npv", "cost_pv", "benefit_pv"):
         assert abs(kernel[name][j] - ref[name]) <= 1e-9 * scale, (name, kernel[name][j], ref[name])

@@ -14,7 +14,8 @@ from simengine.bundled import bundled_scenarios
 from simengine.cli import main
 from simengine.output import read_head
 from simengine.report import payback_shares, result_report
-from simengine.runner import accumulate_file, run
+from simengine.result_file import accumulate_file
+from simengine.runner import run
 
 CHARTS = ("npv-histogram", "s-curves", "payback", "cash-fan", "tornado")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -13,7 +13,7 @@ from scipy import stats
 from simengine.cli import main
 from simengine.runner import run
 from simengine.scenario import parse_scenario
-from simengine.sensitivity import sensitivity
+from simengine.ranking import sensitivity
 from support import BASE
 
 

@@ -13,7 +13,7 @@ from simengine.kernels.cashflows import METRICS
 from simengine.runner import run
 from simengine.scenario import parse_scenario
 from simengine.streams import BLOCK_SIZE
-from simengine.summary import describe_metric, percentile_with_se, summarize_columns
+from simengine.summary import SUMMARY_METRICS, describe_metric, percentile_with_se, summarize_columns
 from simengine.summary_stream import StreamingSummary
 from support import scenario as make_scenario
 
@@ -133,7 +133,7 @@ def test_streaming_summary_equals_in_memory_summary(n):
     m = synthetic_metrics(n)
     acc = stream(m, chunk=50_000, pilot=2 * BLOCK_SIZE)
     assert acc.incomplete() == []
-    want = summarize_columns({k: m[METRICS.index(k)] for k in ("npv", "roi", "bcr", "irr", "payback_months")},
+    want = summarize_columns({k: m[METRICS.index(k)] for k in SUMMARY_METRICS},
                              DECISION)
     assert_summaries_match(acc.summary(), want)
     # and it keeps only a small share of the continuous values after the pilot
@@ -157,7 +157,7 @@ def test_a_percentile_outside_its_band_is_detected_and_rebuilt_exactly():
     assert "npv" in acc.incomplete()
     acc.metrics["npv"].rebuild(m[METRICS.index("npv")])
     assert acc.incomplete() == []
-    want = summarize_columns({k: m[METRICS.index(k)] for k in ("npv", "roi", "bcr", "irr", "payback_months")},
+    want = summarize_columns({k: m[METRICS.index(k)] for k in SUMMARY_METRICS},
                              DECISION)
     assert_summaries_match(acc.summary(), want)
 
@@ -179,7 +179,7 @@ def test_run_falls_back_to_a_second_pass_and_stays_exact(tmp_path, monkeypatch, 
     assert passes and passes[0]  # some metric needed the second pass
     table = pq.read_table(out)
     columns = {m: table.column(m).to_numpy(zero_copy_only=False).astype(float)
-               for m in ("npv", "roi", "bcr", "irr", "payback_months")}
+               for m in SUMMARY_METRICS}
     want = summarize_columns(columns, sc.decision)
     got = {k: report.summary[k] for k in want}
     assert_summaries_match(got, want)

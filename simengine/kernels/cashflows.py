@@ -23,6 +23,7 @@ import math
 import numpy as np
 
 from ..jit import jit, parallel_jit, prange
+from .. import metrics as registry
 
 # Columns of the per-trial input matrix (scalars first, then the variable-length groups).
 (DISCOUNT, PLANNED, DELAY, DELAY_COST, OVERRUN, MLOAD, MCAP, CEILING, RAMP, REALIZATION, BASS_P, BASS_Q,
@@ -33,11 +34,13 @@ N_SCALARS = 13
 UPFRONT, IMPLEMENTATION, RECURRING = 0, 1, 2
 LINEAR, LOGISTIC, BASS = 0, 1, 2
 
-# Columns of the per-trial metrics matrix.
-METRICS = ("npv", "roi", "bcr", "irr", "payback_months", "discounted_payback_months", "go_live_month",
-           "cost_pv", "benefit_pv", "total_cost", "total_benefit")
-(NPV, ROI, BCR, IRR, PAYBACK, DPAYBACK, GO_LIVE,
- COST_PV, BENEFIT_PV, TOTAL_COST, TOTAL_BENEFIT) = range(len(METRICS))
+# Rows of the per-trial metrics matrix: the order is the registry's (simengine/metrics.py);
+# numba needs plain ints as globals, so each row is looked up once here.
+METRICS = registry.names()
+NPV, ROI, BCR, IRR = map(registry.index, ("npv", "roi", "bcr", "irr"))
+PAYBACK, DPAYBACK = map(registry.index, ("payback_months", "discounted_payback_months"))
+GO_LIVE, COST_PV, BENEFIT_PV = map(registry.index, ("go_live_month", "cost_pv", "benefit_pv"))
+TOTAL_COST, TOTAL_BENEFIT = map(registry.index, ("total_cost", "total_benefit"))
 
 IRR_LOW, IRR_HIGH = -0.99, 1.0
 IRR_XTOL, IRR_RTOL, IRR_MAXITER = 1e-13, 4 * np.finfo(float).eps, 200

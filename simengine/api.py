@@ -1,0 +1,104 @@
+"""The Python API: run, open, compare and rank scenarios from a notebook or a script.
+
+    import simengine
+    result = simengine.run("crm_upgrade_big_bang", trials=100_000, seed=7)
+    result.summary.metric("npv").p(90)        # Estimate(value=..., se=...)
+
+The CLI is a thin layer over these functions: the same inputs give the same summary JSON.
+A scenario is given as a path, a bundled scenario's name, TOML text or a `Scenario`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from .bundled import resolve_scenario
+from .defaults import DEFAULT_MAX_TRIALS, DEFAULT_SEED, DEFAULT_TRIALS
+from .errors import InputError
+from .results import Comparison, RunResult, Sensitivity, Summary
+
+if TYPE_CHECKING:  # the scenario module loads scipy: imported when a scenario is read
+    from .scenario import Scenario
+
+
+def load(scenario: "Scenario | str | Path", repair_correlations: bool = False) -> "Scenario":
+    """A validated `Scenario` from a path, a bundled name, TOML text, or a `Scenario` (as is)."""
+    from .scenario import Scenario, load_scenario, loads_scenario
+
+    if isinstance(scenario, Scenario):
+        return scenario
+    if isinstance(scenario, Path):
+        return load_scenario(scenario, repair_correlations)
+    if not isinstance(scenario, str):
+        raise InputError(f"scenario: expected a path, a bundled name, TOML text or a Scenario, "
+                         f"got {type(scenario).__name__}")
+    if "\n" in scenario or "=" in scenario:  # TOML text: a name or path has neither
+        return loads_scenario(scenario, repair_correlations)
+    return load_scenario(resolve_scenario(scenario), repair_correlations)
+
+
+def scenario_seed(scenario: "Scenario", seed: int | None) -> int:
+    """The seed given, else the scenario's, else DEFAULT_SEED."""
+    if seed is not None:
+        return seed
+    return scenario.seed if scenario.seed is not None else DEFAULT_SEED
+
+
+def run(scenario: Scenario | str | Path, *, trials: int | None = None, seed: int | None = None,
+        out: Path | str | None = None, sampling: str = "mc", columns: str = "all", threads: int | None = None,
+        force: bool = False, precision: dict[str, float] | None = None, max_trials: int = DEFAULT_MAX_TRIALS,
+        repair_correlations: bool = False, executor=None,
+        on_progress: Callable[[int], None] | None = None) -> RunResult:
+    """Simulate a scenario; write its per-trial Parquet file and summary JSON to `out` (none if None).
+
+    `precision` ({"npv_mean": 5000, ...}) runs until each named standard error is met, up to
+    `max_trials` (then `trials` must not be given). `executor` computes the trials
+    (default: this process's threads, `threads` of them).
+    """
+    from .runner import run as run_trials, run_to_precision
+
+    sc = load(scenario, repair_correlations)
+    seed = scenario_seed(sc, seed)
+    out = Path(out) if out is not None else None
+    if precision:
+        if trials is not None:
+            raise InputError("--trials and --precision exclude each other: use --max-trials to cap a precision run")
+        report = run_to_precision(sc, targets=dict(precision), max_trials=max_trials, seed=seed, out=out,
+                                  threads=threads, force=force, columns=columns, sampling=sampling,
+                                  on_chunk=on_progress)
+    else:
+        report = run_trials(sc, trials=trials if trials is not None else DEFAULT_TRIALS, seed=seed, out=out,
+                            threads=threads, force=force, sampling=sampling, columns=columns, on_chunk=on_progress,
+                            executor=executor)
+    return RunResult(Summary(report.summary), report.result_path, report.summary_path, report.seconds,
+                     list(sc.correlation_repairs))
+
+
+def open(path: Path | str) -> RunResult:  # noqa: A001 - simengine.open, like io.open, opens a result
+    """A result file as a `RunResult`, its summary recomputed exactly from the stored trials."""
+    from .result_file import summarize_file
+
+    path = Path(path)
+    summary_file = path.with_name(path.stem + ".summary.json")
+    return RunResult(Summary(summarize_file(path)), path, summary_file if summary_file.exists() else None)
+
+
+def compare(a: Scenario | str | Path, b: Scenario | str | Path, *, trials: int = DEFAULT_TRIALS,
+            seed: int | None = None, threads: int | None = None, executor=None) -> Comparison:
+    """A against B with common random numbers (the seed defaults to A's)."""
+    from .comparison import compare as compare_trials
+
+    sa, sb = load(a), load(b)
+    samples: dict = {}
+    data = compare_trials(sa, sb, trials=trials, seed=scenario_seed(sa, seed), threads=threads, samples=samples,
+                          executor=executor)
+    return Comparison(data, samples, (sa, sb))
+
+
+def sensitivity(result: RunResult | Path | str, metric: str = "npv") -> Sensitivity:
+    """The drivers of a result file (run with columns="all") ranked by their effect on `metric`."""
+    from .ranking import sensitivity as rank_drivers
+
+    path = result._file() if isinstance(result, RunResult) else Path(result)
+    return Sensitivity(rank_drivers(path, metric))

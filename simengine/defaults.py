@@ -1,0 +1,11 @@
+"""Run defaults shared by the engine, the API and the CLI (kept apart so the CLI imports nothing heavy)."""
+
+DEFAULT_SEED = 1
+DEFAULT_TRIALS = 100_000
+DEFAULT_MAX_TRIALS = 10_000_000
+DEFAULT_CHUNK = 131_072
+MAX_TRIALS = 10**10
+
+#: Sampling designs (simengine/designs.py) and stored-column choices (simengine/output.py).
+SAMPLING_METHODS = ("mc", "lhs", "sobol")
+COLUMN_CHOICES = ("all", "metrics", "drivers")

@@ -1,0 +1,51 @@
+"""The read side: a result file's metadata, scenario and summary, recomputed from its stored trials.
+
+Reading a result needs no simulation: this module is what `summarize`, `report`,
+`sensitivity` and `simengine.open` use, and it imports nothing of the engine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from .errors import ResultFileError
+from .kernels.cashflows import METRICS
+from .output import read_metadata
+from .scenario import Scenario, scenario_from_json
+from .summary import SUMMARY_METRICS, summary_header
+from .summary_stream import StreamingSummary
+
+
+def summarize_file(path: Path) -> dict:
+    """Recompute a result file's summary from its stored trials, row group by row group."""
+    meta, scenario, acc = accumulate_file(path)
+    return {**summary_header(scenario, int(meta["seed"]), int(meta["trials"]), meta["sampling"]), **acc.summary()}
+
+
+def accumulate_file(path: Path) -> tuple[dict, Scenario, StreamingSummary]:
+    """A result file's metadata, scenario and finished streaming summary of its stored trials
+    (the summary's accumulators, such as the exact payback histogram, stay available)."""
+    meta = read_metadata(path)
+    scenario = scenario_from_json(meta["scenario"])
+    parquet = pq.ParquetFile(path)
+    needed = [m for m in METRICS if m in SUMMARY_METRICS]
+    missing = [m for m in needed if m not in parquet.schema_arrow.names]
+    if missing:
+        raise ResultFileError(f"{path}: has no {', '.join(missing)} column(s); it was run with "
+                              f"--columns {meta.get('columns', 'drivers')}; summarize needs metrics stored")
+    acc = StreamingSummary(scenario.decision)
+    for batch in parquet.iter_batches(columns=needed, batch_size=1 << 17):
+        block = np.full((len(METRICS), batch.num_rows), np.nan)
+        for m in needed:
+            block[METRICS.index(m)] = batch.column(m).to_numpy(zero_copy_only=False).astype(float)
+        acc.add(block)
+    acc.finish()
+    if acc.incomplete():
+        full = {m: pq.read_table(path, columns=[m]).column(m).to_numpy(zero_copy_only=False).astype(float)
+                for m in acc.incomplete()}
+        for name, values in full.items():
+            acc.metrics[name].rebuild(values)
+    return meta, scenario, acc
