@@ -29,14 +29,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .kernels.cashflows import METRICS
+from . import metrics as registry
 from .kernels.summary_block import block_bands, block_moments
 from .streams import BLOCK_SIZE
 from .summary import CVAR_ALPHA, PERCENTILES, SUMMARY_METRICS, Z95, estimate, probability
 
 PILOT = 16 * BLOCK_SIZE
 BAND_SIGMAS = 7.0
-CONTINUOUS = ("npv", "roi", "bcr", "irr")
+CONTINUOUS = registry.continuous_names()  # npv, roi, bcr, irr: streamed through value bands
 
 
 class Moments:
@@ -274,15 +274,11 @@ class StreamingSummary:
         self.metrics = {m: ContinuousMetric(m) for m in CONTINUOUS}
         self.payback = PaybackMetric()
         self.npv_negative = 0
-        self.targets = {key: 0 for key, target in self._checks() if target is not None}
+        self.targets = {rule.key: 0 for rule, _ in registry.decision_targets(decision)}
         self.all_targets = 0
         self._pending: list[np.ndarray] = []
         self._pending_n = 0
-        self._rows = [METRICS.index(m) for m in SUMMARY_METRICS]
-
-    def _checks(self):
-        d = self.decision
-        return (("payback_months_max", d.payback_months_max), ("bcr_min", d.bcr_min), ("roi_min", d.roi_min))
+        self._rows = [registry.index(m) for m in SUMMARY_METRICS]
 
     def add(self, metrics: np.ndarray) -> None:
         """Add the next chunk's metrics (len(METRICS) x trials, NaN = null).
@@ -364,9 +360,8 @@ class StreamingSummary:
             "cvar5_npv": self.metrics["npv"].cvar(),
             "targets": {},
         }
-        for key, target in self._checks():
-            if target is not None:
-                out["targets"][key] = {"target": target, "probability": probability(self.targets[key], n)}
+        for rule, target in registry.decision_targets(self.decision):
+            out["targets"][rule.key] = {"target": target, "probability": probability(self.targets[rule.key], n)}
         if self.targets:
             out["targets"]["all"] = {"probability": probability(self.all_targets, n)}
         return out
@@ -426,15 +421,11 @@ def reduce_to_bands(x: np.ndarray, lows: np.ndarray, highs: np.ndarray) -> BandP
 
 def target_hits(cols: dict[str, np.ndarray], decision) -> tuple[dict[str, int], int]:
     """Trials meeting each decision target, and all of them together (NaN never meets one)."""
-    tests = {"payback_months_max": lambda t: cols["payback_months"] <= t,
-             "bcr_min": lambda t: cols["bcr"] >= t, "roi_min": lambda t: cols["roi"] >= t}
     hits, met_all = {}, np.ones(cols["npv"].size, dtype=bool)
-    for key, target in (("payback_months_max", decision.payback_months_max), ("bcr_min", decision.bcr_min),
-                        ("roi_min", decision.roi_min)):
-        if target is not None:
-            met = tests[key](target)
-            hits[key] = int(np.count_nonzero(met))
-            met_all &= met
+    for rule, target in registry.decision_targets(decision):
+        met = rule.met(cols[rule.metric], target)
+        hits[rule.key] = int(np.count_nonzero(met))
+        met_all &= met
     return hits, int(np.count_nonzero(met_all))
 
 
