@@ -109,12 +109,19 @@ def irr_monthly_python(cf, n_months):
         if fcur == 0.0 or abs(sbis) < delta:
             return xcur
         if abs(spre) > delta and abs(fcur) < abs(fpre):
+            # Interpolate; a zero denominator (values that underflow to equal) makes C's
+            # brentq step infinite or NaN, which it then rejects for bisection: the same here,
+            # without dividing by zero (which raises in compiled code).
+            stry = np.inf
             if xpre == xblk:
-                stry = -fcur * (xcur - xpre) / (fcur - fpre)
-            else:
+                if fcur != fpre:
+                    stry = -fcur * (xcur - xpre) / (fcur - fpre)
+            elif xpre != xcur and xblk != xcur:
                 dpre = (fpre - fcur) / (xpre - xcur)
                 dblk = (fblk - fcur) / (xblk - xcur)
-                stry = -fcur * (fblk * dblk - fpre * dpre) / (dblk * dpre * (fblk - fpre))
+                denominator = dblk * dpre * (fblk - fpre)
+                if denominator != 0.0:
+                    stry = -fcur * (fblk * dblk - fpre * dpre) / denominator
             if 2.0 * abs(stry) < min(abs(spre), 3.0 * abs(sbis) - delta):
                 spre, scur = scur, stry
             else:
