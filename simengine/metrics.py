@@ -180,6 +180,9 @@ METRICS: tuple[Metric, ...] = (
     Metric("total_benefit", unit="currency", dtype="float64", nullable=False, null_means="",
            label="Total benefit ({currency})", report_label="total benefit ({currency})",
            chart_label="total benefit", short="total benefit", fmt="money"),
+    Metric("one_time_cost", unit="currency", dtype="float64", nullable=False, null_means="",
+           label="One-time cost ({currency})", report_label="one-time cost ({currency})",
+           chart_label="one-time cost", short="one-time cost", fmt="money", summarized=True, sensitivity=True),
 )
 
 #: The decision targets, keyed by the scenario's `[decision]` field, in the order the

@@ -87,7 +87,8 @@ def _schedule(spec):
 # Costs (MODEL.md "Costs" + "Risk events")
 # --------------------------------------------------------------------------------
 def _costs_by_month(spec, H, g, delta):
-    """Monthly cost stream C_t, t = 0..H-1."""
+    """Monthly cost stream C_t, t = 0..H-1, and the one-time cost: everything that is not a
+    run cost (upfront items and the whole implementation spread, even past the horizon)."""
     # O = risks.cost_overrun, clipped at -0.9.
     O = max(float(spec["cost_overrun"]), -0.9)
     # M = risks.maintenance_load clipped to [0, cap].
@@ -157,7 +158,7 @@ def _costs_by_month(spec, H, g, delta):
         if t >= g:
             c += M * L / 12.0
         C[t] = c
-    return C
+    return C, math.fsum([upfront_total, spread_total])
 
 
 # --------------------------------------------------------------------------------
@@ -314,7 +315,7 @@ def reference_trial(spec: dict) -> dict:
     d = [(1.0 + m) ** (-t) for t in range(H)]
 
     delta, g = _schedule(spec)
-    C = _costs_by_month(spec, H, g, delta)
+    C, one_time_cost = _costs_by_month(spec, H, g, delta)
     B = _benefits_by_month(spec, H, g)
     CF = [B[t] - C[t] for t in range(H)]
 
@@ -336,6 +337,7 @@ def reference_trial(spec: dict) -> dict:
         "benefit_pv": benefit_pv,
         "total_cost": math.fsum(C),
         "total_benefit": math.fsum(B),
+        "one_time_cost": one_time_cost,
     }
     missing = [name for name in metric_names() if name not in computed]
     unknown = [name for name in computed if name not in metric_names()]

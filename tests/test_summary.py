@@ -100,6 +100,7 @@ def synthetic_metrics(n: int, seed: int = 0) -> np.ndarray:
     m[METRICS.index("bcr")] = np.round(rng.gamma(4, 0.3, n), 2)  # many ties
     m[METRICS.index("irr")] = np.where(rng.random(n) < 0.05, np.nan, rng.normal(0.2, 0.1, n))
     m[METRICS.index("payback_months")] = np.where(rng.random(n) < 0.15, np.nan, rng.integers(6, 37, n))
+    m[METRICS.index("one_time_cost")] = 5e5 + np.round(rng.gamma(2, 1e5, n), -3)  # ties too
     return m
 
 

@@ -41,6 +41,7 @@ NPV, ROI, BCR, IRR = map(registry.index, ("npv", "roi", "bcr", "irr"))
 PAYBACK, DPAYBACK = map(registry.index, ("payback_months", "discounted_payback_months"))
 GO_LIVE, COST_PV, BENEFIT_PV = map(registry.index, ("go_live_month", "cost_pv", "benefit_pv"))
 TOTAL_COST, TOTAL_BENEFIT = map(registry.index, ("total_cost", "total_benefit"))
+ONE_TIME_COST = registry.index("one_time_cost")
 
 IRR_LOW, IRR_HIGH = -0.99, 1.0
 IRR_XTOL, IRR_RTOL, IRR_MAXITER = 1e-13, 4 * np.finfo(float).eps, 200
@@ -408,6 +409,7 @@ def trial_python(x, i, cost_timing, cost_from_start, cost_overrun, cost_labor, b
     out[BENEFIT_PV, i] = benefit_pv
     out[TOTAL_COST, i] = total_cost
     out[TOTAL_BENEFIT, i] = total_benefit
+    out[ONE_TIME_COST, i] = upfront + spread  # the whole spread, even past the horizon
 
 
 trial = jit(trial_python)
