@@ -3,8 +3,9 @@
 For a class: each published figure it was fitted to, the value the preset implies (sampled,
 with its standard error) and whether it is inside the stated tolerance.
 For a scenario: each field the class covers, the scenario's own value of each of the
-class's figures and of its P50/P90 beside the class's, flagged where the scenario is more
-optimistic than the evidence by more than the tolerance (plus four standard errors).
+class's figures and of its P50/P90 beside the class's, flagged in either direction (more
+optimistic or more pessimistic than the evidence) where the gap exceeds the margin: the
+figure's tolerance plus four standard errors of the scenario's value.
 """
 
 from __future__ import annotations
@@ -102,11 +103,24 @@ def scenario_sample(scenario, field: str) -> np.ndarray:
     return own
 
 
-def is_optimistic(gap: float, se: float, tolerance: float, worse_when_higher: bool) -> bool:
-    if math.isnan(gap):  # e.g. no tail at all where the evidence has one
-        return True
-    margin = tolerance + (4 * se if math.isfinite(se) else 0.0)
-    return gap < -margin if worse_when_higher else gap > margin
+def margin_of(se: float, tolerance: float) -> float:
+    """The gap a comparison allows: the figure's tolerance plus four standard errors (an
+    infinite standard error, from a statistic with no data, adds nothing)."""
+    return tolerance + (4 * se if math.isfinite(se) else 0.0)
+
+
+def direction(value: float, evidence: float, margin: float, worse_when_higher: bool) -> str:
+    """'optimistic', 'pessimistic' or 'consistent': which side of the evidence the scenario's
+    value lies on, when the gap exceeds `margin`. A value that does not exist (no tail, where
+    the evidence has one: a tail exponent of a thin tail) is optimistic, and the reverse pessimistic."""
+    if math.isnan(value) or math.isnan(evidence):
+        if math.isnan(value) == math.isnan(evidence):
+            return "consistent"
+        return "optimistic" if math.isnan(value) else "pessimistic"
+    gap = value - evidence
+    if abs(gap) <= margin:
+        return "consistent"
+    return "optimistic" if (gap < 0) == worse_when_higher else "pessimistic"
 
 
 def calibrate_scenario(scenario, against: str) -> dict:
@@ -123,7 +137,10 @@ def calibrate_scenario(scenario, against: str) -> dict:
             checks.append((f"P{round(q * 100)}", (float(np.quantile(ours, q)), 0.0),
                            float(np.quantile(theirs, q)), QUANTILE_TOLERANCE, HIGHER_IS_WORSE[quantity], "percent"))
         for label, (value, se), evidence, tolerance, worse_when_higher, fmt in checks:
+            margin = margin_of(se, tolerance)
+            side = direction(value, evidence, margin, worse_when_higher)
             rows.append({"field": field, "figure": label, "scenario": value, "se": se, "reference": evidence,
-                         "tolerance": tolerance, "format": fmt,
-                         "optimistic": is_optimistic(value - evidence, se, tolerance, worse_when_higher)})
+                         "tolerance": tolerance, "margin": margin, "gap": value - evidence, "format": fmt,
+                         "direction": side, "optimistic": side == "optimistic",
+                         "pessimistic": side == "pessimistic"})
     return {"scenario": scenario.name, "against": against, "version": reference.version(), "rows": rows}

@@ -6,121 +6,150 @@ distance to the data is shown beside it (its p-value would be optimistic, since 
 parameters come from the same data, so none is shown). The best fit is written as a TOML
 inline table, ready to paste into a scenario; every candidate converts to one of
 simengine's own families, so what is pasted is exactly what was fitted.
+
+Fits need 5 values per parameter (10 at least), and a constant column is refused: it is a
+fixed amount, not a distribution. A family that does not apply is reported with the reason.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 from scipy import stats
 
 from .distributions import fmt, parse_distribution
 from .errors import InputError
 
-MIN_OBSERVATIONS = 8
+#: Values needed per fitted parameter: with fewer, maximum likelihood mostly fits the noise
+#: (a 4-parameter beta needs 20 values, a 2-parameter normal 10).
+MIN_PER_PARAMETER = 5
+#: Parameters each family fits (the lognormal's location is fixed at 0).
+PARAMETERS = {"normal": 2, "lognormal": 2, "shifted_lognormal": 3, "beta": 4, "uniform": 2, "triangular": 3}
+#: The fewest values any fit needs: those of the families with the fewest parameters.
+MIN_OBSERVATIONS = MIN_PER_PARAMETER * min(PARAMETERS.values())
+#: A spread (max - min) at most this fraction of the largest |value| is zero to rounding.
+RELATIVE_SPREAD = 1e-12
+
+
+class NotApplicable(Exception):
+    """A family that cannot describe these values; the message says why."""
 
 
 def _normal(x):
     mean, sd = stats.norm.fit(x)
-    return {"dist": "normal", "mean": mean, "sd": sd}, 2
+    return {"dist": "normal", "mean": mean, "sd": sd}
 
 
 def _lognormal(x):
-    if np.min(x) <= 0:
-        return None
+    if (below := int(np.count_nonzero(x <= 0))):
+        raise NotApplicable(f"needs every value > 0 ({below} {'is' if below == 1 else 'are'} <= 0)")
     sigma, _, scale = stats.lognorm.fit(x, floc=0.0)
-    return {"dist": "lognormal", "mu": math.log(scale), "sigma": sigma}, 2
+    return {"dist": "lognormal", "mu": math.log(scale), "sigma": sigma}
 
 
 def _shifted_lognormal(x):
     """A lognormal with a shift: for overruns that can be negative (a ratio minus 1)."""
     sigma, loc, scale = stats.lognorm.fit(x)
-    if not (sigma > 0 and np.min(x) > loc):
-        return None
-    return {"dist": "lognormal", "mu": math.log(scale), "sigma": sigma, "shift": loc}, 3
+    if not sigma > 0:
+        raise NotApplicable(f"the maximum-likelihood fit has sigma {fmt(float(sigma))}, not > 0")
+    if not np.min(x) > loc:
+        raise NotApplicable(f"the maximum-likelihood shift {fmt(float(loc))} is not below the smallest "
+                            f"value {fmt(float(np.min(x)))}")
+    return {"dist": "lognormal", "mu": math.log(scale), "sigma": sigma, "shift": loc}
 
 
 def _beta(x):
     a, b, loc, scale = stats.beta.fit(x)
     if not (a > 0 and b > 0 and scale > 0):
-        return None
-    return {"dist": "beta", "alpha": a, "beta": b, "min": loc, "max": loc + scale}, 4
+        raise NotApplicable(f"the maximum-likelihood fit is not a beta (alpha {fmt(float(a))}, "
+                            f"beta {fmt(float(b))}, width {fmt(float(scale))})")
+    return {"dist": "beta", "alpha": a, "beta": b, "min": loc, "max": loc + scale}
 
 
 def _uniform(x):
-    return {"dist": "uniform", "min": float(np.min(x)), "max": float(np.max(x))}, 2
+    return {"dist": "uniform", "min": float(np.min(x)), "max": float(np.max(x))}
 
 
 def _triangular(x):
     c, loc, scale = stats.triang.fit(x)
-    return {"dist": "triangular", "min": loc, "mode": loc + c * scale, "max": loc + scale}, 3
+    return {"dist": "triangular", "min": loc, "mode": loc + c * scale, "max": loc + scale}
 
 
 CANDIDATES = {"normal": _normal, "lognormal": _lognormal, "shifted_lognormal": _shifted_lognormal,
               "beta": _beta, "uniform": _uniform, "triangular": _triangular}
 
 
-def read_column(path: Path, column: str | None) -> np.ndarray:
-    """The finite values of one numeric column of a CSV or Parquet file."""
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.suffix.lower() == ".parquet":
-        import pyarrow.parquet as pq
-        table = pq.read_table(path)
-    else:
-        from pyarrow import csv
+def require_fittable(values: np.ndarray, what: str = "the data", skipped: str = "") -> None:
+    """Refuse too few values, or a constant (all equal, or a spread that is zero to rounding):
+    neither has a distribution to fit. `what` names the data, `skipped` says what was left out."""
+    n = int(values.size)
+    if n < MIN_OBSERVATIONS:
+        raise InputError(f"{what} has {n} value{'' if n == 1 else 's'}; fitting needs at least {MIN_OBSERVATIONS} "
+                         f"({MIN_PER_PARAMETER} per fitted parameter){f'; {skipped}' if skipped else ''}")
+    if np.ptp(values) <= RELATIVE_SPREAD * np.max(np.abs(values)):
+        value = fmt(float(np.median(values)))
+        raise InputError(f"{what}: all {n} values are {value}; a constant is a fixed amount, not a distribution "
+                         f"(write {value} in the scenario)")
+
+
+def check_families(families) -> None:
+    """A one-line error for a family name that is not a candidate."""
+    for name in families or ():
+        if name not in CANDIDATES:
+            raise InputError(f"--families: unknown family {name!r}; known: {', '.join(CANDIDATES)}")
+
+
+def fit_candidates(values: np.ndarray, families=None) -> tuple[list[dict], list[dict]]:
+    """(fits, not fitted): every candidate's fitted parameters, log-likelihood, AIC and KS distance,
+    best AIC first; and {family, reason} for each candidate that does not apply to these values."""
+    check_families(families)
+    require_fittable(values)
+    results, not_fitted = [], []
+    for name in families or CANDIDATES:
         try:
-            table = csv.read_csv(path)
-        except Exception as exc:  # pyarrow raises several types for malformed CSV
-            raise InputError(f"{path}: cannot read as CSV ({exc})") from None
-    numeric = [f.name for f in table.schema if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)]
-    if column is None:
-        if len(numeric) != 1:
-            raise InputError(f"{path}: give --column, one of {', '.join(numeric) or '(no numeric columns)'}")
-        column = numeric[0]
-    if column not in table.schema.names:
-        raise InputError(f"--column: {column!r} is not a column of {path}; columns: {', '.join(table.schema.names)}")
-    if column not in numeric:
-        raise InputError(f"--column: {column!r} is not numeric")
-    values = table.column(column).to_numpy(zero_copy_only=False).astype(float)
-    values = values[np.isfinite(values)]
-    if values.size < MIN_OBSERVATIONS:
-        raise InputError(f"{path}: {column!r} has {values.size} finite values; fitting needs at least {MIN_OBSERVATIONS}")
-    return values
+            results.append(fit_one(name, values))
+        except NotApplicable as exc:
+            not_fitted.append({"family": name, "reason": str(exc)})
+    results.sort(key=lambda r: r["aic"])
+    return results, not_fitted
 
 
 def fit(values: np.ndarray, families=None) -> list[dict]:
-    """Every candidate's fitted parameters, log-likelihood, AIC and KS distance, best AIC first."""
-    results = []
-    for name in families or CANDIDATES:
-        if name not in CANDIDATES:
-            raise InputError(f"--families: unknown family {name!r}; known: {', '.join(CANDIDATES)}")
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # scipy's optimizers warn on poor candidates; AIC judges them
-            try:
-                fitted = CANDIDATES[name](values)
-            except (ValueError, RuntimeError, FloatingPointError):
-                fitted = None
-        if fitted is None:
-            continue
-        raw, k = fitted
-        raw = {key: (float(v) if not isinstance(v, str) else v) for key, v in raw.items()}
+    """The candidates that apply, best AIC first (see fit_candidates)."""
+    return fit_candidates(values, families)[0]
+
+
+def fit_one(name: str, values: np.ndarray) -> dict:
+    """One family fitted by maximum likelihood, or NotApplicable saying why it cannot be."""
+    k = PARAMETERS[name]
+    if values.size < MIN_PER_PARAMETER * k:
+        raise NotApplicable(f"needs at least {MIN_PER_PARAMETER * k} values for its {k} parameters "
+                            f"(there are {values.size})")
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scipy's optimizers warn on poor candidates; AIC judges them
         try:
-            dist = parse_distribution(raw, name).to_scipy()
-        except InputError:
-            continue
-        with np.errstate(all="ignore"):
-            loglik = float(np.sum(dist.logpdf(values)))
-        if not math.isfinite(loglik):
-            continue
-        results.append({"family": name, "distribution": raw, "parameters": k, "log_likelihood": loglik,
-                        "aic": 2 * k - 2 * loglik, "ks_distance": float(stats.kstest(values, dist.cdf).statistic)})
-    results.sort(key=lambda r: r["aic"])
-    return results
+            raw = CANDIDATES[name](values)
+        except (ValueError, RuntimeError, FloatingPointError) as exc:
+            raise NotApplicable(f"scipy's fit failed ({first_line(exc)})") from None
+    raw = {key: (float(v) if not isinstance(v, str) else v) for key, v in raw.items()}
+    try:
+        dist = parse_distribution(raw, name).to_scipy()
+    except InputError as exc:
+        raise NotApplicable(f"the fitted parameters are not a valid {raw['dist']} ({first_line(exc)})") from None
+    with np.errstate(all="ignore"):
+        logpdf = dist.logpdf(values)
+    if not np.all(np.isfinite(logpdf)):
+        outside = int(np.count_nonzero(~np.isfinite(logpdf)))
+        raise NotApplicable(f"the fitted density is zero at {outside} of the values")
+    loglik = float(np.sum(logpdf))
+    return {"family": name, "distribution": raw, "parameters": k, "log_likelihood": loglik,
+            "aic": 2 * k - 2 * loglik, "ks_distance": float(stats.kstest(values, dist.cdf).statistic)}
+
+
+def first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def toml_inline(raw: dict) -> str:

@@ -13,7 +13,9 @@ from click.testing import CliRunner
 
 from simengine.cli import main
 from simengine.distributions import parse_distribution
-from simengine.fitting import fit
+from simengine.errors import InputError
+from simengine.fitting import MIN_OBSERVATIONS, fit, fit_candidates, require_fittable
+from simengine.history import read_column
 
 N = 5000
 
@@ -67,7 +69,126 @@ def test_bad_inputs_are_one_line_errors(tmp_path):
     runner = CliRunner()
     for args, message in ((["fit", str(csv_path)], "give --column"),
                           (["fit", str(csv_path), "--column", "c"], "is not a column"),
-                          (["fit", str(csv_path), "--column", "a"], "at least 8"),
+                          (["fit", str(csv_path), "--column", "a"], "at least 10"),
+                          (["fit", str(csv_path), "--column", "a", "--families", "normal,gamma"],
+                           "--families: unknown family 'gamma'"),  # the option is checked before the data
                           (["fit", str(tmp_path / "none.csv")], "no such file")):
         res = runner.invoke(main, args)
         assert res.exit_code == 2 and message in res.output and "Traceback" not in res.output
+
+
+def write_csv(path, cells):
+    path.write_text("project,x\n" + "".join(f"p{i},{c}\n" for i, c in enumerate(cells)))
+    return path
+
+
+def numbers(n, seed=5):
+    return [f"{v:.6f}" for v in np.random.default_rng(seed).lognormal(0.2, 0.4, n)]
+
+
+def test_skipped_cells_are_counted_and_named_in_text_and_json(tmp_path):
+    # rows count from 1, the first row under the header; "1,5" is a decimal comma, quoted
+    odd = {**{row: "" for row in (2, 5, 9, 14, 20, 26, 31)}, 3: "n/a", 12: '"1,5"', 40: "inf"}
+    good = iter(numbers(30))
+    cells = [odd[row] if row in odd else next(good) for row in range(1, 41)]
+    path = write_csv(tmp_path / "h.csv", cells)
+    col = read_column(path, "x")
+    assert col.values.size == 30 and col.cells == 40
+    assert (col.empty, col.unparseable) == (7, 3)
+    res = CliRunner().invoke(main, ["fit", str(path), "--column", "x"])
+    assert res.exit_code == 0, res.output
+    assert ("10 of 40 cells skipped: 7 empty (rows 2, 5, 9, 14, 20, ...), "
+            "3 unparseable (row 3 'n/a', row 12 '1,5', row 40 'inf')") in res.output
+    js = json.loads(CliRunner().invoke(main, ["fit", str(path), "--column", "x", "--json"]).stdout)
+    assert js["values"] == 30 and js["column"] == "x"
+    assert js["skipped"] == {"cells": 10, "empty": {"count": 7, "rows": [2, 5, 9, 14, 20]},
+                             "unparseable": {"count": 3, "cells": [{"row": 3, "value": "n/a"},
+                                                                   {"row": 12, "value": "1,5"},
+                                                                   {"row": 40, "value": "inf"}]}}
+
+
+def test_a_clean_column_reports_nothing_skipped(tmp_path):
+    path = write_csv(tmp_path / "h.csv", numbers(30))
+    res = CliRunner().invoke(main, ["fit", str(path)])
+    assert res.exit_code == 0 and "skipped" not in res.output
+    js = json.loads(CliRunner().invoke(main, ["fit", str(path), "--json"]).stdout)
+    assert js["skipped"] == {"cells": 0, "empty": {"count": 0, "rows": []}, "unparseable": {"count": 0, "cells": []}}
+
+
+def test_parquet_nulls_and_non_finite_values_are_skipped_and_counted(tmp_path):
+    x = [float(v) for v in numbers(30)]
+    x[3], x[7], x[9] = None, float("nan"), float("-inf")
+    path = tmp_path / "h.parquet"
+    pq.write_table(pa.table({"x": x}), path)
+    col = read_column(path, None)
+    assert col.values.size == 27 and col.empty_rows == (4,) and col.unparseable_cells == ((8, "nan"), (10, "-inf"))
+
+
+def test_a_blank_line_of_a_one_column_csv_is_an_empty_cell(tmp_path):
+    path = tmp_path / "h.csv"
+    path.write_text("x\n" + "\n".join(numbers(12)[:5] + [""] + numbers(12)[5:]) + "\n")
+    col = read_column(path, None)
+    assert col.values.size == 12 and col.empty == 1 and col.empty_rows == (6,)
+
+
+def test_too_few_numbers_left_is_refused_with_what_was_skipped(tmp_path):
+    """45 of 50 cells are "n/a": five numbers are no history to fit."""
+    cells = ["n/a"] * 45 + numbers(5)
+    path = write_csv(tmp_path / "h.csv", cells)
+    for extra in ([], ["--json"]):
+        res = CliRunner().invoke(main, ["fit", str(path), "--column", "x", *extra])
+        assert res.exit_code == 2 and res.stdout == "" and "Traceback" not in res.output
+        assert res.stderr.count("\n") == 1
+        assert res.stderr.startswith(f"Error: {path}: column 'x' has 5 values; fitting needs at least 10 "
+                                     "(5 per fitted parameter); 45 of 50 cells skipped: "
+                                     "45 unparseable (row 1 'n/a', row 2 'n/a', ")
+    assert MIN_OBSERVATIONS == 10
+    with pytest.raises(InputError, match="has 9 values; fitting needs at least 10"):
+        fit(np.arange(9.0))
+
+
+@pytest.mark.parametrize("cells,shown", [
+    (["12.5"] * 40, "12.5"),
+    ([repr(0.1 + 0.2) if i % 2 else "0.3" for i in range(40)], "0.3"),  # a spread of one rounding error
+    (["0"] * 40, "0"),
+])
+def test_a_constant_column_is_refused(tmp_path, cells, shown):
+    path = write_csv(tmp_path / "h.csv", cells)
+    res = CliRunner().invoke(main, ["fit", str(path), "--column", "x"])
+    assert res.exit_code == 2 and res.stdout == "" and "Traceback" not in res.output
+    assert res.stderr == (f"Error: {path}: column 'x': all 40 values are {shown}; a constant is a fixed amount, "
+                          f"not a distribution (write {shown} in the scenario)\n")
+
+
+def test_a_tiny_but_real_spread_is_fitted():
+    x = 1000.0 + np.random.default_rng(6).normal(0.0, 1e-6, 200)  # relative spread 1e-9: data, not rounding
+    require_fittable(x)
+    assert fit(x, ["normal"])[0]["distribution"]["sd"] == pytest.approx(1e-6, rel=0.2)
+    with pytest.raises(InputError, match="all 200 values are 1000; a constant"):
+        require_fittable(np.full(200, 1000.0) + np.arange(200) * 1e-14)
+
+
+def test_each_family_that_does_not_apply_is_named_with_its_reason(tmp_path):
+    cells = ["-0.2", "0", "-0.05"] + numbers(9)  # 12 values, 3 of them <= 0
+    path = write_csv(tmp_path / "h.csv", cells)
+    fits, not_fitted = fit_candidates(read_column(path, "x").values)
+    reasons = {n["family"]: n["reason"] for n in not_fitted}
+    assert reasons == {"lognormal": "needs every value > 0 (3 are <= 0)",
+                       "shifted_lognormal": "needs at least 15 values for its 3 parameters (there are 12)",
+                       "beta": "needs at least 20 values for its 4 parameters (there are 12)",
+                       "triangular": "needs at least 15 values for its 3 parameters (there are 12)"}
+    assert {f["family"] for f in fits} == {"normal", "uniform"}
+    res = CliRunner().invoke(main, ["fit", str(path), "--column", "x"])
+    assert res.exit_code == 0
+    assert "Not fitted:" in res.output and "  lognormal          needs every value > 0 (3 are <= 0)" in res.output
+    js = json.loads(CliRunner().invoke(main, ["fit", str(path), "--column", "x", "--json"]).stdout)
+    assert {n["family"]: n["reason"] for n in js["not_fitted"]} == reasons
+
+
+def test_no_family_that_applies_is_one_line_with_the_reasons(tmp_path):
+    path = write_csv(tmp_path / "h.csv", ["-1"] + numbers(11))
+    res = CliRunner().invoke(main, ["fit", str(path), "--column", "x", "--families", "lognormal, beta"])
+    assert res.exit_code == 2 and res.stdout == "" and res.stderr.count("\n") == 1
+    assert res.stderr == (f"Error: {path}: column 'x': no candidate family could be fitted (lognormal: needs "
+                          "every value > 0 (1 is <= 0); beta: needs at least 20 values for its 4 parameters "
+                          "(there are 12))\n")

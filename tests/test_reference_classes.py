@@ -136,7 +136,37 @@ def test_calibrate_flags_a_deliberately_optimistic_scenario():
     evidence = copy.deepcopy(BASE)
     evidence["risks"] = {"cost_overrun": {"reference_class": "crm"}, "schedule_overrun": {"reference_class": "crm"}}
     evidence["adoption"] = {"ceiling": {"reference_class": "crm"}}
-    assert not any(r["optimistic"] for r in calibrate_scenario(parse_scenario(evidence), "crm")["rows"])
+    assert all(r["direction"] == "consistent" for r in calibrate_scenario(parse_scenario(evidence), "crm")["rows"])
+
+
+def test_calibrate_flags_a_deliberately_pessimistic_scenario_and_names_the_direction():
+    """Far worse than the evidence is flagged too, not called consistent."""
+    from simengine.calibrate import calibrate_scenario
+    pessimistic = parse_scenario(with_overrun({"dist": "uniform", "min": 1.0, "max": 1.5}))  # 100-150 % over
+    rows = {(r["field"], r["figure"]): r for r in calibrate_scenario(pessimistic, "crm")["rows"]}
+    for figure in ("mean cost overrun", "P50"):
+        row = rows[("risks.cost_overrun", figure)]
+        assert row["direction"] == "pessimistic" and row["pessimistic"] and not row["optimistic"]
+        assert row["gap"] == pytest.approx(row["scenario"] - row["reference"]) and row["gap"] > row["margin"]
+    # BASE has no delay: the schedule is still optimistic, in the same calibration
+    assert rows[("risks.schedule_overrun", "P(CRM project behind schedule)")]["direction"] == "optimistic"
+
+
+@pytest.mark.parametrize("value,evidence,worse_when_higher,want", [
+    (0.25, 1.0, True, "optimistic"),      # an overrun well below the evidence's
+    (1.0, 0.25, True, "pessimistic"),     # ... and well above it
+    (0.25, 1.0, False, "pessimistic"),    # a benefit realization well below the evidence's
+    (1.0, 0.25, False, "optimistic"),
+    (0.5, 0.625, True, "consistent"),     # inside the margin
+    (0.75, 0.5, True, "consistent"),      # exactly on it
+    (0.75, 0.5, False, "consistent"),
+    (float("nan"), 2.0, False, "optimistic"),   # no tail where the evidence has one
+    (2.0, float("nan"), False, "pessimistic"),  # a tail where the evidence has none
+    (float("nan"), float("nan"), False, "consistent"),
+])
+def test_direction_of_a_gap(value, evidence, worse_when_higher, want):
+    from simengine.calibrate import direction
+    assert direction(value, evidence, 0.25, worse_when_higher) == want
 
 
 def test_calibrate_counts_delays_in_months_and_full_benefits_as_optimistic():
@@ -179,6 +209,27 @@ def test_calibrate_cli(tmp_path):
     assert "Your cost overrun P90 is" in flagged.output and "in the crm reference class it is" in flagged.output
     js = json.loads(runner.invoke(main, ["calibrate", str(scen), "--json"]).stdout)
     assert js["against"] == "crm" and any(r["optimistic"] for r in js["rows"])
+    # every comparison shows the margin it used: the tolerance plus four standard errors
+    for r in js["rows"]:
+        assert r["margin"] == pytest.approx(r["tolerance"] + 4 * r["se"]) and r["direction"] in (
+            "optimistic", "pessimistic", "consistent")
+        assert r["optimistic"] == (r["direction"] == "optimistic")
+        assert r["pessimistic"] == (r["direction"] == "pessimistic")
+    p90 = next(r for r in js["rows"] if (r["field"], r["figure"]) == ("risks.cost_overrun", "P90"))
+    assert p90["tolerance"] == 0.02 and p90["margin"] == 0.02
+    rows = [line for line in flagged.output.splitlines() if line.startswith("  ")]
+    assert len(rows) == len(js["rows"]) and all(" ± " in line for line in rows)
+    gap = (p90["reference"] - p90["scenario"]) * 100
+    assert (f"Your cost overrun P90 is {p90['scenario'] * 100:.1f}%; in the crm reference class it is "
+            f"{p90['reference'] * 100:.1f}% ± 2.0 points: more optimistic than the evidence by {gap:.1f} points."
+            ) in flagged.output
+    # far more pessimistic than the evidence is flagged as such, not "consistent"
+    scen.write_text(scen.read_text().replace('{ dist = "pert", min = 0.0, mode = 0.05, max = 0.15 }',
+                                             '{ dist = "uniform", min = 1.0, max = 1.5 }'))
+    gloomy = runner.invoke(main, ["calibrate", str(scen)]).output
+    mean = next(line for line in gloomy.splitlines() if line.startswith("  mean cost overrun"))
+    assert "MORE PESSIMISTIC by" in mean and "points" in mean
+    assert "Your mean cost overrun is " in gloomy and ": more pessimistic than the evidence by " in gloomy
     # a tail the scenario does not have is null in JSON, and reads as "none" in text
     stress = runner.invoke(main, ["calibrate", str(scen), "--against", "it-fat-tail-stress", "--json"])
     tail = next(r for r in json.loads(stress.stdout)["rows"] if r["figure"].startswith("tail exponent"))
