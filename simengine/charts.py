@@ -4,7 +4,9 @@ Every chart reads in grayscale print and for colour-blind readers: the Okabe-Ito
 and wherever two things must be told apart they also differ in lightness, line style or
 hatching, never in hue alone. Amounts are shown in the scenario's currency, scaled to
 thousands or millions with the unit in the axis label. matplotlib's Agg backend: no
-display is needed.
+display is needed. Names and currencies are free text, so no text is read as mathtext or
+TeX: a scenario named "$\\alpha$" shows those characters, and text between two "$" cannot
+break the drawing.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
 from matplotlib.ticker import FuncFormatter, PercentFormatter  # noqa: E402
 
 from . import metrics as registry  # noqa: E402
@@ -33,6 +36,7 @@ STYLE = {
     "font.size": 10, "axes.titlesize": 12, "axes.labelsize": 10, "legend.fontsize": 9,
     "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True, "grid.color": "#DDDDDD",
     "grid.linewidth": 0.6, "figure.dpi": DPI, "savefig.dpi": DPI,
+    "text.usetex": False, "text.parse_math": False,  # user text is shown literally
 }
 #: The metrics the charts draw; their axis labels and names come from the registry.
 NPV, ROI = registry.metric("npv"), registry.metric("roi")
@@ -63,11 +67,21 @@ def _figure(rows: int = 1, cols: int = 1, width: float = WIDE, height: float = T
     return fig, axes
 
 
+def literal_text(fig: Figure) -> Figure:
+    """Every text of the figure drawn as the characters it holds: no mathtext, no TeX.
+    Titles, legends and notes are made before this; tick labels made while drawing take
+    STYLE's "text.parse_math" = False."""
+    for text in fig.findobj(Text):
+        text.set_usetex(False)
+        text.set_parse_math(False)
+    return fig
+
+
 def png_bytes(fig: Figure) -> bytes:
-    """The figure as PNG bytes (white background, for print)."""
+    """The figure as PNG bytes (white background, for print), its text literal."""
     buffer = io.BytesIO()
     with plt.rc_context(STYLE):
-        fig.savefig(buffer, format="png", facecolor="white")
+        literal_text(fig).savefig(buffer, format="png", facecolor="white")
     return buffer.getvalue()
 
 
@@ -124,6 +138,20 @@ def share_text(p: float) -> str:
     return percent(p)
 
 
+def estimate_text(est: dict) -> str:
+    """A probability estimate ± its standard error; 0 or every trial shows its one-sided 95 %
+    bound instead (its standard error is undefined, not zero)."""
+    if est is None or est.get("value") is None:
+        return "n/a"
+    if "upper95" in est:
+        return f"0 % (below {share_text(est['upper95'])} at 95 % confidence)"
+    if "lower95" in est:
+        return f"100 % (above {share_text(est['lower95'])} at 95 % confidence)"
+    if est.get("se") is None:
+        return share_text(est["value"])
+    return f"{percent(est['value'])} ± {percent(est['se'], 2)}"
+
+
 def npv_histogram(npv: np.ndarray, summary: dict, currency: str, note: str = "") -> Figure:
     """Histogram of NPV: losses darker and hatched, the zero line, and P5, P50, P95 marked."""
     metric = summary["metrics"]["npv"]
@@ -135,7 +163,7 @@ def npv_histogram(npv: np.ndarray, summary: dict, currency: str, note: str = "")
                        (f"P50 = {metric['p50']['value'] / scale:,.2f}", metric["p50"]["value"], "--"),
                        (f"P95 = {metric['p95']['value'] / scale:,.2f}", metric["p95"]["value"], "-.")], scale)
     p_neg = summary["p_npv_negative"]
-    ax.set_title(f"{NPV.short}: P({NPV.short} < 0) = {percent(p_neg['value'])} ± {percent(p_neg['se'], 2)}")
+    ax.set_title(f"{NPV.short}: P({NPV.short} < 0) = {estimate_text(p_neg)}")
     ax.set_xlabel(money_label(NPV.chart_label, currency, unit))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.1f}"))
     ax.legend(loc="best", frameon=True, framealpha=0.9)

@@ -1,7 +1,10 @@
 """A self-contained HTML page: inline CSS, charts as embedded PNG data, no external resource.
 
 The page must open offline and print well, so nothing is fetched: no fonts, scripts or
-style sheets from elsewhere, and every image is a data: URI.
+style sheets from elsewhere, and every image is a data: URI. Reports travel by mail and
+board packs, and scenario names, descriptions and currencies are free text: every string
+reaches the page through `esc` (the builders below call it), and a Content-Security-Policy
+that allows no script and no remote load is the first thing in every page's head.
 """
 
 from __future__ import annotations
@@ -45,8 +48,20 @@ class Chart:
     png: bytes
 
 
+#: What the page needs and nothing more: its inline style and its data: images. No script,
+#: no frame, no font, no form target, no <base> and no fetch of anything from anywhere.
+CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; "
+       "form-action 'none'")
+
+
 def esc(text) -> str:
+    """Text made inert in HTML content and quoted attributes: the one escaping helper."""
     return html.escape(str(text), quote=True)
+
+
+def heading(text: str, level: int = 1) -> str:
+    """A heading whose text is escaped (a scenario's name is free text)."""
+    return f"<h{level}>{esc(text)}</h{level}>"
 
 
 def figure(chart: Chart) -> str:
@@ -76,7 +91,7 @@ def facts(pairs: list[tuple[str, str]]) -> str:
 
 
 def paragraph(text: str, cls: str = "") -> str:
-    attr = f' class="{cls}"' if cls else ""
+    attr = f' class="{esc(cls)}"' if cls else ""
     return f"<p{attr}>{esc(text)}</p>"
 
 
@@ -85,6 +100,9 @@ def section(title: str, *parts: str) -> str:
 
 
 def page(title: str, *parts: str) -> str:
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+    """The whole document: the CSP first in <head>, so that it governs everything after it;
+    `parts` are fragments built by the helpers above."""
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head>"
+            f"<meta http-equiv=\"Content-Security-Policy\" content=\"{esc(CSP)}\"><meta charset=\"utf-8\">"
             f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
             f"{''.join(parts)}</body></html>\n")
