@@ -1,10 +1,12 @@
 """Registry of distribution families, each sampled through its inverse CDF (ppf) of uniforms.
 
-Sampling designs (MC now, LHS/Sobol later) and the Gaussian copula only ever produce
-uniforms in (0, 1) (or the copula's normal scores); a family maps them to values. So every
-family here has one job: validate its parameters (naming the field on error) and describe
-its inverse CDF as a `QuantileSpec` that the compiled kernel in kernels/quantiles.py
-evaluates. `to_scipy()` gives the equivalent scipy distribution, used by the conformance tests.
+The sampling designs (mc, lhs, sobol: streams.py and designs.py) only ever produce uniforms
+in [U_MIN, U_MAX] = [2^-53, 1 - 2^-53], and the Gaussian copula normal scores mixed from
+them; a family maps them to values. So every family here has one job: validate its
+parameters (naming the field on error) and describe its inverse CDF as a `QuantileSpec` that
+the compiled kernel in kernels/quantiles.py evaluates. `extreme_draws` gives the smallest and
+largest value the sampler can produce (what the scenario's supported ranges are checked
+against). `to_scipy()` gives the equivalent scipy distribution, used by the conformance tests.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 from scipy import special, stats
 
 from . import metalog
+from .designs import U_MAX, U_MIN
 from .errors import ScenarioError
 from .kernels import quantiles as q
 from .kernels.quantile_table import QuantileTable
@@ -27,6 +30,39 @@ from .kernels.quantile_table import QuantileTable
 # Standard normal quantiles used by the quantile parameterizations.
 Z90 = float(special.ndtri(0.90))
 Z95 = float(special.ndtri(0.95))
+#: The largest normal score of one uniform: Phi^-1(1 - 2^-53) = 8.2095... (and -Z_MAX at 2^-53).
+Z_MAX = float(special.ndtri(U_MAX))
+
+#: Short names of the C0 and C1 control characters (and DEL), for error messages.
+_C0_NAMES = ("NUL SOH STX ETX EOT ENQ ACK BEL BS HT LF VT FF CR SO SI DLE DC1 DC2 DC3 DC4 NAK SYN ETB CAN EM "
+             "SUB ESC FS GS RS US").split()
+_C1_NAMES = ("PAD HOP BPH NBH IND NEL SSA ESA HTS HTJ VTS PLD PLU RI SS2 SS3 DCS PU1 PU2 STS CCH MW SPA EPA "
+             "SOS SGCI SCI CSI ST OSC PM APC").split()
+
+
+def control_character(ch: str) -> str:
+    """`U+001B (ESC)`: how an error message names a control character."""
+    code = ord(ch)
+    name = _C0_NAMES[code] if code < 0x20 else "DEL" if code == 0x7F else _C1_NAMES[code - 0x80]
+    return f"U+{code:04X} ({name})"
+
+
+def first_control(text: str, multiline: bool = False) -> str | None:
+    """The first C0/C1 control character or DEL in `text`, else None. With `multiline`, line
+    breaks (LF, and CR directly before LF) and tabs are allowed: free text may span lines."""
+    for i, ch in enumerate(text):
+        code = ord(ch)
+        if code < 0x20 or 0x7F <= code <= 0x9F:
+            if multiline and (ch in "\t\n" or (ch == "\r" and text[i + 1:i + 2] == "\n")):
+                continue
+            return ch
+    return None
+
+
+def printable(key: str) -> str:
+    """A table key as it may appear in a message: itself, or its repr when it holds a control
+    character (an ESC printed raw would reach the user's terminal)."""
+    return key if first_control(key) is None else repr(key)
 
 
 def suggest(name: str, choices) -> str:
@@ -684,8 +720,9 @@ class Mixture(Distribution):
     """A weighted mixture of uniform, triangular, normal, lognormal and capped Pareto components,
     e.g. a lognormal body with a capped Pareto tail:
     `{ dist = "mixture", components = [{ weight = 0.8333, dist = "lognormal", ... }, { weight = 0.1667, dist = "pareto", ... }] }`.
-    Sampled through the mixture's own inverse CDF (bisection on sum_k w_k F_k), so it is
-    monotone in the uniform and works with correlations and LHS/Sobol like any family."""
+    Sampled through the mixture's own inverse CDF (the root of sum_k w_k F_k(x) = u, by
+    regula falsi with bisection steps: kernels/quantiles.py), so it is monotone in the uniform
+    and works with correlations and LHS/Sobol like any family."""
 
     family: ClassVar[str] = "mixture"
     keys: ClassVar[tuple[str, ...]] = ("components",)
@@ -850,7 +887,7 @@ class ReferenceClass(Distribution):
 
         unknown = [k for k in raw if k not in cls.keys]
         if unknown:
-            raise ScenarioError(f"{path}.{unknown[0]}", "a reference-class field takes only reference_class "
+            raise ScenarioError(f"{path}.{printable(unknown[0])}", "a reference-class field takes only reference_class "
                                 "(the stored form adds version and resolved)")
         name = raw["reference_class"]
         if not isinstance(name, str):
@@ -905,7 +942,8 @@ def parse_distribution(raw: Any, path: str) -> Distribution:
         cls = FAMILIES[name]
         for key in raw:
             if key != "dist" and key not in cls.keys and not (cls.takes_quantiles and QUANTILE_KEY.match(key)):
-                raise ScenarioError(f"{path}.{key}", f"unknown parameter for {name}{suggest(key, cls.keys)}; "
+                raise ScenarioError(f"{path}.{printable(key)}",
+                                    f"unknown parameter for {name}{suggest(key, cls.keys)}; "
                                     f"expected {', '.join(cls.keys)}")
         return cls.parse(raw, path)
     return Fixed({"value": as_number(raw, path)})
@@ -940,3 +978,23 @@ class Bound:
                                 f"must be {self.text()}")
 
 
+
+
+def extreme_draws(dist: Distribution, z_limit: float | None = None) -> tuple[float, float]:
+    """The smallest and largest value the sampler can give `dist`, computed by the sampling kernel.
+
+    An uncorrelated driver is drawn from uniforms in [U_MIN, U_MAX] (every design: streams.py,
+    designs.py); a correlated one from the copula's normal scores, which stay in
+    [-z_limit, z_limit]. Inverse CDFs do not decrease, so the extremes are the values at those
+    two ends. An end that the kernel cannot evaluate (a division by zero) counts as infinite.
+    """
+    ends = []
+    for sign, point in ((-1.0, -z_limit if z_limit else U_MIN), (1.0, z_limit if z_limit else U_MAX)):
+        value = np.array([point])
+        try:
+            with np.errstate(all="ignore"):
+                dist.spec.apply(value, is_z=z_limit is not None)
+            ends.append(float(value[0]))
+        except ArithmeticError:
+            ends.append(sign * math.inf)
+    return ends[0], ends[1]

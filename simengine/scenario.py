@@ -1,8 +1,10 @@
 """Scenario files: TOML in, a validated frozen `Scenario` out, plus its canonical JSON and hash.
 
 All validation happens here, before any sampling: unknown keys (with a did-you-mean),
-wrong types, invalid distribution parameters and distributions whose support breaks
-MODEL.md's bounds are reported as one `ScenarioError` naming the dotted field path.
+wrong types, control characters in names and text, invalid distribution parameters,
+distributions whose support breaks MODEL.md's bounds, and fields whose most extreme draws
+leave their supported range (SUPPORTED_RANGES) are reported as one `ScenarioError` naming
+the dotted field path.
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .correlation import check_correlations, repaired_correlations
-from .distributions import Bound, Distribution, as_number, fmt, parse_distribution, suggest
+import numpy as np
+
+from .correlation import check_correlations, cholesky_factor, correlation_matrix, repaired_correlations
+from .distributions import (Z_MAX, Bound, Distribution, ReferenceClass, as_number, control_character,
+                            extreme_draws, first_control, fmt, parse_distribution, printable, suggest)
 from .errors import InputError, ScenarioError
 from .metrics import TARGETS
 
@@ -27,7 +32,7 @@ RECURRING_STARTS = ("go_live", "start")
 CURVES = ("linear", "logistic", "bass")
 MAX_HORIZON_MONTHS = 1200
 
-NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]*\Z")
 
 # MODEL.md's bounds on each kind of driver.
 ANY = Bound()
@@ -35,6 +40,33 @@ NON_NEGATIVE = Bound(low=0.0)
 POSITIVE = Bound(low=0.0, low_open=True)
 UNIT = Bound(low=0.0, high=1.0)
 ABOVE_MINUS_ONE = Bound(low=-1.0, low_open=True)
+
+# Supported ranges (docs/scenario-format.md, "Supported ranges", gives the reason for each):
+# every value the sampler can draw for the field, down to its most extreme uniform or normal
+# score, must lie in [low, high]. They keep every figure of a run finite and exact enough.
+# A field that is not listed needs only finite draws. NAME stands for any item's name.
+MAX_AMOUNT = 1e15
+MAX_MONTHS = 1e6
+MAX_RATIO = 1e3
+MIN_BASS_P = 1e-10
+MAX_BASS = 100.0
+INF = math.inf
+SUPPORTED_RANGES: dict[str, tuple[float, float]] = {
+    "discount_rate": (-0.5, 1.0),
+    "schedule.planned_months": (-INF, MAX_MONTHS),
+    "schedule.delay_months": (-MAX_MONTHS, MAX_MONTHS),
+    "schedule.delay_cost_per_month": (-INF, MAX_AMOUNT),
+    "risks.cost_overrun": (-INF, MAX_RATIO),
+    "risks.schedule_overrun": (-MAX_RATIO, MAX_RATIO),
+    "risks.maintenance_cap": (-INF, MAX_RATIO),
+    "adoption.ramp_months": (-INF, MAX_MONTHS),
+    "adoption.bass_p": (MIN_BASS_P, MAX_BASS),
+    "adoption.bass_q": (-INF, MAX_BASS),
+    "costs.NAME.amount": (-INF, MAX_AMOUNT),
+    "benefits.streams.NAME.amount": (-INF, MAX_AMOUNT),
+    "events.NAME.cost": (-INF, MAX_AMOUNT),
+    "events.NAME.delay_months": (-INF, MAX_MONTHS),
+}
 
 
 @dataclass(frozen=True)
@@ -145,11 +177,13 @@ class Scenario:
             "risks.maintenance_load": self.maintenance_load,
             "risks.maintenance_cap": self.maintenance_cap,
             "adoption.ceiling": self.ceiling,
-            "adoption.ramp_months": self.ramp_months,
         }
+        # Each curve's own parameters: bass uses p and q, the others the ramp.
         if self.curve == "bass":
             out["adoption.bass_p"] = self.bass_p
             out["adoption.bass_q"] = self.bass_q
+        else:
+            out["adoption.ramp_months"] = self.ramp_months
         out["benefits.realization"] = self.realization
         for c in self.costs:
             out[f"costs.{c.name}.amount"] = c.amount
@@ -194,9 +228,17 @@ def _check_keys(table: Any, allowed, path: str) -> dict:
         raise ScenarioError(path, f"expected a table, got {type(table).__name__}")
     for key in table:
         if key not in allowed:
-            where = f"{path}.{key}" if path else key
+            where = _join(path, printable(key))
             raise ScenarioError(where, f"unknown key{suggest(key, allowed)}; expected one of {', '.join(allowed)}")
     return table
+
+
+def _no_control(text: str, path: str, multiline: bool = False) -> str:
+    """`text`, after rejecting control characters (an ESC in a name would reach the terminal)."""
+    ch = first_control(text, multiline)
+    if ch is not None:
+        raise ScenarioError(path, f"contains the control character {control_character(ch)}")
+    return text
 
 
 def _join(path: str, key: str) -> str:
@@ -212,6 +254,7 @@ def _string(table: dict, key: str, path: str, default: str | None = None, choice
     value = table[key]
     if not isinstance(value, str):
         raise ScenarioError(where, f"expected a string, got {type(value).__name__} {value!r}")
+    _no_control(value, where, multiline=key == "description")
     if choices is not None and value not in choices:
         raise ScenarioError(where, f"must be one of {', '.join(choices)}, got {value!r}{suggest(value, choices)}")
     return value
@@ -250,6 +293,7 @@ def _named_tables(table: Any, path: str) -> dict:
     if not isinstance(table, dict):
         raise ScenarioError(path, f"expected a table of named items, got {type(table).__name__}")
     for name in table:
+        _no_control(name, f"{path}.{printable(name)}")
         if not NAME_RE.match(name):
             raise ScenarioError(f"{path}.{name}", "names must start with a letter and use letters, digits, _ or -")
     return table
@@ -391,8 +435,11 @@ def parse_scenario(data: dict, repair_correlations: bool = False) -> Scenario:
 
     adoption = _check_keys(data.get("adoption", {}), ADOPTION_KEYS, "adoption")
     ceiling = _dist(adoption, "ceiling", "adoption", UNIT, default=1.0)
-    ramp = _dist(adoption, "ramp_months", "adoption", POSITIVE, default=1.0)
     curve = _string(adoption, "curve", "adoption", default="linear", choices=CURVES)
+    if curve == "bass" and "ramp_months" in adoption:
+        raise ScenarioError("adoption.ramp_months", 'is not used with curve = "bass", whose shape is set by '
+                            "bass_p and bass_q")
+    ramp = _dist(adoption, "ramp_months", "adoption", POSITIVE, default=1.0)
     bass_p = bass_q = None
     if curve == "bass":
         bass_p = _dist(adoption, "bass_p", "adoption", POSITIVE, default=0.03)
@@ -419,7 +466,8 @@ def parse_scenario(data: dict, repair_correlations: bool = False) -> Scenario:
                   # stored only when given, so scenarios without it keep their hash from 0.2.0
                   **({"schedule_overrun": schedule_overrun.canonical()} if "schedule_overrun" in risks else {}),
                   "maintenance_load": mload.canonical(), "maintenance_cap": mcap.canonical()},
-        "adoption": {"ceiling": ceiling.canonical(), "ramp_months": ramp.canonical(), "curve": curve,
+        "adoption": {"ceiling": ceiling.canonical(),
+                     **({"ramp_months": ramp.canonical()} if curve != "bass" else {}), "curve": curve,
                      "phases": [{"share": p.share, "offset_months": p.offset_months} for p in phases],
                      **({"bass_p": bass_p.canonical(), "bass_q": bass_q.canonical()} if curve == "bass" else {})},
         "benefits": {"realization": realization.canonical(),
@@ -454,7 +502,96 @@ def parse_scenario(data: dict, repair_correlations: bool = False) -> Scenario:
         canonical["correlations"] = [{"drivers": list(c.drivers), "spearman": c.spearman} for c in correlations]
         scenario = dataclasses.replace(scenario, correlations=correlations, correlation_repairs=repairs)
         check_correlations(scenario)
+    _check_draws(scenario)
     return scenario
+
+
+def range_key(path: str) -> str:
+    """The SUPPORTED_RANGES key of a field's dotted path (an item's name becomes NAME)."""
+    parts = path.split(".")
+    if parts[0] in ("costs", "events"):
+        parts[1] = "NAME"
+    elif parts[:2] == ["benefits", "streams"]:
+        parts[2] = "NAME"
+    return ".".join(parts)
+
+
+def z_limits(scenario: Scenario) -> dict[str, float]:
+    """The largest normal score the copula can hand each correlated driver.
+
+    The sampler mixes scores z_m in [-Z_MAX, Z_MAX] into sum_m L_jm z_m (kernels/copula.py),
+    with the same factor L as here; so |score| <= Z_MAX sum_m |L_jm|, with a few rounding
+    errors of margin when the sum has several terms (a single term is the same product here
+    and there).
+    """
+    if not scenario.correlations:
+        return {}
+    names, rho = correlation_matrix(scenario)
+    factor = cholesky_factor(rho)
+    limits = {}
+    for j, name in enumerate(names):
+        row = np.abs(factor[j])
+        terms = int(np.count_nonzero(row))
+        if terms > 1:
+            limits[name] = Z_MAX * float(row.sum()) * (1.0 + 4.0 * terms * np.finfo(float).eps)
+        else:
+            limits[name] = float(row.max()) * Z_MAX
+    return limits
+
+
+def range_text(low: float, high: float) -> str:
+    if math.isfinite(low) and math.isfinite(high):
+        return f"between {fmt(low)} and {fmt(high)}"
+    if math.isfinite(high):
+        return f"at most {fmt(high)}"
+    if math.isfinite(low):
+        return f"at least {fmt(low)}"
+    return "a finite number"
+
+
+def _check_draws(scenario: Scenario) -> None:
+    """Every value the sampler can draw for every field lies in the field's supported range.
+
+    A bounded distribution (both ends of its support finite) is checked by its bounds. A
+    distribution with an unbounded end is checked at the most extreme values the sampler
+    can really give (`extreme_draws`): the inverse CDF at the smallest or largest uniform,
+    or, for a correlated driver, at the largest normal score its correlations can produce;
+    its finite end (a lognormal's shift, which is approached but never drawn) only when it
+    lies outside the range.
+    """
+    limits = z_limits(scenario)
+    for path, dist in scenario.fields().items():
+        low, high = SUPPORTED_RANGES.get(range_key(path), (-INF, INF))
+        text = range_text(low, high)
+        lo, hi = dist.support()
+        if dist.is_fixed:
+            if not low <= lo <= high:
+                raise ScenarioError(path, f"must be {text} (the supported range), got {fmt(lo)}")
+            continue
+        family = (f"reference class {dist.params['reference_class']}" if isinstance(dist, ReferenceClass)
+                  else dist.family)
+        if math.isfinite(lo) and math.isfinite(hi):
+            if not low <= lo <= hi <= high:
+                raise ScenarioError(path, f"{family} support [{fmt(lo)}, {fmt(hi)}] leaves the supported range: "
+                                    f"must be {text}")
+            continue
+        draws = None
+        for end, value in enumerate((lo, hi)):
+            if math.isfinite(value) and low <= value <= high:
+                continue
+            if draws is None:
+                draws = extreme_draws(dist, limits.get(path))
+            drawn = draws[end]
+            if math.isfinite(drawn) and low <= drawn <= high:
+                continue
+            z = limits.get(path)
+            if z is not None:
+                where = (f"at the normal score {'-' if end == 0 else ''}{z:.4g}, the most extreme one its "
+                         "correlations can give")
+            else:
+                where = f"at u = {'2^-53' if end == 0 else '1 - 2^-53'}, the most extreme uniform the sampler draws"
+            raise ScenarioError(path, f"{family} draws reach {fmt(drawn)} ({where}), but must be {text} (the "
+                                "supported range); use a bounded or truncated distribution")
 
 
 def load_scenario(path: str | Path, repair_correlations: bool = False) -> Scenario:
@@ -489,5 +626,10 @@ def loads_scenario(text: str, repair_correlations: bool = False, source: str = "
 
 def scenario_from_json(text: str) -> Scenario:
     """Rebuild a scenario from the canonical JSON stored in a result file."""
-    return parse_scenario(json.loads(text))
+    data = json.loads(text)
+    adoption = data.get("adoption") if isinstance(data, dict) else None
+    if isinstance(adoption, dict) and adoption.get("curve") == "bass":
+        # Result files of simengine <= 0.4 stored the (unused) ramp_months of a bass curve too.
+        adoption.pop("ramp_months", None)
+    return parse_scenario(data)
 

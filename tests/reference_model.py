@@ -176,8 +176,10 @@ def _phase_adoption(t, g_k, R, curve, bass_p=0.0, bass_q=0.0):
         return 1.0 / (1.0 + math.exp(-(x - R / 2.0) * 2.0 * math.log(9.0) / R))
     if curve == "bass":
         # Bass diffusion F(tau) = (1 - e^{-(p+q) tau}) / (1 + (q/p) e^{-(p+q) tau}), tau = x / 12 years.
-        e = math.exp(-(bass_p + bass_q) * x / 12.0)
-        return (1.0 - e) / (1.0 + (bass_q / bass_p) * e)
+        # The numerator is -expm1(-(p+q) tau), evaluated directly every month: 1 - e would cancel
+        # when (p+q) tau is small (5e-8 relative error at p = 1e-8, q = 0).
+        arg = (bass_p + bass_q) * x / 12.0
+        return -math.expm1(-arg) / (1.0 + (bass_q / bass_p) * math.exp(-arg))
     raise ValueError("unknown adoption curve %r" % (curve,))
 
 

@@ -44,8 +44,8 @@ def amount(draw, hi=2e6, fixed=False, floor=0.0):
         return lo
     if kind == "uniform":
         return {"dist": "uniform", "min": lo, "max": lo + width}
-    if kind == "lognormal":
-        return {"dist": "lognormal", "median": lo + 1.0, "p90": lo + 1.0 + width}
+    if kind == "lognormal":  # p90 at most 11 x the median: its most extreme draw stays below 1e15
+        return {"dist": "lognormal", "median": lo + 1.0, "p90": lo + 1.0 + min(width, 10.0 * (lo + 1.0))}
     mode = lo + draw(real(0, 1, floor)) * width
     return {"dist": kind, "min": lo, "mode": mode, "max": lo + width}
 
@@ -91,7 +91,8 @@ def scenario_dicts(draw, max_items=4, fixed_amounts=False, floor=0.0):
                            "delay_months": draw(real(0, 12, floor)), "benefit_loss": draw(unit(floor))}
     adoption = {"ceiling": draw(unit(floor)), "ramp_months": draw(real(0.5, 36, floor)),
                 "curve": draw(st.sampled_from(["linear", "logistic", "bass"])), "phases": phases}
-    if adoption["curve"] == "bass":
+    if adoption["curve"] == "bass":  # bass takes p and q instead of a ramp
+        del adoption["ramp_months"]
         adoption["bass_p"] = draw(st.one_of(real(0.005, 0.5, floor), st.just({"dist": "uniform", "min": 0.01, "max": 0.1})))
         adoption["bass_q"] = draw(real(0.0, 2.0, floor))
     return {

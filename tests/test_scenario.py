@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
@@ -91,3 +92,65 @@ def test_bass_coefficients_belong_to_the_bass_curve():
     assert error_of(lambda d: d.update(adoption={"curve": "logistic", "bass_p": 0.03})) == \
         'adoption.bass_p: is used only with curve = "bass"'
     assert error_of(lambda d: d.update(adoption={"curve": "bass", "bass_p": 0})).startswith("adoption.bass_p: must be > 0")
+
+
+def test_ramp_months_belongs_to_the_linear_and_logistic_curves():
+    """bass_p on a linear curve is an error; so is ramp_months on a bass curve (it was ignored)."""
+    assert error_of(lambda d: d.update(adoption={"curve": "bass", "ramp_months": 6})) == \
+        'adoption.ramp_months: is not used with curve = "bass", whose shape is set by bass_p and bass_q'
+    data = copy.deepcopy(BASE)
+    data["adoption"] = {"curve": "bass", "bass_p": {"dist": "uniform", "min": 0.01, "max": 0.05}}
+    sc = parse_scenario(data)
+    assert "adoption.ramp_months" not in sc.fields() and "ramp_months" not in sc.canonical["adoption"]
+    assert sc.drivers() == ["adoption.bass_p"]
+    again = scenario_from_json(sc.canonical_json)
+    assert again == sc and again.sha256 == sc.sha256
+    assert parse_scenario(sc.canonical).canonical == sc.canonical
+
+
+def test_result_files_that_stored_a_bass_ramp_still_load():
+    """simengine <= 0.4 stored the unused ramp_months of a bass curve in the canonical JSON."""
+    data = copy.deepcopy(BASE)
+    data["adoption"] = {"curve": "bass"}
+    sc = parse_scenario(data)
+    legacy = copy.deepcopy(sc.canonical)
+    legacy["adoption"]["ramp_months"] = {"dist": "fixed", "value": 1.0}
+    assert scenario_from_json(json.dumps(legacy)) == sc
+
+
+@pytest.mark.parametrize("mutate,message", [
+    (lambda d: d.update(discount_rate=-0.6),
+     "discount_rate: must be between -0.5 and 1 (the supported range), got -0.6"),
+    (lambda d: d.update(discount_rate=8), "discount_rate: must be between -0.5 and 1 (the supported range), got 8"),
+    (lambda d: d["schedule"].update(planned_months=2e6), "schedule.planned_months: must be at most 1000000"),
+    (lambda d: d["schedule"].update(delay_months=-2e6), "schedule.delay_months: must be between -1000000 and 1000000"),
+    (lambda d: d["schedule"].update(delay_cost_per_month=1e16), "schedule.delay_cost_per_month: must be at most 1e+15"),
+    (lambda d: d["costs"]["lic"].update(amount=1.5e15), "costs.lic.amount: must be at most 1e+15"),
+    (lambda d: d["benefits"]["streams"]["prod"].update(amount=1e300), "benefits.streams.prod.amount: must be at most"),
+    (lambda d: d.update(events={"x": {"probability": 0.1, "cost": 2e15}}), "events.x.cost: must be at most 1e+15"),
+    (lambda d: d.update(events={"x": {"probability": 0.1, "delay_months": 1e19}}),
+     "events.x.delay_months: must be at most 1000000"),
+    (lambda d: d["risks"].update(cost_overrun=1001), "risks.cost_overrun: must be at most 1000"),
+    (lambda d: d["risks"].update(schedule_overrun=-1001), "risks.schedule_overrun: must be between -1000 and 1000"),
+    (lambda d: d["risks"].update(maintenance_cap=1e4), "risks.maintenance_cap: must be at most 1000"),
+    (lambda d: d["adoption"].update(ramp_months=1e7), "adoption.ramp_months: must be at most 1000000"),
+    (lambda d: d.update(adoption={"curve": "bass", "bass_p": 1e-11}), "adoption.bass_p: must be between 1e-10 and 100"),
+    (lambda d: d.update(adoption={"curve": "bass", "bass_q": 101}), "adoption.bass_q: must be at most 100"),
+])
+def test_fixed_values_outside_the_supported_ranges_are_refused(mutate, message):
+    text = error_of(mutate)
+    assert text.startswith(message), text
+    assert "\n" not in text
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda d: d.update(discount_rate=-0.5),
+    lambda d: d.update(discount_rate=1),
+    lambda d: d["risks"].update(cost_overrun=-1e300, maintenance_load=1e300),  # clipped: no range
+    lambda d: d["schedule"].update(delay_months=-1e6),
+    lambda d: d.update(adoption={"curve": "bass", "bass_p": 1e-10, "bass_q": 100}),
+])
+def test_the_ends_of_the_supported_ranges_are_accepted(mutate):
+    data = copy.deepcopy(BASE)
+    mutate(data)
+    parse_scenario(data)

@@ -15,6 +15,7 @@ import math
 from ..jit import cython_special, jit
 from .quantile_table import cubic_at
 
+from ..designs import U_MAX as U_TOP, U_MIN as U_BOTTOM  # the most extreme uniforms any design gives
 _NDTRI = cython_special("ndtri")
 _NDTR = cython_special("__pyx_fuse_1ndtr")
 
@@ -234,7 +235,11 @@ def quantile_column_python(code, p, t0, t1, t2, t3, values, is_z):
         return
     if is_z:  # the remaining families read uniforms
         for i in range(values.shape[0]):
-            values[i] = ndtr(values[i])
+            # A normal score above about 8.29 rounds to a uniform of exactly 1 (below -38, to
+            # 0), where a mixture's or metalog's quantile is infinite: keep the uniform inside
+            # (0, 1) at the sampler's own extremes, 2^-53 and 1 - 2^-53.
+            u = ndtr(values[i])
+            values[i] = U_TOP if u >= 1.0 else U_BOTTOM if u <= 0.0 else u
     if code == CONST:
         values[:] = p[0]
     elif code == AFFINE or code == TRIANGULAR or code == PARETO:
