@@ -173,6 +173,7 @@ def run_command(scenario, trials, precision_texts, max_trials, seed, out, thread
         result.report_path = report_path
     if as_json:
         echo_json(result.to_dict())
+        exit_if_imprecise(result.summary.to_dict())
         return
     if sc.correlation_repairs:
         click.echo(correlation_repair_text(sc.correlation_repairs))
@@ -188,6 +189,21 @@ def run_command(scenario, trials, precision_texts, max_trials, seed, out, thread
         click.echo(f"Summary: {result.summary_path}")
     if report_path is not None:
         click.echo(f"Report:  {report_path}")
+    exit_if_imprecise(result.summary.to_dict())
+
+
+#: Exit status of a `run --precision` whose targets were not met within --max-trials.
+PRECISION_NOT_MET = 3
+
+
+def exit_if_imprecise(summary: dict) -> None:
+    """A precision run that stopped at --max-trials short of its targets did not do what was
+    asked: its results are kept (they are valid, only less precise), but the exit status says so."""
+    precision = summary.get("precision")
+    if precision is not None and not precision["met"]:
+        click.echo(f"Error: precision targets not met within --max-trials {precision['max_trials']:,}; the results "
+                   "are kept but less precise than asked (raise --max-trials or loosen --precision)", err=True)
+        sys.exit(PRECISION_NOT_MET)
 
 
 @main.command("validate")
@@ -350,28 +366,43 @@ def fit_command(data, column, families, as_json):
     """Fit distributions to your own history: a column of a CSV or Parquet file.
 
     Candidates are fitted by maximum likelihood and ranked by AIC; the best one is printed
-    as a TOML inline table to paste into a scenario.
+    as a TOML inline table to paste into a scenario. Empty and unparseable cells are skipped
+    and reported; fewer than 10 numbers (5 per fitted parameter) or a constant column is
+    refused, and each family that does not apply is named with the reason.
 
     \b
     Example:
       simengine fit past_projects.csv --column cost_overrun
     """
-    from .fitting import describe_data, fit, read_column, toml_inline
+    from .fitting import check_families, describe_data, fit_candidates, require_fittable, toml_inline
+    from .history import read_column
 
-    values = read_column(data, column)
-    fits = fit(values, families.split(",") if families else None)
+    names = [f.strip() for f in families.split(",") if f.strip()] if families else None
+    check_families(names)
+    col = read_column(data, column)
+    require_fittable(col.values, f"{data}: column {col.name!r}", col.skipped_text())
+    fits, not_fitted = fit_candidates(col.values, names)
     if not fits:
-        raise InputError(f"{data}: no candidate family could be fitted")
+        reasons = "; ".join(f"{n['family']}: {n['reason']}" for n in not_fitted)
+        raise InputError(f"{data}: column {col.name!r}: no candidate family could be fitted ({reasons})")
     if as_json:
-        echo_json({"data": str(data), "values": int(values.size), "fits": fits})
+        echo_json({"data": str(data), "column": col.name, "values": int(col.values.size),
+                   "skipped": col.skipped(), "fits": fits, "not_fitted": not_fitted})
         return
-    click.echo(f"{data}: {describe_data(values)}")
+    click.echo(f"{data}, column {col.name}: {describe_data(col.values)}")
+    if col.skipped_text():
+        click.echo(col.skipped_text())
     click.echo("")
     click.echo(f"  {'family':<18} {'AIC':>12} {'dAIC':>9} {'KS distance':>12}")
     best = fits[0]["aic"]
     for f in fits:
         click.echo(f"  {f['family']:<18} {f['aic']:>12.2f} {f['aic'] - best:>9.2f} {f['ks_distance']:>12.4f}")
     click.echo("")
+    if not_fitted:
+        click.echo("Not fitted:")
+        for n in not_fitted:
+            click.echo(f"  {n['family']:<18} {n['reason']}")
+        click.echo("")
     click.echo("Best fit (lowest AIC), to paste into a scenario:")
     click.echo(f"  {toml_inline(fits[0]['distribution'])}")
 
@@ -387,8 +418,9 @@ def calibrate_command(target, against, as_json):
 
     TARGET is a reference class (crm, it-all, it-large, it-fat-tail-stress) or a scenario
     (file or bundled name). For a scenario, each input the class given by --against covers
-    is compared figure by figure with it, and inputs more optimistic than the evidence are
-    named. docs/reference-classes.md lists the classes, their sources and figures.
+    is compared figure by figure with it, and inputs more optimistic or more pessimistic than
+    the evidence are named, with the margin allowed (the figure's tolerance plus four
+    standard errors). docs/reference-classes.md lists the classes, their sources and figures.
 
     \b
     Examples:

@@ -1,4 +1,4 @@
-"""Gaussian copula: impose Spearman rank correlations on uniforms, per MODEL.md.
+"""Gaussian copula: impose Spearman rank correlations on uniforms, per docs/model.md.
 
 Correlated drivers keep their own uniform streams; the sampler maps them to standard
 normals, mixes them with the Cholesky factor of the Pearson matrix `2 sin(pi rho_s / 6)`

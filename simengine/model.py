@@ -1,7 +1,7 @@
 """The bridge from a validated scenario to the kernel: input columns and static structure.
 
 A trial's inputs form one column of a float matrix whose row order is fixed here
-(MODEL.md's scalars, then cost amounts, benefit amounts and the four event columns);
+(docs/model.md's scalars, then cost amounts, benefit amounts and the four event columns);
 everything that does not vary by trial (timings, flags, phases, curve) is a small array.
 """
 

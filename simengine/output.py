@@ -1,7 +1,7 @@
 """Result files: the Arrow schema, Parquet writing with run metadata, and reading back.
 
 One row per trial: `trial` (int64), every driver (float64, named by its dotted path;
-events 0/1), every metric (nullable where MODEL.md says). The file's key-value metadata
+events 0/1), every metric (nullable where docs/model.md says). The file's key-value metadata
 holds the canonical scenario JSON, its sha256, seed, trials, sampling method, stream
 layout, simengine version and schema version; at the end of the run the footer gains what
 is known only then (the per-month cumulative-cash percentiles, `simengine.cash_fan`).
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ._version import __version__
-from .errors import OutputExistsError, ResultFileError
+from .errors import InputError, OutputExistsError, ResultFileError
 from . import metrics as registry
 from .jit import jit
 
@@ -139,6 +140,26 @@ def summary_path_for(result_path: Path) -> Path:
     return result_path.with_name(result_path.stem + ".summary.json")
 
 
+#: Bytes a stored value takes in a result file, measured on the bundled scenarios (5.6 to 6.7:
+#: random doubles barely compress); used to refuse a run the disk cannot hold, up front.
+BYTES_PER_VALUE = 6.5
+
+
+def check_disk_space(out: Path, trials: int, columns: int) -> None:
+    """Refuse, before any work, a run whose result file would not fit on the disk at `out`
+    (its temporary file and the finished one live there; a run that fills the disk midway
+    would be lost anyway, after hours)."""
+    need = trials * columns * BYTES_PER_VALUE
+    folder = out.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    free = shutil.disk_usage(folder).free
+    if need > free:
+        raise InputError(f"--trials {trials:,}: the result file would take about {need / 2**30:,.1f} GiB "
+                         f"({columns} columns), and {folder} has {free / 2**30:,.1f} GiB free; use fewer "
+                         "trials, --columns metrics, or --summary-only")
+
+
 def check_writable(paths: list[Path], force: bool) -> None:
     """Refuse to overwrite existing outputs unless forced; fail before any work is done."""
     for path in paths:
@@ -238,11 +259,32 @@ def read_metadata(path: Path) -> dict[str, str]:
     if not path.exists():
         raise ResultFileError(f"{path}: no such result file")
     try:
-        meta = pq.ParquetFile(path).metadata.metadata or {}  # the footer's: schema's and end-of-run keys
+        parquet = pq.ParquetFile(path)
+        meta = parquet.metadata.metadata or {}  # the footer's: schema's and end-of-run keys
     except (pa.ArrowInvalid, OSError) as exc:
         raise ResultFileError(f"{path}: not a Parquet file ({exc})") from None
     out = {k.decode()[len(META_PREFIX):]: v.decode() for k, v in meta.items()
            if k.decode().startswith(META_PREFIX)}
     if "scenario" not in out:
         raise ResultFileError(f"{path}: not a simengine result (no simengine metadata)")
+    check_stored_table(path, parquet, out)
     return out
+
+
+def check_stored_table(path: Path, parquet: pq.ParquetFile, meta: dict[str, str]) -> None:
+    """A result file still holds what simengine wrote: as many rows as its metadata says, and
+    numbers in every column. A file edited or rewritten since would otherwise be summarized
+    silently wrong, or fail deep inside numpy."""
+    rows = parquet.metadata.num_rows
+    try:
+        trials = int(meta.get("trials", ""))
+    except ValueError:
+        raise ResultFileError(f"{path}: its metadata has no valid trial count "
+                              f"(simengine.trials = {meta.get('trials')!r})") from None
+    if rows != trials:
+        raise ResultFileError(f"{path}: holds {rows:,} rows but its metadata says {trials:,} trials; the file "
+                              "was changed after simengine wrote it")
+    for field in parquet.schema_arrow:
+        if not (pa.types.is_integer(field.type) or pa.types.is_floating(field.type)):
+            raise ResultFileError(f"{path}: column {field.name} holds {field.type}, not numbers; the file was "
+                                  "changed after simengine wrote it")

@@ -10,7 +10,9 @@ For every sampled driver in a result file (run with --columns all), against one 
   and at or above its 90th, each with its standard error (for a 0/1 event driver: without
   and with the event).
 No simulation is run. Trials where the metric is null are left out (and counted), except for
-payback, where "never" ranks after every month as in the summary.
+payback, where "never" ranks after every month as in the summary: such trials count in the
+rank correlation, and each decile reports the mean over the trials that pay back beside the
+number that never do (a mean cannot hold "never").
 """
 
 from __future__ import annotations
@@ -38,8 +40,11 @@ def mean_with_se(x: np.ndarray) -> tuple[float | None, float | None]:
     return float(x.mean()), se
 
 
-def driver_effect(driver: np.ndarray, metric: np.ndarray, metric_ranks: np.ndarray) -> dict:
-    """Spearman's rho (with se) and the decile swing of one driver against the metric."""
+def driver_effect(driver: np.ndarray, metric: np.ndarray, metric_ranks: np.ndarray, count_never: bool = False) -> dict:
+    """Spearman's rho (with se) and the decile swing of one driver against the metric.
+
+    With `count_never`, the metric's +inf values ("never") rank last in rho, and each decile
+    also counts them (`never`); its mean is over the finite values."""
     n = metric.size
     ranks = stats.rankdata(driver)
     if np.all(ranks == ranks[0]):
@@ -64,12 +69,16 @@ def driver_effect(driver: np.ndarray, metric: np.ndarray, metric_ranks: np.ndarr
         swing = high_mean - low_mean
         if low_se is not None and high_se is not None:
             swing_se = math.hypot(low_se, high_se)
-    return {
+    out = {
         "spearman": {"value": rho, "se": (1.0 - rho * rho) / math.sqrt(n - 3) if n > 3 else None},
         "low": {"value": low_mean, "se": low_se, "trials": int(low.size), "driver_at_most": float(low_cut)},
         "high": {"value": high_mean, "se": high_se, "trials": int(high.size), "driver_at_least": float(high_cut)},
         "swing": {"value": swing, "se": swing_se},
     }
+    if count_never:
+        out["low"]["never"] = int(np.count_nonzero(in_low & ~finite))
+        out["high"]["never"] = int(np.count_nonzero(in_high & ~finite))
+    return out
 
 
 def sensitivity(path, metric: str = "npv", max_trials: int | None = None) -> dict:
@@ -103,12 +112,13 @@ def sensitivity(path, metric: str = "npv", max_trials: int | None = None) -> dic
     rows = []
     for name in drivers:
         column = read_head(path, [name], limit)[name][keep]
-        rows.append({"driver": name, **driver_effect(column, values, metric_ranks)})
+        rows.append({"driver": name, **driver_effect(column, values, metric_ranks, count_never=null_is_never)})
     total = sum(r["spearman"]["value"] ** 2 for r in rows)
     for r in rows:
         r["variance_share"] = r["spearman"]["value"] ** 2 / total if total > 0 else 0.0
     rows.sort(key=lambda r: -abs(r["spearman"]["value"]))
     return {"scenario": scenario.name, "metric": metric, "currency": scenario.currency,
             "trials": int(keep.size), "trials_used": int(values.size),
-            "trials_null": int(nulls.sum()) if not null_is_never else 0,
+            "trials_null": int(nulls.sum()),
+            "nulls": "rank last (never)" if null_is_never else "left out",
             "drivers": rows}

@@ -7,6 +7,8 @@ The figures come from three places, each named on the page:
 - histograms, S-curves, the tornado and the inputs table use the file's first
   `CHART_TRIALS` trials (all of them in an ordinary run), and the fan chart the per-month
   percentiles the run stored (its first 65,536 trials; cash_fan.py).
+Names, descriptions and currencies are free text: they reach the page only through
+html_page's builders, which escape them.
 """
 
 from __future__ import annotations
@@ -22,14 +24,14 @@ import pyarrow.parquet as pq
 from . import charts
 from . import metrics as registry
 from .errors import ResultFileError
-from .html_page import Chart, facts, figure, page, paragraph, section, table
+from .html_page import Chart, facts, figure, heading, page, paragraph, section, table
 from .output import check_writable, read_head, read_metadata, write_bytes_atomic
 from .result_file import accumulate_file
 from .summary import summary_header
 from .summary_stream import PaybackMetric
 from .scenario import Scenario, scenario_from_json
 from .ranking import sensitivity
-from .textout import fmt_value, probability_digits
+from .textout import fmt_share, fmt_value, probability_digits
 
 CHART_TRIALS = 1_000_000
 #: The tornado's decile means need far fewer trials than the histograms: at 200,000 their
@@ -75,6 +77,19 @@ def probability_text(x: float, se: float | None = None) -> str:
     return f"{x * 100:.{max(2, probability_digits(x, se))}f} %"
 
 
+def probability_estimate(est: dict) -> str:
+    """A probability ± its standard error; a share of 0 or of every trial has no standard
+    error (it is not zero), so its one-sided 95 % bound is shown instead."""
+    if est is None or est.get("value") is None:
+        return "n/a"
+    if "upper95" in est:
+        return f"{probability_text(0.0)} (below {probability_text(est['upper95'])} at 95 % confidence)"
+    if "lower95" in est:
+        return f"{probability_text(1.0)} (above {probability_text(est['lower95'])} at 95 % confidence)"
+    se = est.get("se")
+    return probability_text(est["value"], se) + (f" ± {probability_text(se, se)}" if se is not None else "")
+
+
 def value_or_distribution(dist, fmt) -> str:
     return fmt(dist.params["value"]) if dist.is_fixed else dist.describe()
 
@@ -103,12 +118,13 @@ def summary_tables(summary: dict, currency: str) -> str:
             se = est.get("se")
             return (fmt_value(est["value"], kind), "± " + fmt_value(se, kind, se=True) if se is not None else "")
         rows.append([label.format(currency=currency), cell("mean"), cell("sd"), cell("p5"), cell("p10"),
-                     cell("p50"), cell("p90"), cell("p95"), f"{m['n_null']:,}"])
-    metrics = table(["metric", "mean", "sd", "P5", "P10", "P50", "P90", "P95", "null (undefined)"], rows)
+                     cell("p50"), cell("p90"), cell("p95"), coverage_text(key, m)])
+    metrics = table(["metric", "mean", "sd", "P5", "P10", "P50", "P90", "P95", "trials covered"], rows)
+    if summary.get("metrics_absent"):
+        metrics += paragraph("Not in this file (written before simengine had them): "
+                             + ", ".join(summary["metrics_absent"]) + ".", "note")
 
-    def pct(est):
-        return probability_text(est["value"], est.get("se")) + (
-            f" ± {probability_text(est['se'], est['se'])}" if est.get("se") is not None else "")
+    pct = probability_estimate
     probs = [["P(NPV < 0)", pct(summary["p_npv_negative"])],
              [f"CVaR 5 % of NPV (mean of the worst 5 %, {currency})", with_se(summary["cvar5_npv"], amount)]]
     for key, t in summary.get("targets", {}).items():
@@ -119,15 +135,28 @@ def summary_tables(summary: dict, currency: str) -> str:
     return metrics + table(["probability or risk measure", "estimate ± standard error"], probs)
 
 
+def coverage_text(key: str, m: dict) -> str:
+    """Which trials a metric's statistics are over, with its nulls counted (docs/model.md)."""
+    trials = m["n"] + m["n_null"]
+    if not m["n_null"]:
+        return "all"
+    metric = registry.metric(key)
+    nulls = f"{m['n_null']:,} ({fmt_share(m['n_null'] / trials)}) {metric.null_means}"
+    share = fmt_share(m["n"] / trials)
+    if metric.null_ranks_last:
+        return f"mean, sd: {share}; percentiles: all. {nulls}"
+    return f"{share}. {nulls}"
+
+
 def headline(summary: dict, currency: str) -> str:
     npv = summary["metrics"]["npv"]
     lines = [f"Mean NPV {with_se(npv['mean'], amount)} {currency}; median {amount(npv['p50']['value'])}; "
              f"90 % of outcomes between {amount(npv['p5']['value'])} and {amount(npv['p95']['value'])}.",
-             f"Probability of losing money (NPV < 0): {summary['p_npv_negative']['value'] * 100:.1f} %; "
+             f"Probability of losing money (NPV < 0): {probability_estimate(summary['p_npv_negative'])}; "
              f"the worst 5 % of outcomes average {amount(summary['cvar5_npv']['value'])} {currency}."]
     if "all" in summary.get("targets", {}):
         p = summary["targets"]["all"]["probability"]
-        lines.append(f"All decision targets met together in {probability_text(p['value'], p['se'])} of trials.")
+        lines.append(f"All decision targets met together in {probability_estimate(p)} of trials.")
     return '<div class="headline">' + "".join(paragraph(x) for x in lines) + "</div>"
 
 
@@ -256,7 +285,7 @@ def result_report(path: Path) -> Report:
     ])
     by_stem = {c.stem: c for c in built}
     body = [
-        f"<h1>Risk report: {scenario.name}</h1>",
+        heading(f"Risk report: {scenario.name}"),
         paragraph(scenario.description.strip(), "lead"), described, headline(summary, currency),
         section("Net present value", figure(by_stem["npv-histogram"]), figure(by_stem["s-curves"])),
         section("Payback and cash position", figure(by_stem["payback"]),
@@ -297,8 +326,7 @@ def comparison_report(result: dict, samples: dict[str, np.ndarray], a: Scenario,
                                                       names, currency))),
     ]
     d = result["delta_npv"]
-    def pct(est):
-        return f"{probability_text(est['value'], est['se'])} ± {probability_text(est['se'], est['se'])}"
+    pct = probability_estimate
     diff_rows = [["mean ΔNPV", with_se(d["mean"], amount)],
                  ["… its standard error if the runs were independent",
                   amount(result["delta_npv_mean_se_if_independent"])],
@@ -308,7 +336,7 @@ def comparison_report(result: dict, samples: dict[str, np.ndarray], a: Scenario,
                  ["P(B pays back earlier than A)", pct(result["p_b_pays_back_earlier"])]]
     title = f"Comparison: {a.name} against {b.name}"
     body = [
-        f"<h1>{title}</h1>",
+        heading(title),
         facts([("A", a.name), ("B", b.name), ("trials", f"{result['trials']:,} each"), ("seed", result["seed"]),
                ("method", "common random numbers: drivers with the same name share their draws"),
                ("currency", currency)]),

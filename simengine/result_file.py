@@ -22,7 +22,13 @@ from .summary_stream import StreamingSummary
 def summarize_file(path: Path) -> dict:
     """Recompute a result file's summary from its stored trials, row group by row group."""
     meta, scenario, acc = accumulate_file(path)
-    return {**summary_header(scenario, int(meta["seed"]), int(meta["trials"]), meta["sampling"]), **acc.summary()}
+    summary = acc.summary()
+    stored = set(pq.read_schema(path).names)
+    absent = [m for m in summary["metrics"] if m not in stored]
+    if absent:  # written by an older simengine, before these metrics existed: leave them out
+        summary["metrics"] = {m: block for m, block in summary["metrics"].items() if m in stored}
+        summary["metrics_absent"] = absent
+    return {**summary_header(scenario, int(meta["seed"]), int(meta["trials"]), meta["sampling"]), **summary}
 
 
 def accumulate_file(path: Path) -> tuple[dict, Scenario, StreamingSummary]:
@@ -31,10 +37,9 @@ def accumulate_file(path: Path) -> tuple[dict, Scenario, StreamingSummary]:
     meta = read_metadata(path)
     scenario = scenario_from_json(meta["scenario"])
     parquet = pq.ParquetFile(path)
-    needed = [m for m in METRICS if m in SUMMARY_METRICS]
-    missing = [m for m in needed if m not in parquet.schema_arrow.names]
-    if missing:
-        raise ResultFileError(f"{path}: has no {', '.join(missing)} column(s); it was run with "
+    needed = [m for m in METRICS if m in SUMMARY_METRICS and m in parquet.schema_arrow.names]
+    if "npv" not in needed or "payback_months" not in needed:
+        raise ResultFileError(f"{path}: has no metric columns; it was run with "
                               f"--columns {meta.get('columns', 'drivers')}; summarize needs metrics stored")
     acc = StreamingSummary(scenario.decision)
     for batch in parquet.iter_batches(columns=needed, batch_size=1 << 17):

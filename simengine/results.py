@@ -20,19 +20,27 @@ from .errors import InputError
 
 @dataclass(frozen=True)
 class Estimate:
-    """A Monte Carlo estimate and its standard error (None where undefined)."""
+    """A Monte Carlo estimate and its standard error (None where undefined). A probability seen
+    in 0 of n trials has no standard error but an exact 95 % upper bound (`upper95`); one seen
+    in n of n a lower bound (`lower95`)."""
 
     value: float | None
     se: float | None
+    upper95: float | None = None
+    lower95: float | None = None
 
     @classmethod
     def of(cls, d: dict) -> "Estimate":
-        return cls(d.get("value"), d.get("se"))
+        return cls(d.get("value"), d.get("se"), d.get("upper95"), d.get("lower95"))
 
     def __format__(self, spec: str) -> str:
         if self.value is None:
             return "null"
         text = format(self.value, spec)
+        if self.upper95 is not None:
+            return f"{text} (95 % upper bound {format(self.upper95, spec)})"
+        if self.lower95 is not None:
+            return f"{text} (95 % lower bound {format(self.lower95, spec)})"
         return text if self.se is None else f"{text} ± {format(self.se, spec)}"
 
 
@@ -46,6 +54,9 @@ class MetricSummary:
     mean: Estimate
     sd: Estimate
     percentiles: dict[int, Estimate]
+    #: share of all trials the mean and sd are over, and the percentiles (see docs/model.md)
+    coverage_mean_sd: float | None = None
+    coverage_percentiles: float | None = None
 
     def p(self, q: int) -> Estimate:
         """Percentile q (one of the summary's: 5, 10, 50, 90, 95)."""
@@ -65,7 +76,7 @@ class TargetResult:
 
 @dataclass(frozen=True)
 class Summary:
-    """MODEL.md's run summary, typed; `to_dict()` is the summary JSON the CLI writes."""
+    """docs/model.md's run summary, typed; `to_dict()` is the summary JSON the CLI writes."""
 
     data: dict = field(repr=False)
 
@@ -76,8 +87,10 @@ class Summary:
         m = metrics[name]
         from .summary import PERCENTILES
 
+        cover = m.get("coverage", {})
         return MetricSummary(name, m["n"], m["n_null"], Estimate.of(m["mean"]), Estimate.of(m["sd"]),
-                             {p: Estimate.of(m[f"p{p}"]) for p in PERCENTILES})
+                             {p: Estimate.of(m[f"p{p}"]) for p in PERCENTILES},
+                             cover.get("mean_sd"), cover.get("percentiles"))
 
     @property
     def metrics(self) -> list[str]:

@@ -13,8 +13,8 @@ from .defaults import DEFAULT_CHUNK
 from .engine import Simulation, check_run_options
 from .executors import Executor, LocalExecutor
 from .errors import InputError
-from .output import (COLUMN_CHOICES, ResultWriter, check_writable, result_schema, run_metadata, summary_path_for,
-                     write_json_atomic)
+from .output import (COLUMN_CHOICES, ResultWriter, check_disk_space, check_writable, result_schema, run_metadata,
+                     summary_path_for, write_json_atomic)
 from .scenario import Scenario
 from .designs import layout
 from .precision import precision_report, run_until_precise
@@ -59,7 +59,9 @@ def run(scenario: Scenario, *, trials: int, seed: int, out: Path | None, threads
     writer = None
     if out is not None:
         meta = run_metadata(scenario, seed, trials, sampling, layout(sampling), columns)
-        writer = ResultWriter(out, result_schema(scenario.drivers(), meta, columns), min(chunk_size, trials))
+        schema = result_schema(scenario.drivers(), meta, columns)
+        check_disk_space(out, trials, len(schema))
+        writer = ResultWriter(out, schema, min(chunk_size, trials))
     acc = StreamingSummary(scenario.decision)
     sim = Simulation(scenario, sampling, trials)
     cash = fan_buffer(trials, scenario.horizon_months) if writer is not None else None

@@ -1,4 +1,4 @@
-"""The run summary of MODEL.md computed as chunks stream past, in memory that does not grow with trials.
+"""The run summary of docs/model.md computed as chunks stream past, in memory that does not grow with trials.
 
 - Moments: per block of BLOCK_SIZE trials (count, mean, 2nd-4th central sums), merged in
   trial order with Pebay's pairwise formulas. Blocks are aligned to trial indices, not to
@@ -32,7 +32,7 @@ import numpy as np
 from . import metrics as registry
 from .kernels.summary_block import block_bands, block_moments
 from .streams import BLOCK_SIZE
-from .summary import CVAR_ALPHA, PERCENTILES, SUMMARY_METRICS, Z95, estimate, probability
+from .summary import CVAR_ALPHA, PERCENTILES, SUMMARY_METRICS, Z95, coverage, estimate, probability
 
 PILOT = 16 * BLOCK_SIZE
 BAND_SIGMAS = 7.0
@@ -68,8 +68,10 @@ class Moments:
         n = self.n
         if n == 0:
             return {"mean": estimate(None, None), "sd": estimate(None, None)}
+        if n == 1:  # one value: no spread and no standard errors
+            return {"mean": estimate(self.mean, None), "sd": estimate(None, None)}
         var = self.m2 / n
-        sd = math.sqrt(self.m2 / (n - 1)) if n > 1 else 0.0
+        sd = math.sqrt(self.m2 / (n - 1))
         m4 = self.m4 / n
         sd_se = math.sqrt(max(m4 - var * var, 0.0) / (4.0 * var * n)) if var > 0 else 0.0
         return {"mean": estimate(self.mean, sd / math.sqrt(n)), "sd": estimate(sd, sd_se)}
@@ -96,7 +98,8 @@ def percentiles(order_statistic, n: int) -> dict:
             continue
         lo, rank, hi = needed_ranks(n, p / 100.0)
         value = order_statistic(rank)
-        se = (order_statistic(hi) - order_statistic(lo)) / (2.0 * Z95) if math.isfinite(value) else None
+        finite = math.isfinite(value) and n > 1  # one value has no standard error
+        se = (order_statistic(hi) - order_statistic(lo)) / (2.0 * Z95) if finite else None
         out[f"p{p}"] = estimate(value, se)
     return out
 
@@ -215,7 +218,8 @@ class ContinuousMetric:
 
     def describe(self) -> dict:
         n = self.moments.n
-        return {"n": n, "n_null": self.nulls, **self.moments.describe(), **percentiles(self.order_statistic, n)}
+        return {"n": n, "n_null": self.nulls, **self.moments.describe(), **percentiles(self.order_statistic, n),
+                "coverage": coverage(n, n + self.nulls, percentiles_over_all=False)}
 
     def cvar(self, alpha: float = CVAR_ALPHA) -> dict:
         """Mean of the worst `alpha` share (lower tail), with its Manistre-Hancock standard error."""
@@ -230,7 +234,8 @@ class ContinuousMetric:
         es = total / k
         q = float(inside[-1])
         var_tail = max(total_sq / k - es * es, 0.0)
-        return estimate(es, math.sqrt((var_tail + (1.0 - alpha) * (es - q) ** 2) / (n * alpha)))
+        se = math.sqrt((var_tail + (1.0 - alpha) * (es - q) * (es - q)) / (n * alpha)) if n > 1 else None
+        return estimate(es, se)
 
 
 class PaybackMetric:
@@ -261,11 +266,12 @@ class PaybackMetric:
     def describe(self) -> dict:
         n = self.moments.n
         return {"n": n, "n_null": self.never, **self.moments.describe(),
-                **percentiles(self.order_statistic, n + self.never)}
+                **percentiles(self.order_statistic, n + self.never),
+                "coverage": coverage(n, n + self.never, percentiles_over_all=True)}
 
 
 class StreamingSummary:
-    """Accumulates a run's metrics chunk by chunk (in trial order) and gives MODEL.md's summary."""
+    """Accumulates a run's metrics chunk by chunk (in trial order) and gives docs/model.md's summary."""
 
     def __init__(self, decision, pilot: int = PILOT):
         self.decision = decision

@@ -33,11 +33,54 @@ def probability_digits(value: float, se: float | None) -> int:
     return 4 if 0 < value < 1e-3 else 1
 
 
+def fmt_share(x: float) -> str:
+    """A share as a percentage with the fewest decimals (1 to 6) that neither turn a non-zero
+    share into 0 % nor a share below 1 into 100 %."""
+    for digits in range(1, 7):
+        text = f"{x * 100:.{digits}f}"
+        if (x == 0 or float(text) != 0) and (x == 1 or float(text) != 100):
+            break
+    return f"{text}%"
+
+
+def fmt_bound(x: float, upper: bool) -> str:
+    """A confidence bound on a probability as a percentage, to two significant digits of its
+    distance from 0 (upper bound) or 1 (lower bound), rounded outwards so it stays a bound."""
+    small = (x if upper else 1.0 - x) * 100
+    if small <= 0:
+        return "0%" if upper else "100%"
+    exponent = math.floor(math.log10(small)) - 1
+    step = 10.0 ** exponent
+    small = math.ceil(small / step - 1e-9) * step
+    return f"{small if upper else 100 - small:.{max(0, -exponent)}f}%"
+
+
 def fmt_probability(est: dict) -> str:
+    """A probability and its standard error; 0 of n (or n of n) shows its 95 % bound instead,
+    never "0.0% (±0.00%)"."""
     if est["value"] is None:
         return "-"
+    if "upper95" in est:
+        return f"0 trials (below {fmt_bound(est['upper95'], upper=True)} at 95% confidence)"
+    if "lower95" in est:
+        return f"every trial (above {fmt_bound(est['lower95'], upper=False)} at 95% confidence)"
+    if est["se"] is None:
+        return f"{fmt_share(est['value'])}"
     digits = probability_digits(est["value"], est["se"])
     return f"{est['value'] * 100:.{digits}f}% (±{est['se'] * 100:.{max(digits, 2)}f}%)"
+
+
+def coverage_note(label: str, key: str, block: dict, trials: int) -> str | None:
+    """Which trials a metric's statistics cover, when that is not all of them."""
+    n_null = block["n_null"]
+    if not n_null:
+        return None
+    what = registry.metric(key).null_means or "null"
+    line = f"  {label}: {n_null:,} of {trials:,} trials ({fmt_share(n_null / trials)}) {what};"
+    share = fmt_share(block["n"] / trials)
+    if registry.metric(key).null_ranks_last:
+        return f"{line} mean and sd over the other {share}, percentiles over all (\"never\" ranks last)"
+    return f"{line} mean, sd and percentiles over the other {share}"
 
 
 def summary_table(summary: dict) -> str:
@@ -47,29 +90,33 @@ def summary_table(summary: dict) -> str:
     label_w = 20
     rows = []
     for key, label, kind in ROWS:
+        if key not in summary["metrics"]:
+            continue  # a file written before this metric existed (listed in metrics_absent)
         m = summary["metrics"][key]
         values = [fmt_value(m[c]["value"], kind) for c in cols]
         ses = ["±" + fmt_value(m[c]["se"], kind, se=True) if m[c]["se"] is not None else "" for c in cols]
-        rows.append((label.format(currency=summary["currency"]), values, ses, m["n_null"], key))
+        rows.append((label.format(currency=summary["currency"]), values, ses, m, key))
     width = max(10, max(len(v) for _, vals, ses, _, _ in rows for v in vals + ses) + 2)
+    label_w = max(label_w, max(len(label) for label, *_ in rows) + 2)
     lines = [" " * label_w + "".join(h.rjust(width) for h in heads)]
-    for label, values, ses, _, _ in rows:
-        lines.append(label.ljust(label_w) + "".join(v.rjust(width) for v in values))
-        lines.append(" " * label_w + "".join(s.rjust(width) for s in ses))
-    notes = []
+    for label, values, ses, m, _ in rows:
+        marked = f"{label}*" if m["n_null"] else label  # over only some trials: see the notes
+        lines.append(marked.ljust(label_w) + "".join(v.rjust(width) for v in values))
+        if any(ses):
+            lines.append(" " * label_w + "".join(s.rjust(width) for s in ses))
     trials = summary["trials"]
-    for label, _, _, n_null, key in rows:
-        if n_null:
-            what = registry.metric(key).null_means or "null"
-            notes.append(f"  {label}: {n_null:,} of {trials:,} trials ({n_null / trials:.1%}) {what}")
+    notes = [note for label, _, _, m, key in rows if (note := coverage_note(label, key, m, trials))]
     if notes:
-        lines.append("Null metrics (counted, not dropped):")
+        lines.append("* Over only some trials (nulls are counted, never dropped):")
         lines.extend(notes)
+    if summary.get("metrics_absent"):
+        lines.append(f"Not in this file (written before simengine had them): {', '.join(summary['metrics_absent'])}")
     lines.append("")
     lines.append(f"P(NPV < 0)        {fmt_probability(summary['p_npv_negative'])}")
     cv = summary["cvar5_npv"]
     if cv["value"] is not None:
-        lines.append(f"CVaR 5% of NPV    {cv['value']:,.0f} (±{cv['se']:,.0f}) {summary['currency']}"
+        se = f" (±{cv['se']:,.0f})" if cv["se"] is not None else ""
+        lines.append(f"CVaR 5% of NPV    {cv['value']:,.0f}{se} {summary['currency']}"
                      "  (mean of the worst 5% of trials)")
     targets = summary["targets"]
     if targets:
@@ -81,7 +128,8 @@ def summary_table(summary: dict) -> str:
 
 
 def run_header(summary: dict) -> str:
-    return (f"{summary['scenario']}: {summary['trials']:,} trials, seed {summary['seed']}, "
+    trials = "1 trial" if summary["trials"] == 1 else f"{summary['trials']:,} trials"
+    return (f"{summary['scenario']}: {trials}, seed {summary['seed']}, "
             f"{summary['sampling']} sampling, {summary['horizon_months']} months")
 
 
@@ -118,17 +166,29 @@ def sensitivity_table(result: dict, top: int | None = None) -> str:
     rows = result["drivers"][:top] if top else result["drivers"]
     widest = max((abs(r["swing"]["value"] or 0.0) for r in rows), default=0.0)
     name_width = max([len("driver")] + [len(r["driver"]) for r in rows])
-    lines = [f"Sensitivity of {result['metric']}{unit}: {result['scenario']}, {result['trials_used']:,} trials"
-             + (f" ({result['trials_null']:,} with {result['metric']} null left out)" if result["trials_null"] else ""),
+    never = result.get("nulls") == "rank last (never)"
+    nulls = result["trials_null"]
+    if not nulls:
+        counted = ""
+    elif never:
+        counted = f" ({nulls:,} never, {fmt_share(nulls / result['trials'])}, ranked last)"
+    else:
+        counted = f" ({nulls:,} with {result['metric']} null left out)"
+    never_head = f"  {'never lo/hi':>13}" if never else ""
+    lines = [f"Sensitivity of {result['metric']}{unit}: {result['scenario']}, {result['trials_used']:,} trials{counted}",
              "",
              f"{'driver':<{name_width}}  {'Spearman':>13}  {'share':>6}  {'low 10%':>12}  {'high 10%':>12}  "
-             f"{'swing':>12}  {'tornado (swing)':^{2 * BAR + 1}}"]
+             f"{'swing':>12}{never_head}  {'tornado (swing)':^{2 * BAR + 1}}"]
     for r in rows:
         rho = r["spearman"]
+        never_cells = ""
+        if never:
+            lo, hi = (r[side]["never"] / max(1, r[side]["never"] + r[side]["trials"]) for side in ("low", "high"))
+            never_cells = f"  {f'{lo * 100:.0f}% / {hi * 100:.0f}%':>13}"
         lines.append(
             f"{r['driver']:<{name_width}}  {rho['value']:+.3f} ±{(rho['se'] or 0):.3f}  {r['variance_share'] * 100:5.1f}%  "
             f"{fmt_value(r['low']['value'], kind):>12}  {fmt_value(r['high']['value'], kind):>12}  "
-            f"{fmt_value(r['swing']['value'], kind):>12}  {tornado_bar(r['swing']['value'], widest)}")
+            f"{fmt_value(r['swing']['value'], kind):>12}{never_cells}  {tornado_bar(r['swing']['value'], widest)}")
         lines.append(f"{'':<{name_width}}  {'':>13}  {'':>6}  {'±' + fmt_value(r['low']['se'], kind, se=True):>12}  "
                      f"{'±' + fmt_value(r['high']['se'], kind, se=True):>12}  "
                      f"{'±' + fmt_value(r['swing']['se'], kind, se=True):>12}")
@@ -136,6 +196,9 @@ def sensitivity_table(result: dict, top: int | None = None) -> str:
         lines.append(f"... and {len(result['drivers']) - top} more drivers (--top 0 shows all)")
     lines += ["", "Spearman: rank correlation with the metric. share: its square as a share of all drivers' squares.",
               "low / high 10%: mean metric when the driver is in its bottom / top decile; swing = high - low."]
+    if never:
+        lines.append("Trials that never pay back rank last in Spearman; the decile means are over the trials that "
+                     "pay back, and 'never lo/hi' is the share of each decile that never does.")
     return "\n".join(lines)
 
 
@@ -224,26 +287,37 @@ def calibration_text(result: dict) -> str:
                              f"±{show(r['tolerance'], fmt):<6} {mark}")
                 lines.append(f"  {'':<{width}}  source: {r['source']}")
         return "\n".join(lines)
+    def amount(x, fmt):  # a gap or margin: percentage points, or a plain number
+        return f"{abs(x):.2f}" if fmt == "number" else f"{abs(x) * 100:.1f} points"
+
+    def verdict(r):
+        if r["direction"] == "consistent":
+            return "consistent"
+        gap = r["gap"]
+        by = f"by {amount(gap, r['format'])}" if gap is not None and math.isfinite(gap) else "(no draws that far out)"
+        return f"more {r['direction']} than the evidence {by}"
+
     lines = [f"{result['scenario']} against reference class {result['against']} (presets {result['version']})",
-             "(schedule and cost overruns include the risk register's events)"]
+             "(schedule and cost overruns include the risk register's events; ± is the figure's tolerance "
+             "plus four standard errors)"]
     width = max(len(r["figure"]) for r in result["rows"])
     field = None
     for r in result["rows"]:
         if r["field"] != field:
             field = r["field"]
             lines += ["", field]
-        mark = "MORE OPTIMISTIC than the evidence" if r["optimistic"] else "consistent"
-        lines.append(f"  {r['figure']:<{width}}  yours {show(r['scenario'], r['format']):>7}  reference "
-                     f"{show(r['reference'], r['format']):>7}  {mark}")
+        mark = verdict(r).replace(f"more {r['direction']} than the evidence", f"MORE {r['direction'].upper()}")
+        lines.append(f"  {r['figure']:<{width}}  yours {show(r['scenario'], r['format']):>7}  evidence "
+                     f"{show(r['reference'], r['format']):>7} ± {amount(r['margin'], r['format']):<11}  {mark}")
     lines.append("")
-    flagged = [r for r in result["rows"] if r["optimistic"]]
+    flagged = [r for r in result["rows"] if r["direction"] != "consistent"]
     for r in flagged:
         quantity = r["field"].split(".")[-1].replace("_", " ")
         what = f"{quantity} {r['figure']}" if r["figure"].startswith("P") and r["figure"][1:].isdigit() else r["figure"]
         yours = show(r["scenario"], r["format"])
-        yours = "none (no draws that far out)" if yours in ("no tail", "n/a") else yours
+        yours = "none" if yours in ("no tail", "n/a") else yours
         lines.append(f"Your {what} is {yours}; in the {result['against']} reference class it is "
-                     f"{show(r['reference'], r['format'])}.")
+                     f"{show(r['reference'], r['format'])} ± {amount(r['margin'], r['format'])}: {verdict(r)}.")
     if not flagged:
-        lines.append("No input is more optimistic than the evidence by more than its tolerance.")
+        lines.append("No input differs from the evidence by more than its tolerance, in either direction.")
     return "\n".join(lines)

@@ -138,3 +138,15 @@ def test_importing_simengine_loads_nothing_heavy():
     code = "import sys, simengine; print(sorted(m for m in ('numba', 'numpy', 'pyarrow', 'scipy') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_typed_estimates_carry_bounds_and_coverage(bundled):
+    from simengine.results import Estimate
+    from simengine.summary import probability
+
+    none = Estimate.of(probability(0, 100))
+    assert none.se is None and none.upper95 == pytest.approx(1 - 0.05 ** (1 / 100))
+    assert f"{none:.3f}" == "0.000 (95 % upper bound 0.030)"
+    result = simengine.run(bundled["crm_upgrade_big_bang"], trials=3000, seed=5)
+    payback = result.summary.metric("payback_months")
+    assert payback.coverage_mean_sd == payback.n / 3000 < 1 and payback.coverage_percentiles == 1.0

@@ -1,4 +1,4 @@
-"""The deterministic scenario against figures derived by hand from MODEL.md (docs/model.md).
+"""The deterministic scenario against figures derived by hand from docs/model.md.
 
 Hand derivation (H = 24, g = 6, r = 10 %, v = 1.1^(-1/12)):
   costs:    C_0 = 60,000 + 20,000;  C_1..5 = 20,000;  C_6..23 = 2,000 support + 1,000 maintenance

@@ -68,3 +68,20 @@ def test_cli_precision_run_writes_an_ordinary_run_of_the_trials_found(tmp_path):
     assert "Precision targets met after" in text.output
     both = CliRunner().invoke(main, ["run", "crm_new_small_firm", "--precision", "npv_mean=2000", "-n", "1000"])
     assert both.exit_code == 2
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_cli_precision_run_short_of_its_targets_exits_3_and_keeps_the_results(tmp_path, as_json):
+    """Stopping at --max-trials short of the targets is not success: exit status 3 with one
+    line on stderr; the run itself is valid, so its file and summary are kept."""
+    out = tmp_path / "p.parquet"
+    args = ["run", "crm_new_small_firm", "--precision", "npv_mean=1", "--max-trials", "5000", "--out", str(out)]
+    res = CliRunner().invoke(main, args + (["--json"] if as_json else []))
+    assert res.exit_code == 3, res.output
+    assert "precision targets not met within --max-trials 5,000" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+    assert pq.read_metadata(out).num_rows == 5000
+    if as_json:
+        assert json.loads(res.stdout)["precision"]["met"] is False
+    else:
+        assert "Precision targets NOT met" in res.stdout

@@ -1,4 +1,4 @@
-"""MODEL.md's reproducibility contract for plain Monte Carlo."""
+"""docs/model.md's reproducibility contract for plain Monte Carlo."""
 
 from __future__ import annotations
 

@@ -81,3 +81,27 @@ def test_a_file_without_drivers_is_refused_in_one_line(tmp_path):
     res = CliRunner().invoke(main, ["sensitivity", str(path)])
     assert res.exit_code == 2
     assert "--columns all" in res.output and "Traceback" not in res.output
+
+
+def test_payback_counts_the_trials_that_never_pay_back(result):
+    """'never' ranks last in the correlation and is counted in every decile, not dropped while
+    the JSON says no trial was null."""
+    table = pq.read_table(result, columns=["payback_months", "benefits.streams.prod.amount"]).to_pandas()
+    never = table["payback_months"].isna().to_numpy()
+    assert 0 < never.sum() < never.size  # the fixture has both
+    out = sensitivity(result, "payback_months")
+    assert out["trials_null"] == int(never.sum()) and out["nulls"] == "rank last (never)"
+    assert out["trials_used"] == out["trials"] == never.size
+    row = next(r for r in out["drivers"] if r["driver"] == "benefits.streams.prod.amount")
+    driver = table["benefits.streams.prod.amount"].to_numpy()
+    low_cut, high_cut = row["low"]["driver_at_most"], row["high"]["driver_at_least"]
+    assert row["low"]["never"] == int((never & (driver <= low_cut)).sum())
+    assert row["high"]["never"] == int((never & (driver >= high_cut)).sum())
+    assert row["low"]["never"] + row["low"]["trials"] == int((driver <= low_cut).sum())
+    assert row["low"]["never"] > row["high"]["never"]  # low benefits: more projects never pay back
+    ranks = stats.rankdata(np.where(never, np.inf, table["payback_months"].to_numpy()))
+    assert row["spearman"]["value"] == pytest.approx(np.corrcoef(stats.rankdata(driver), ranks)[0, 1], abs=1e-12)
+    text = CliRunner().invoke(main, ["sensitivity", str(result), "--metric", "payback_months"]).stdout
+    assert f"({out['trials_null']:,} never" in text and "never lo/hi" in text
+    npv = sensitivity(result, "npv")
+    assert npv["trials_null"] == 0 and npv["nulls"] == "left out" and "never" not in npv["drivers"][0]["low"]

@@ -3,6 +3,7 @@ standard errors that match the real spread of estimates across independent seeds
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -13,7 +14,8 @@ from simengine.kernels.cashflows import METRICS
 from simengine.runner import run
 from simengine.scenario import parse_scenario
 from simengine.streams import BLOCK_SIZE
-from simengine.summary import SUMMARY_METRICS, describe_metric, percentile_with_se, summarize_columns
+from simengine.summary import SUMMARY_METRICS, percentile_with_se
+from summary_reference import describe_metric, summarize_columns
 from simengine.summary_stream import StreamingSummary
 from support import scenario as make_scenario
 
@@ -118,7 +120,7 @@ def assert_summaries_match(got: dict, want: dict) -> None:
     for name, metric in want["metrics"].items():
         for key, value in metric.items():
             g = got["metrics"][name][key]
-            if key in ("n", "n_null") or key.startswith("p"):
+            if key in ("n", "n_null", "coverage") or key.startswith("p"):
                 assert g == value, (name, key, g, value)
             else:
                 for part in ("value", "se"):
@@ -184,3 +186,63 @@ def test_run_falls_back_to_a_second_pass_and_stays_exact(tmp_path, monkeypatch, 
     want = summarize_columns(columns, sc.decision)
     got = {k: report.summary[k] for k in want}
     assert_summaries_match(got, want)
+
+
+# --- honest numbers (issue 12) -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [1, 20, 20_000])
+def test_zero_of_n_gets_the_exact_95_percent_upper_bound_not_a_zero_standard_error(n):
+    from simengine.summary import probability
+
+    none = probability(0, n)
+    assert none["value"] == 0.0 and none["se"] is None
+    assert (1.0 - none["upper95"]) ** n == pytest.approx(0.05, rel=1e-12)  # P(0 hits | p = bound) = 5 %
+    every = probability(n, n)
+    assert every["value"] == 1.0 and every["se"] is None
+    assert every["lower95"] ** n == pytest.approx(0.05, rel=1e-12)
+    if n == 20_000:
+        assert none["upper95"] == pytest.approx(3 / n, rel=0.01)  # the rule of three
+    assert "upper95" not in probability(1, n) or n == 1
+
+
+def test_zero_of_n_prints_its_bound():
+    from simengine.summary import probability
+    from simengine.textout import fmt_probability
+
+    assert fmt_probability(probability(0, 20_000)) == "0 trials (below 0.015% at 95% confidence)"
+    assert fmt_probability(probability(20_000, 20_000)) == "every trial (above 99.985% at 95% confidence)"
+    assert fmt_probability(probability(1, 20_000)) == "0.005% (±0.005%)"
+
+
+def test_one_trial_has_no_standard_errors(tmp_path):
+    from click.testing import CliRunner
+    from simengine.cli import main
+
+    res = CliRunner().invoke(main, ["run", "crm_upgrade_big_bang", "-n", "1", "--summary-only", "--json"])
+    data = json.loads(res.stdout)
+    for name, block in data["metrics"].items():
+        for key, est in block.items():
+            if isinstance(est, dict) and "se" in est:
+                assert est["se"] is None, (name, key)
+    assert data["cvar5_npv"]["se"] is None
+    assert all(t["probability"]["se"] is None for t in data["targets"].values())
+    text = CliRunner().invoke(main, ["run", "crm_upgrade_big_bang", "-n", "1", "--summary-only"]).stdout
+    assert "±" not in text and "1 trial," in text
+
+
+def test_statistics_over_only_some_trials_say_which_share(bundled):
+    """Payback's mean and sd cover the trials that pay back; its percentiles every trial."""
+    from simengine.runner import run
+    from simengine.textout import summary_table
+
+    summary = run(bundled["crm_upgrade_big_bang"], trials=4000, seed=3, out=None).summary
+    payback, npv, irr = (summary["metrics"][m] for m in ("payback_months", "npv", "irr"))
+    assert payback["n_null"] > 0
+    assert payback["coverage"] == {"mean_sd": payback["n"] / 4000, "percentiles": 1.0}
+    assert npv["coverage"] == {"mean_sd": 1.0, "percentiles": 1.0}
+    assert irr["coverage"]["mean_sd"] == irr["coverage"]["percentiles"] == irr["n"] / 4000
+    text = summary_table(summary)
+    assert "Payback (months)*" in text and "NPV (EUR)*" not in text
+    share = f"{payback['n'] / 4000 * 100:.1f}%"
+    assert f"mean and sd over the other {share}, percentiles over all" in text
