@@ -167,7 +167,7 @@ METRICS: tuple[Metric, ...] = (
            sensitivity=True, null_ranks_last=True),
     Metric("go_live_month", unit="months", dtype="int64", nullable=False, null_means="",
            label="Go-live month", report_label="go-live month", chart_label="go-live month",
-           short="go-live month", fmt="months"),
+           short="go-live month", fmt="months", summarized=True, histogram=True, sensitivity=True),
     Metric("cost_pv", unit="currency", dtype="float64", nullable=False, null_means="",
            label="PV of costs ({currency})", report_label="PV of costs ({currency})", chart_label="PV of costs",
            short="PV of costs", fmt="money", sensitivity=True),
@@ -176,13 +176,18 @@ METRICS: tuple[Metric, ...] = (
            chart_label="PV of benefits", short="PV of benefits", fmt="money", sensitivity=True),
     Metric("total_cost", unit="currency", dtype="float64", nullable=False, null_means="",
            label="Total cost ({currency})", report_label="total cost ({currency})", chart_label="total cost",
-           short="total cost", fmt="money"),
+           short="total cost", fmt="money", summarized=True, sensitivity=True),
     Metric("total_benefit", unit="currency", dtype="float64", nullable=False, null_means="",
            label="Total benefit ({currency})", report_label="total benefit ({currency})",
            chart_label="total benefit", short="total benefit", fmt="money"),
     Metric("one_time_cost", unit="currency", dtype="float64", nullable=False, null_means="",
            label="One-time cost ({currency})", report_label="one-time cost ({currency})",
            chart_label="one-time cost", short="one-time cost", fmt="money", summarized=True, sensitivity=True),
+    Metric("payback_after_go_live_months", unit="months", dtype="int32", nullable=True,
+           null_means="never pay back in the horizon",
+           label="Payback after go-live (months)", report_label="payback after go-live (months)",
+           chart_label="payback after go-live (months)", short="payback after go-live", fmt="months",
+           summarized=True, histogram=True, sensitivity=True, null_ranks_last=True),
 )
 
 #: The decision targets, keyed by the scenario's `[decision]` field, in the order the

@@ -48,7 +48,7 @@ def standard_error(acc: StreamingSummary, name: str) -> float | None:
         return None
     if name.endswith("_mean"):
         metric = name[:-len("_mean")]
-        moments = acc.payback.moments if registry.metric(metric).histogram else acc.metrics[metric].moments
+        moments = acc.histograms[metric].moments if registry.metric(metric).histogram else acc.metrics[metric].moments
         return moments.describe()["mean"]["se"] if moments.n >= 2 else None
     hits = acc.npv_negative if name == "p_npv_negative" else acc.all_targets
     p = hits / n

@@ -28,7 +28,7 @@ from .html_page import Chart, facts, figure, heading, page, paragraph, section, 
 from .output import check_writable, read_head, read_metadata, write_bytes_atomic
 from .result_file import accumulate_file
 from .summary import summary_header
-from .summary_stream import PaybackMetric
+from .summary_stream import HistogramMetric
 from .scenario import Scenario, scenario_from_json
 from .ranking import sensitivity
 from .textout import fmt_share, fmt_value, probability_digits
@@ -162,7 +162,7 @@ def headline(summary: dict, currency: str) -> str:
 
 # --- data from a result file -----------------------------------------------------------------
 
-def payback_shares(payback: PaybackMetric, horizon: int) -> tuple[np.ndarray, float]:
+def payback_shares(payback: HistogramMetric, horizon: int) -> tuple[np.ndarray, float]:
     """(share paid back by month k for k = 1..H, share never paid back), over every trial,
     from the summary's exact payback histogram."""
     trials = payback.moments.n + payback.never
@@ -236,7 +236,7 @@ def result_report(path: Path) -> Report:
         "S-curves: the probability that NPV (left) or ROI (right) comes out at or below each value. "
         "Vertical lines are break-even and the scenario's decision targets, with the share of trials "
         "that meet each.", charts.s_curves(sample["npv"], sample["roi"], summary, currency))
-    paid, never = payback_shares(acc.payback, horizon)
+    paid, never = payback_shares(acc.histograms["payback_months"], horizon)
     target = scenario.decision.payback_months_max
     met = summary.get("targets", {}).get("payback_months_max", {}).get("probability", {}).get("value")
     add("payback", "Probability of having paid back by each month",

@@ -26,7 +26,11 @@ from . import metrics as registry
 
 #: The summarized metrics, in the summary's order (from the registry, simengine/metrics.py).
 SUMMARY_METRICS = registry.summarized_names()
-PERCENTILES = (5, 10, 50, 90, 95)
+#: The percentiles every summarized metric gets; P70 and P80 are the confidence levels budgets
+#: and dates are set at (AACE 57R-09; NASA's joint confidence level is budgeted at 70 %).
+PERCENTILES = (5, 10, 50, 70, 80, 90, 95)
+#: The percentiles the text table shows (the others are in the JSON and the budget block).
+TABLE_PERCENTILES = (5, 10, 50, 90, 95)
 Z95 = 1.959963984540054
 CVAR_ALPHA = 0.05
 

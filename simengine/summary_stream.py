@@ -11,7 +11,7 @@
   count and sums of the values below each band. A rank that falls outside its band is
   detected exactly (`incomplete`); the runner then re-simulates the run (trials are
   reproducible) and that metric's order statistics come from all its values.
-- payback_months takes integer values 1..H or "never": an exact histogram.
+- whole-month metrics (payback 1..H or "never", the go-live month): exact histograms.
 Counts (nulls, P(npv < 0), targets) are exact integers.
 
 Every block of trials is reduced to a `BlockPartial` (`block_partial`), which may be
@@ -36,7 +36,10 @@ from .summary import CVAR_ALPHA, PERCENTILES, SUMMARY_METRICS, Z95, coverage, es
 
 PILOT = 16 * BLOCK_SIZE
 BAND_SIGMAS = 7.0
-CONTINUOUS = registry.continuous_names()  # npv, roi, bcr, irr: streamed through value bands
+CONTINUOUS = registry.continuous_names()  # npv, roi, bcr, irr, ...: streamed through value bands
+HISTOGRAMS = registry.histogram_names()  # payback and go-live months: exact histograms
+#: Largest spread of values a block's histogram counts densely (else by sorting).
+HISTOGRAM_SPAN = 1 << 16
 
 
 class Moments:
@@ -238,30 +241,36 @@ class ContinuousMetric:
         return estimate(es, se)
 
 
-class PaybackMetric:
-    """payback_months: moments of the defined values and an exact histogram of months 1..H and never."""
+class HistogramMetric:
+    """A whole-month metric (payback, go-live): moments of the defined values and an exact
+    histogram of every value, a null ("never") ranking after all of them."""
 
-    def __init__(self):
+    def __init__(self, name: str):
+        self.name = name
         self.moments = Moments()
         self.counts: dict[int, int] = {}
         self.never = 0
 
-    def merge(self, part: "PaybackPartial") -> None:
+    def merge(self, part: "HistogramPartial") -> None:
         """Add one block's partial (blocks in trial order)."""
         n, never, mean, m2, m3, m4 = part.moments
         self.moments.merge(n, mean, m2, m3, m4)
         self.never += never
-        for month in np.flatnonzero(part.counts).tolist():
-            self.counts[month] = self.counts.get(month, 0) + int(part.counts[month])
+        for value, count in zip(part.values.tolist(), part.counts.tolist()):
+            self.counts[value] = self.counts.get(value, 0) + count
 
     def order_statistic(self, rank: int) -> float:
-        """The rank-th smallest payback, a trial that never pays back ranking last (+inf)."""
+        """The rank-th smallest value, a null ("never") ranking last (+inf)."""
         seen = 0
-        for month in sorted(self.counts):
-            seen += self.counts[month]
+        for value in sorted(self.counts):
+            seen += self.counts[value]
             if rank <= seen:
-                return float(month)
+                return float(value)
         return math.inf
+
+    def at_most(self, value: float) -> int:
+        """How many trials have a defined value <= `value`."""
+        return sum(count for v, count in self.counts.items() if v <= value)
 
     def describe(self) -> dict:
         n = self.moments.n
@@ -278,7 +287,7 @@ class StreamingSummary:
         self.pilot = pilot  # a multiple of BLOCK_SIZE; smaller only in tests
         self.trials = 0
         self.metrics = {m: ContinuousMetric(m) for m in CONTINUOUS}
-        self.payback = PaybackMetric()
+        self.histograms = {m: HistogramMetric(m) for m in HISTOGRAMS}
         self.npv_negative = 0
         self.targets = {rule.key: 0 for rule, _ in registry.decision_targets(decision)}
         self.all_targets = 0
@@ -334,7 +343,8 @@ class StreamingSummary:
         (BLOCK_SIZE trials, the run's last one shorter)."""
         for name, metric in self.metrics.items():
             metric.merge(part.continuous[name])
-        self.payback.merge(part.payback)
+        for name, histogram in self.histograms.items():
+            histogram.merge(part.histograms[name])
         self.npv_negative += part.npv_negative
         for key, hits in part.targets.items():
             self.targets[key] += hits
@@ -358,7 +368,7 @@ class StreamingSummary:
     def summary(self) -> dict:
         n = self.trials
         metrics = {name: self.metrics[name].describe() for name in CONTINUOUS}
-        metrics["payback_months"] = self.payback.describe()
+        metrics.update((name, self.histograms[name].describe()) for name in HISTOGRAMS)
         out = {
             "trials": n,
             "metrics": {m: metrics[m] for m in SUMMARY_METRICS},
@@ -395,10 +405,12 @@ class MetricPartial:
 
 
 @dataclass
-class PaybackPartial:
-    """One block of payback months: (n, never, mean, M2, M3, M4) and counts by month."""
+class HistogramPartial:
+    """One block of a whole-month metric: (n, nulls, mean, M2, M3, M4), and its distinct
+    defined values with their counts."""
 
     moments: tuple
+    values: np.ndarray
     counts: np.ndarray
 
 
@@ -409,7 +421,7 @@ class BlockPartial:
 
     trials: int
     continuous: dict[str, MetricPartial]
-    payback: PaybackPartial
+    histograms: dict[str, HistogramPartial]
     npv_negative: int
     targets: dict[str, int]
     all_targets: int
@@ -447,9 +459,24 @@ def block_partial(cols: dict[str, np.ndarray], decision,
             continuous[name] = MetricPartial(moments, x[~np.isnan(x)], None)
         else:
             continuous[name] = MetricPartial(moments, None, reduce_to_bands(x, *limits[name]))
-    payback = cols["payback_months"]
-    defined = payback[~np.isnan(payback)]
-    counts = np.bincount(defined.astype(np.int64)) if defined.size else np.zeros(0, dtype=np.int64)
+    histograms = {name: histogram_partial(cols[name]) for name in HISTOGRAMS}
     hits, all_hits = target_hits(cols, decision)
-    return BlockPartial(int(cols["npv"].size), continuous, PaybackPartial(tuple(block_moments(payback)), counts),
+    return BlockPartial(int(cols["npv"].size), continuous, histograms,
                         int(np.count_nonzero(cols["npv"] < 0)), hits, all_hits)
+
+
+def histogram_partial(x: np.ndarray) -> HistogramPartial:
+    """A block of a whole-month metric (NaN = null): its moments and the count of each value."""
+    defined = x[~np.isnan(x)].astype(np.int64)
+    if defined.size == 0:
+        values = counts = np.zeros(0, dtype=np.int64)
+    else:
+        low = int(defined.min())
+        if int(defined.max()) - low <= HISTOGRAM_SPAN:
+            by_value = np.bincount(defined - low)
+            values = np.flatnonzero(by_value)
+            counts = by_value[values]
+            values = values + low
+        else:  # months spread too far for a dense count (delays of years): count the distinct ones
+            values, counts = np.unique(defined, return_counts=True)
+    return HistogramPartial(tuple(block_moments(x)), values, counts)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from . import metrics as registry
-from .summary import PERCENTILES
+from .summary import TABLE_PERCENTILES
 
 #: (summary key, label, number format) of each summarized metric, from the registry.
 ROWS = tuple((m.name, m.label, m.fmt) for m in registry.summarized())
@@ -85,8 +85,8 @@ def coverage_note(label: str, key: str, block: dict, trials: int) -> str | None:
 
 def summary_table(summary: dict) -> str:
     """The printed summary: one row per metric, the standard errors in the row below."""
-    cols = ["mean"] + [f"p{p}" for p in PERCENTILES]
-    heads = ["mean", *(f"P{p}" for p in PERCENTILES)]
+    cols = ["mean"] + [f"p{p}" for p in TABLE_PERCENTILES]
+    heads = ["mean", *(f"P{p}" for p in TABLE_PERCENTILES)]
     label_w = 20
     rows = []
     for key, label, kind in ROWS:

@@ -327,12 +327,13 @@ def reference_trial(spec: dict) -> dict:
     roi = None if cost_pv == 0 else npv / cost_pv
     bcr = None if cost_pv == 0 else benefit_pv / cost_pv
 
+    payback = _payback(CF)
     computed = {
         "npv": npv,
         "roi": roi,
         "bcr": bcr,
         "irr": _irr(CF),
-        "payback_months": _payback(CF),
+        "payback_months": payback,
         "discounted_payback_months": _payback([CF[t] * d[t] for t in range(H)]),
         "go_live_month": g,
         "cost_pv": cost_pv,
@@ -340,6 +341,7 @@ def reference_trial(spec: dict) -> dict:
         "total_cost": math.fsum(C),
         "total_benefit": math.fsum(B),
         "one_time_cost": one_time_cost,
+        "payback_after_go_live_months": None if payback is None else payback - g,
     }
     missing = [name for name in metric_names() if name not in computed]
     unknown = [name for name in computed if name not in metric_names()]

@@ -62,7 +62,7 @@ def test_payback_curve_counts_every_trial(bundled, tmp_path):
     sc = bundled["crm_new_small_firm"]
     result = tmp_path / "r.parquet"
     run(sc, trials=5000, seed=2, out=result)
-    paid, never = payback_shares(accumulate_file(result)[2].payback, sc.horizon_months)
+    paid, never = payback_shares(accumulate_file(result)[2].histograms["payback_months"], sc.horizon_months)
     payback = read_head(result, ["payback_months"], 5000)["payback_months"]
     for k in (1, 12, 24, sc.horizon_months):
         assert paid[k - 1] == np.count_nonzero(payback <= k) / 5000

@@ -103,6 +103,9 @@ def synthetic_metrics(n: int, seed: int = 0) -> np.ndarray:
     m[METRICS.index("irr")] = np.where(rng.random(n) < 0.05, np.nan, rng.normal(0.2, 0.1, n))
     m[METRICS.index("payback_months")] = np.where(rng.random(n) < 0.15, np.nan, rng.integers(6, 37, n))
     m[METRICS.index("one_time_cost")] = 5e5 + np.round(rng.gamma(2, 1e5, n), -3)  # ties too
+    m[METRICS.index("total_cost")] = m[METRICS.index("one_time_cost")] + rng.gamma(3, 2e5, n)
+    m[METRICS.index("go_live_month")] = rng.integers(6, 30, n)
+    m[METRICS.index("payback_after_go_live_months")] = m[METRICS.index("payback_months")] - m[METRICS.index("go_live_month")]
     return m
 
 

@@ -41,7 +41,7 @@ NPV, ROI, BCR, IRR = map(registry.index, ("npv", "roi", "bcr", "irr"))
 PAYBACK, DPAYBACK = map(registry.index, ("payback_months", "discounted_payback_months"))
 GO_LIVE, COST_PV, BENEFIT_PV = map(registry.index, ("go_live_month", "cost_pv", "benefit_pv"))
 TOTAL_COST, TOTAL_BENEFIT = map(registry.index, ("total_cost", "total_benefit"))
-ONE_TIME_COST = registry.index("one_time_cost")
+ONE_TIME_COST, PAYBACK_AFTER_GO_LIVE = map(registry.index, ("one_time_cost", "payback_after_go_live_months"))
 
 IRR_LOW, IRR_HIGH = -0.99, 1.0
 IRR_XTOL, IRR_RTOL, IRR_MAXITER = 1e-13, 4 * np.finfo(float).eps, 200
@@ -427,6 +427,7 @@ def trial_python(x, i, cost_timing, cost_from_start, cost_overrun, cost_labor, b
     out[TOTAL_COST, i] = total_cost
     out[TOTAL_BENEFIT, i] = total_benefit
     out[ONE_TIME_COST, i] = upfront + spread  # the whole spread, even past the horizon
+    out[PAYBACK_AFTER_GO_LIVE, i] = payback - g  # NaN (never) stays NaN
 
 
 trial = jit(trial_python)
