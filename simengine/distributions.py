@@ -185,6 +185,12 @@ class Distribution:
     def to_scipy(self):
         raise NotImplementedError
 
+    def most_likely(self) -> float:
+        """The value the base case uses (docs/model.md, "Base case"): the median, through the
+        same quantile function the sampler uses; triangular and PERT, which a modeller gives a
+        most likely value, override it with their mode."""
+        return float(self.ppf(np.array([0.5]))[0])
+
     @property
     def is_fixed(self) -> bool:
         return False
@@ -296,6 +302,9 @@ class Triangular(Distribution):
     def support(self):
         return self.params["min"], self.params["max"]
 
+    def most_likely(self) -> float:
+        return float(self.params["mode"])
+
     def to_scipy(self):
         lo, c, hi = self.params["min"], self.params["mode"], self.params["max"]
         return stats.triang((c - lo) / (hi - lo), loc=lo, scale=hi - lo)
@@ -347,6 +356,9 @@ class Pert(Distribution):
 
     def support(self):
         return self.params["min"], self.params["max"]
+
+    def most_likely(self) -> float:
+        return float(self.params["mode"])
 
     def to_scipy(self):
         a, b = self.shape

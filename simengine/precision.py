@@ -70,7 +70,7 @@ def run_until_precise(scenario, targets: dict[str, float], seed: int, max_trials
     summary of those trials."""
     if "p_all_targets" in targets and not any(v is not None for v in vars(scenario.decision).values()):
         raise InputError("--precision p_all_targets: the scenario has no decision targets")
-    acc = StreamingSummary(scenario.decision)
+    acc = StreamingSummary.for_scenario(scenario)
     met = False
 
     # Checks fall on block boundaries, where a Latin hypercube's blocks are complete and a

@@ -28,6 +28,7 @@ def summarize_file(path: Path) -> dict:
     if absent:  # written by an older simengine, before these metrics existed: leave them out
         summary["metrics"] = {m: block for m, block in summary["metrics"].items() if m in stored}
         summary["metrics_absent"] = absent
+        summary.pop("budget_and_date", None)  # it needs the costs and the go-live month
     return {**summary_header(scenario, int(meta["seed"]), int(meta["trials"]), meta["sampling"]), **summary}
 
 
@@ -41,7 +42,7 @@ def accumulate_file(path: Path) -> tuple[dict, Scenario, StreamingSummary]:
     if "npv" not in needed or "payback_months" not in needed:
         raise ResultFileError(f"{path}: has no metric columns; it was run with "
                               f"--columns {meta.get('columns', 'drivers')}; summarize needs metrics stored")
-    acc = StreamingSummary(scenario.decision)
+    acc = StreamingSummary.for_scenario(scenario)
     for batch in parquet.iter_batches(columns=needed, batch_size=1 << 17):
         block = np.full((len(METRICS), batch.num_rows), np.nan)
         for m in needed:

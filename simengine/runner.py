@@ -62,7 +62,7 @@ def run(scenario: Scenario, *, trials: int, seed: int, out: Path | None, threads
         schema = result_schema(scenario.drivers(), meta, columns)
         check_disk_space(out, trials, len(schema))
         writer = ResultWriter(out, schema, min(chunk_size, trials))
-    acc = StreamingSummary(scenario.decision)
+    acc = StreamingSummary.for_scenario(scenario)
     sim = Simulation(scenario, sampling, trials)
     cash = fan_buffer(trials, scenario.horizon_months) if writer is not None else None
 

@@ -38,6 +38,8 @@ PILOT = 16 * BLOCK_SIZE
 BAND_SIGMAS = 7.0
 CONTINUOUS = registry.continuous_names()  # npv, roi, bcr, irr, ...: streamed through value bands
 HISTOGRAMS = registry.histogram_names()  # payback and go-live months: exact histograms
+#: Costs whose share of trials within the base estimate is counted exactly.
+ANCHORED = ("one_time_cost", "total_cost")
 #: Largest spread of values a block's histogram counts densely (else by sorting).
 HISTOGRAM_SPAN = 1 << 16
 
@@ -154,8 +156,10 @@ class Bands:
 class ContinuousMetric:
     """Moments and exact order statistics of one metric with nulls (NaN) counted apart."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, anchors: tuple[float, ...] = ()):
         self.name = name
+        #: values whose count of trials at or below them is kept exactly (a base estimate)
+        self.anchors = tuple(float(a) for a in anchors)
         self.moments = Moments()
         self.nulls = 0
         self.pilot: list[np.ndarray] | None = []
@@ -192,6 +196,10 @@ class ContinuousMetric:
             delta = BAND_SIGMAS * math.sqrt(p * (1.0 - p) / n) + 2.0 / n
             lows.append(values[max(0, math.floor((p - delta) * n) - 1)])
             highs.append(values[min(n - 1, math.ceil((p + delta) * n))])
+        # One band [a, a] per anchor: the count below it and the values equal to it give the
+        # exact number of trials at or below a.
+        lows += self.anchors
+        highs += self.anchors
         self.bands = Bands(lows, highs)
         self.bands.add(values)
 
@@ -214,6 +222,16 @@ class ContinuousMetric:
         if self.name == "npv":
             ranks.append(max(1, math.ceil(CVAR_ALPHA * n)))
         return all(self.bands.find(r) is not None for r in ranks)
+
+    def at_most(self, anchor: float) -> int:
+        """How many trials have a value <= `anchor` (one of `anchors`), exactly."""
+        bands = self.bands
+        for b in range(bands.lows.size):
+            if bands.lows[b] == bands.highs[b] == anchor:
+                return int(bands.below[b]) + bands.values(b).size
+        if bands.lows.size == 1 and bands.lows[0] == -math.inf:  # every value kept
+            return int(np.searchsorted(bands.values(0), anchor, side="right"))
+        raise KeyError(f"{self.name}: {anchor} is not an anchor of this metric")
 
     def order_statistic(self, rank: int) -> float:
         b = self.bands.find(rank)
@@ -282,11 +300,14 @@ class HistogramMetric:
 class StreamingSummary:
     """Accumulates a run's metrics chunk by chunk (in trial order) and gives docs/model.md's summary."""
 
-    def __init__(self, decision, pilot: int = PILOT):
+    def __init__(self, decision, pilot: int = PILOT, base: dict | None = None):
         self.decision = decision
         self.pilot = pilot  # a multiple of BLOCK_SIZE; smaller only in tests
+        #: the base case's metrics (base_case.py): with it, the summary gets its budget and date block
+        self.base = base
+        anchors = {m: (base[m],) for m in ANCHORED} if base is not None else {}
         self.trials = 0
-        self.metrics = {m: ContinuousMetric(m) for m in CONTINUOUS}
+        self.metrics = {m: ContinuousMetric(m, anchors.get(m, ())) for m in CONTINUOUS}
         self.histograms = {m: HistogramMetric(m) for m in HISTOGRAMS}
         self.npv_negative = 0
         self.targets = {rule.key: 0 for rule, _ in registry.decision_targets(decision)}
@@ -380,7 +401,18 @@ class StreamingSummary:
             out["targets"][rule.key] = {"target": target, "probability": probability(self.targets[rule.key], n)}
         if self.targets:
             out["targets"]["all"] = {"probability": probability(self.all_targets, n)}
+        if self.base is not None:
+            from .confidence import budget_and_date
+
+            out["budget_and_date"] = budget_and_date(self, out["metrics"])
         return out
+
+    @classmethod
+    def for_scenario(cls, scenario, pilot: int = PILOT) -> "StreamingSummary":
+        """The summary of a run of `scenario`, with its base case (for budget and date)."""
+        from .base_case import base_case
+
+        return cls(scenario.decision, pilot, base_case(scenario))
 
 
 @dataclass

@@ -83,8 +83,57 @@ def coverage_note(label: str, key: str, block: dict, trials: int) -> str | None:
     return f"{line} mean, sd and percentiles over the other {share}"
 
 
+def budget_lines(block: dict, currency: str) -> list[str]:
+    """The budget and date block (confidence.py): what to set aside and by when, at which
+    confidence, against the base case."""
+    from .confidence import CONTINGENCY_LEVELS, COST_LEVELS, DATE_LEVELS, FUNDED_LEVEL
+
+    heads = ["base", *(f"P{p}" for p in COST_LEVELS)]
+    width = 13
+    lines = ["Budget and date (base case: every driver at its most likely value, no risk event)",
+             " " * 22 + "".join(h.rjust(width) for h in heads) + "  P(base is enough)"]
+    for name, label in (("one_time_cost", f"One-time cost ({currency})"), ("total_cost", f"Total cost ({currency})")):
+        c = block["costs"][name]
+        lines.append(label.ljust(22) + fmt_value(c["base"], "money").rjust(width)
+                     + "".join(fmt_value(c[f"p{p}"]["value"], "money").rjust(width) for p in COST_LEVELS)
+                     + "  " + fmt_probability(c["p_base_enough"]))
+        if any(c[f"p{p}"]["se"] is not None for p in COST_LEVELS):
+            lines.append(" " * 22 + "".rjust(width) + "".join(
+                ("±" + fmt_value(c[f"p{p}"]["se"], "money", se=True) if c[f"p{p}"]["se"] is not None else "")
+                .rjust(width) for p in COST_LEVELS))
+        parts = []
+        for p in CONTINGENCY_LEVELS:
+            k = c["contingency"][f"p{p}"]
+            share = f" ({k['share_of_base'] * 100:+.1f}%)" if k["share_of_base"] is not None else ""
+            parts.append(f"P{p} {fmt_value(k['value'], 'money')}{share}")
+        lines.append(f"  contingency over the base to reach {', '.join(parts)}")
+    g = block["go_live"]
+    def month(x):
+        return "never" if x is None else f"{x:g}"
+
+    months = " / ".join(f"P{p} {month(g[f'p{p}']['value'])}" for p in DATE_LEVELS)
+    lines.append(f"Go-live month: planned (base case) {g['planned']:g}; {months}; "
+                 f"on or before plan: {fmt_probability(g['p_on_plan'])}")
+    k = g["contingency_months"][f"p{FUNDED_LEVEL}"]
+    lines.append(f"  schedule contingency to P{FUNDED_LEVEL}: {month(k['value'])} months")
+    npv = block["npv"]
+    lines.append(f"Spreadsheet NPV (base case) {fmt_value(npv['base'], 'money')} {currency}; simulated mean "
+                 f"{fmt_value(npv['mean']['value'], 'money')}, median {fmt_value(npv['p50']['value'], 'money')}: "
+                 f"the cost of risk is {fmt_value(npv['cost_of_risk']['value'], 'money')}"
+                 + (f" (±{fmt_value(npv['cost_of_risk']['se'], 'money', se=True)})"
+                    if npv["cost_of_risk"]["se"] is not None else ""))
+    return lines
+
+
 def summary_table(summary: dict) -> str:
-    """The printed summary: one row per metric, the standard errors in the row below."""
+    """The printed summary: the budget and date first (when the run has a base case), then
+    one row per metric, the standard errors in the row below."""
+    head = budget_lines(summary["budget_and_date"], summary["currency"]) + [""] if "budget_and_date" in summary else []
+    return "\n".join(head + [metric_table(summary)])
+
+
+def metric_table(summary: dict) -> str:
+    """One row per summarized metric, the standard errors in the row below, then the probabilities."""
     cols = ["mean"] + [f"p{p}" for p in TABLE_PERCENTILES]
     heads = ["mean", *(f"P{p}" for p in TABLE_PERCENTILES)]
     label_w = 20

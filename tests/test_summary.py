@@ -175,7 +175,10 @@ def test_run_falls_back_to_a_second_pass_and_stays_exact(tmp_path, monkeypatch, 
     from simengine import runner, summary_stream
 
     monkeypatch.setattr(summary_stream, "BAND_SIGMAS", 0.0)  # bands of a couple of ranks: they miss
-    monkeypatch.setattr(runner, "StreamingSummary", lambda decision: StreamingSummary(decision, pilot=BLOCK_SIZE))
+    from simengine.base_case import base_case
+
+    monkeypatch.setattr(StreamingSummary, "for_scenario",
+                        classmethod(lambda cls, sc: cls(sc.decision, pilot=BLOCK_SIZE, base=base_case(sc))))
     passes = []
     real_second_pass = runner.second_pass
     monkeypatch.setattr(runner, "second_pass", lambda acc, *a: (passes.append(acc.incomplete()), real_second_pass(acc, *a)))
@@ -189,6 +192,9 @@ def test_run_falls_back_to_a_second_pass_and_stays_exact(tmp_path, monkeypatch, 
     want = summarize_columns(columns, sc.decision)
     got = {k: report.summary[k] for k in want}
     assert_summaries_match(got, want)
+    base = base_case(sc)["one_time_cost"]  # the anchor's exact count survives the second pass
+    assert report.summary["budget_and_date"]["costs"]["one_time_cost"]["p_base_enough"]["value"] == \
+        np.count_nonzero(columns["one_time_cost"] <= base) / columns["npv"].size
 
 
 # --- honest numbers (issue 12) -------------------------------------------------------------

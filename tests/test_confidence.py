@@ -1,0 +1,110 @@
+"""Budget and date at a confidence level (issue 14): the base case, contingency, the chance the
+base estimate is enough, and the schedule, against closed forms and direct counts."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from simengine.base_case import base_case
+from simengine.cli import main
+from simengine.kernels.cashflows import METRICS
+from simengine.runner import run
+from simengine.streams import BLOCK_SIZE
+from simengine.summary_stream import StreamingSummary
+
+
+def test_the_big_bang_base_case_by_hand(bundled):
+    """Every cost at its PERT mode, the overrun at its mode (45 %), no delay (the delay's mode is
+    0) and no event: the one-time cost is the licences (no overrun) plus 1.45 x the hardware
+    and the seven implementation items' modes, and go-live is the planned month 12."""
+    base = base_case(bundled["crm_upgrade_big_bang"])
+    implementation = 175_000 + 350_000 + 75_000 + 120_000 + 190_000 + 270_000 + 190_000
+    assert base["one_time_cost"] == pytest.approx(270_000 + 50_000 + 1.45 * (60_000 + implementation), rel=1e-12)
+    assert base["go_live_month"] == 12
+    assert base["payback_after_go_live_months"] == base["payback_months"] - 12
+
+
+def test_a_deterministic_scenario_needs_no_contingency(bundled):
+    """Every trial is the base case: the base is enough in every trial, contingency and cost of
+    risk are 0, and the project is on plan in every trial."""
+    sc = bundled["deterministic_example"]
+    summary = run(sc, trials=500, seed=1, out=None).summary
+    block = summary["budget_and_date"]
+    base = base_case(sc)
+    for name in ("one_time_cost", "total_cost"):
+        cost = block["costs"][name]
+        assert cost["base"] == base[name] == summary["metrics"][name]["p80"]["value"]
+        assert cost["p_base_enough"]["value"] == 1.0 and "lower95" in cost["p_base_enough"]
+        assert all(k["value"] == 0.0 and k["share_of_base"] == 0.0 for k in cost["contingency"].values())
+    assert block["go_live"]["planned"] == base["go_live_month"] == 6
+    assert block["go_live"]["p_on_plan"]["value"] == 1.0
+    assert block["go_live"]["contingency_months"]["p80"]["value"] == 0
+    assert block["npv"]["cost_of_risk"]["value"] == pytest.approx(0.0, abs=1e-6)
+    assert block["base_case"]["npv"] == pytest.approx(66_839, rel=1e-4)  # docs/model.md's worked example
+
+
+def test_figures_equal_direct_computations_on_a_random_scenario(bundled):
+    """P(base enough), P(on plan) and the contingencies against the stored trials."""
+    sc = bundled["crm_upgrade_phased"]
+    n = 5_000
+    result = run(sc, trials=n, seed=11, out=None)
+    block = result.summary["budget_and_date"]
+    from support import metrics_of
+
+    m = metrics_of(sc, n, 11)
+    base = base_case(sc)
+    otc = np.sort(m["one_time_cost"])
+    assert block["costs"]["one_time_cost"]["p_base_enough"]["value"] == np.count_nonzero(otc <= base["one_time_cost"]) / n
+    p80 = otc[int(np.ceil(0.8 * n)) - 1]
+    assert block["costs"]["one_time_cost"]["contingency"]["p80"]["value"] == pytest.approx(p80 - base["one_time_cost"])
+    g = m["go_live_month"]
+    assert block["go_live"]["p_on_plan"]["value"] == np.count_nonzero(g <= base["go_live_month"]) / n
+    g80 = np.sort(g)[int(np.ceil(0.8 * n)) - 1]
+    assert block["go_live"]["contingency_months"]["p80"]["value"] == g80 - base["go_live_month"]
+    assert block["npv"]["cost_of_risk"]["value"] == pytest.approx(base["npv"] - m["npv"].mean(), rel=1e-9)
+
+
+@pytest.mark.parametrize("trials", [BLOCK_SIZE - 7, 3 * BLOCK_SIZE + 11])
+def test_the_count_within_the_base_is_exact_across_the_pilot(trials):
+    """The base estimate is an anchor band fixed at the end of the pilot: with ties at the base
+    itself, the count of trials at or below it equals a direct count, before and after."""
+    rng = np.random.default_rng(5)
+    m = np.full((len(METRICS), trials), np.nan)
+    m[METRICS.index("npv")] = rng.normal(0, 1e5, trials)
+    m[METRICS.index("one_time_cost")] = np.round(rng.gamma(4, 2.5e5, trials), -4)  # many ties
+    m[METRICS.index("total_cost")] = m[METRICS.index("one_time_cost")] * 1.5
+    m[METRICS.index("go_live_month")] = rng.integers(10, 20, trials)
+    base_otc = float(np.median(m[METRICS.index("one_time_cost")]))
+    base = {"one_time_cost": base_otc, "total_cost": 1.5 * base_otc, "go_live_month": 12.0, "npv": 0.0,
+            "roi": None, "payback_months": None, "payback_after_go_live_months": None}
+    from simengine.scenario import parse_scenario
+    from support import BASE
+
+    acc = StreamingSummary(parse_scenario(dict(BASE)).decision, pilot=BLOCK_SIZE, base=base)
+    for lo in range(0, trials, 10_000):
+        acc.add(m[:, lo:lo + 10_000])
+    acc.finish()
+    summary = acc.summary()
+    otc = m[METRICS.index("one_time_cost")]
+    assert np.count_nonzero(otc == base_otc) > 1
+    got = summary["budget_and_date"]["costs"]["one_time_cost"]["p_base_enough"]["value"]
+    assert got == np.count_nonzero(otc <= base_otc) / trials
+    assert summary["budget_and_date"]["go_live"]["p_on_plan"]["value"] == \
+        np.count_nonzero(m[METRICS.index("go_live_month")] <= 12) / trials
+
+
+def test_the_cli_prints_budget_and_date_first_and_in_json():
+    res = CliRunner().invoke(main, ["run", "crm_upgrade_big_bang", "-n", "3000", "--summary-only"])
+    assert res.exit_code == 0, res.output
+    body = res.stdout.splitlines()
+    assert body[2].startswith("Budget and date (base case: every driver at its most likely value")
+    assert any(line.startswith("Spreadsheet NPV (base case) 2,696,407 EUR") for line in body)
+    data = json.loads(CliRunner().invoke(main, ["run", "crm_upgrade_big_bang", "-n", "3000", "--summary-only",
+                                                "--json"]).stdout)
+    block = data["budget_and_date"]
+    assert block["costs"]["one_time_cost"]["base"] == pytest.approx(2_393_500, rel=1e-12)
+    assert set(block["costs"]["one_time_cost"]["contingency"]) == {"p50", "p80", "p90"}
