@@ -24,7 +24,7 @@ from .summary import probability
 from .summary_stream import StreamingSummary
 
 NPV, PAYBACK = METRICS.index("npv"), METRICS.index("payback_months")
-NO_TARGETS = Decision(None, None, None)
+NO_TARGETS = Decision()
 
 
 @dataclass

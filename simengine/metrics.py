@@ -197,6 +197,14 @@ TARGETS: dict[str, TargetRule] = {r.key: r for r in (
                report_text="payback within {t:g} months"),
     TargetRule("bcr_min", "bcr", "min", bound_text=">= {t:g}", report_text="benefit-cost ratio ≥ {t:g}"),
     TargetRule("roi_min", "roi", "min", bound_text=">= {t:.0%}", report_text="ROI ≥ {pct}"),
+    TargetRule("budget_max", "one_time_cost", "max", bound_text="<= {t:,.0f}",
+               report_text="one-time cost within the budget of {t:,.0f}"),
+    TargetRule("total_cost_max", "total_cost", "max", bound_text="<= {t:,.0f}",
+               report_text="total cost within {t:,.0f}"),
+    TargetRule("go_live_month_max", "go_live_month", "max", bound_text="<= month {t:g}",
+               report_text="live by month {t:g}"),
+    TargetRule("payback_after_go_live_months_max", "payback_after_go_live_months", "max",
+               bound_text="<= {t:g} months", report_text="payback within {t:g} months of going live"),
 )}
 
 _NAMES = tuple(m.name for m in METRICS)

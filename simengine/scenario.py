@@ -112,9 +112,15 @@ class Correlation:
 
 @dataclass(frozen=True)
 class Decision:
-    payback_months_max: float | None
-    bcr_min: float | None
-    roi_min: float | None
+    """The decision targets (`[decision]`), one per rule of metrics.TARGETS; None = not set."""
+
+    payback_months_max: float | None = None
+    bcr_min: float | None = None
+    roi_min: float | None = None
+    budget_max: float | None = None
+    total_cost_max: float | None = None
+    go_live_month_max: float | None = None
+    payback_after_go_live_months_max: float | None = None
 
 
 @dataclass(frozen=True)
@@ -371,8 +377,11 @@ def _parse_events(raw: Any) -> tuple[RiskEvent, ...]:
 def _parse_decision(raw: Any) -> Decision:
     _check_keys(raw, DECISION_KEYS, "decision")
     vals = {k: (as_number(raw[k], f"decision.{k}") if k in raw else None) for k in DECISION_KEYS}
-    if vals["payback_months_max"] is not None and vals["payback_months_max"] <= 0:
-        raise ScenarioError("decision.payback_months_max", f"must be > 0, got {fmt(vals['payback_months_max'])}")
+    # A month count or an amount of money: a bound of 0 or less could never be met (the payback
+    # after go-live may be 0 or negative: paid back by go-live).
+    for key in ("payback_months_max", "budget_max", "total_cost_max", "go_live_month_max"):
+        if vals[key] is not None and vals[key] <= 0:
+            raise ScenarioError(f"decision.{key}", f"must be > 0, got {fmt(vals[key])}")
     return Decision(**vals)
 
 

@@ -170,9 +170,11 @@ def metric_table(summary: dict) -> str:
     targets = summary["targets"]
     if targets:
         lines.append("Decision targets met:")
+        labels = {key: "all targets together" if key == "all" else registry.target_rule(key).label(spec["target"])
+                  for key, spec in targets.items()}
+        width = max(28, max(len(label) for label in labels.values()) + 2)
         for key, spec in targets.items():
-            label = "all targets together" if key == "all" else registry.target_rule(key).label(spec["target"])
-            lines.append(f"  {label:<28}{fmt_probability(spec['probability'])}")
+            lines.append(f"  {labels[key]:<{width}}{fmt_probability(spec['probability'])}")
     return "\n".join(lines)
 
 

@@ -97,7 +97,12 @@ def test_target_texts():
         ["payback <= 24 months", "BCR >= 2", "ROI >= 0%"]
     assert [rules[k].report_label(t) for k, t in (("payback_months_max", 24), ("bcr_min", 2), ("roi_min", 0.15))] \
         == ["payback within 24 months", "benefit-cost ratio ≥ 2", "ROI ≥ 15 %"]
-    assert [r.met_label for r in rules.values()] == ["payback target met", "BCR target met", "ROI target met"]
+    assert [r.met_label for r in rules.values()] == ["payback target met", "BCR target met", "ROI target met",
+                                                      "one-time cost target met", "total cost target met",
+                                                      "go-live month target met", "payback after go-live target met"]
+    assert rules["budget_max"].label(2_500_000) == "one-time cost <= 2,500,000"
+    assert rules["go_live_month_max"].label(15) == "go-live month <= month 15"
+    assert rules["payback_after_go_live_months_max"].report_label(12) == "payback within 12 months of going live"
 
 
 # --- the kernel -------------------------------------------------------------------------------
