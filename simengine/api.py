@@ -58,13 +58,20 @@ def run(scenario: Scenario | str | Path, *, trials: int | None = None, seed: int
     """
     from .runner import run as run_trials, run_to_precision
 
+    from .precision import check_targets
+
+    trials = whole_number("trials", trials)
+    max_trials = whole_number("max_trials", max_trials)
+    targets = check_targets(dict(precision or {}))
     sc = load(scenario, repair_correlations)
-    seed = scenario_seed(sc, seed)
+    seed = scenario_seed(sc, whole_number("seed", seed))
     out = Path(out) if out is not None else None
-    if precision:
+    if out is not None and not out.name:
+        raise InputError(f"--out: {str(out)!r} is not a file name")
+    if targets:
         if trials is not None:
             raise InputError("--trials and --precision exclude each other: use --max-trials to cap a precision run")
-        report = run_to_precision(sc, targets=dict(precision), max_trials=max_trials, seed=seed, out=out,
+        report = run_to_precision(sc, targets=targets, max_trials=max_trials, seed=seed, out=out,
                                   threads=threads, force=force, columns=columns, sampling=sampling,
                                   on_chunk=on_progress)
     else:
@@ -73,6 +80,16 @@ def run(scenario: Scenario | str | Path, *, trials: int | None = None, seed: int
                             executor=executor)
     return RunResult(Summary(report.summary), report.result_path, report.summary_path, report.seconds,
                      list(sc.correlation_repairs))
+
+
+def whole_number(name: str, value) -> int | None:
+    """An integer option from Python (None stays None): 10 and 10.0 pass, "10", 10.5 and True do not."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+            (isinstance(value, float) and not value.is_integer()):
+        raise InputError(f"{name}: must be a whole number, got {value!r}")
+    return int(value)
 
 
 def open(path: Path | str) -> RunResult:  # noqa: A001 - simengine.open, like io.open, opens a result

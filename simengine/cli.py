@@ -86,7 +86,36 @@ def one_line_errors(func):
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+#: Click 8.2's error for a bare group call, which shows the help (absent from older Clicks).
+NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+class OneLineGroup(click.Group):
+    """The command group: a usage error (a bad option value, a missing argument) is one line
+    on stderr with exit status 2, like every other input error, not Click's usage block."""
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except NO_ARGS_IS_HELP as exc:  # bare `simengine`: the help, as Click shows it
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else "simengine"
+            click.echo(f"Error: {exc.format_message()} (see '{where} --help')", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+@click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="simengine")
 def main():
     """Monte Carlo risk and ROI simulation for IT and CRM investments.
@@ -150,6 +179,8 @@ def run_command(scenario, trials, precision_texts, max_trials, seed, out, thread
     if with_report and columns == "drivers":
         raise click.UsageError("--report needs the metrics stored: use --columns all or metrics")
     targets = parse_targets(precision_texts)
+    if not targets and click.get_current_context().get_parameter_source("max_trials").name != "DEFAULT":
+        raise click.UsageError("--max-trials caps a --precision run; without --precision use --trials")
     if targets and trials is not None:
         raise click.UsageError("--trials and --precision exclude each other: use --max-trials to cap a precision run")
     path = resolve_scenario(scenario)
@@ -201,8 +232,9 @@ def exit_if_imprecise(summary: dict) -> None:
     asked: its results are kept (they are valid, only less precise), but the exit status says so."""
     precision = summary.get("precision")
     if precision is not None and not precision["met"]:
-        click.echo(f"Error: precision targets not met within --max-trials {precision['max_trials']:,}; the results "
-                   "are kept but less precise than asked (raise --max-trials or loosen --precision)", err=True)
+        kept = "the results are kept" if summary.get("result_path") else "the summary covers those trials"
+        click.echo(f"Error: precision targets not met within --max-trials {precision['max_trials']:,}; {kept} "
+                   "but are less precise than asked (raise --max-trials or loosen --precision)", err=True)
         sys.exit(PRECISION_NOT_MET)
 
 

@@ -268,7 +268,33 @@ def read_metadata(path: Path) -> dict[str, str]:
     if "scenario" not in out:
         raise ResultFileError(f"{path}: not a simengine result (no simengine metadata)")
     check_stored_table(path, parquet, out)
+    check_stored_metadata(path, out)
     return out
+
+
+def check_stored_metadata(path: Path, meta: dict[str, str]) -> None:
+    """The run's facts in the metadata are what simengine writes: a whole seed, a known
+    sampling design and a scenario that still validates (one line naming the key, else)."""
+    from .designs import SAMPLING_METHODS
+    from .errors import SimengineError
+    from .scenario import scenario_from_json
+
+    def bad(key: str, problem: str) -> ResultFileError:
+        return ResultFileError(f"{path}: metadata {META_PREFIX}{key} {problem}; the file was changed after "
+                               "simengine wrote it")
+
+    try:
+        int(meta.get("seed", ""))
+    except ValueError:
+        raise bad("seed", f"is {meta.get('seed')!r}, not a whole number") from None
+    if meta.get("sampling", "mc") not in SAMPLING_METHODS:
+        raise bad("sampling", f"is {meta.get('sampling')!r}, not one of {', '.join(SAMPLING_METHODS)}")
+    try:
+        scenario_from_json(meta["scenario"])
+    except json.JSONDecodeError as exc:
+        raise bad("scenario", f"is not valid JSON ({exc.msg} at character {exc.pos})") from None
+    except SimengineError as exc:
+        raise bad("scenario", f"does not validate ({exc})") from None
 
 
 def check_stored_table(path: Path, parquet: pq.ParquetFile, meta: dict[str, str]) -> None:

@@ -31,14 +31,27 @@ def parse_targets(texts) -> dict[str, float]:
         name = name.strip()
         if not sep or name not in ESTIMATES:
             raise InputError(f"--precision: expected NAME=SE with NAME one of {', '.join(ESTIMATES)}, got {text!r}")
+        if name in targets:
+            raise InputError(f"--precision {name}: given twice")
+        targets[name] = value
+    return check_targets(targets)
+
+
+def check_targets(targets: dict) -> dict[str, float]:
+    """{name: largest standard error allowed}, each name a known estimate and each value a
+    finite number > 0 (the same check for the CLI and the Python API)."""
+    checked = {}
+    for name, value in targets.items():
+        if name not in ESTIMATES:
+            raise InputError(f"--precision: unknown estimate {name!r}; expected one of {', '.join(ESTIMATES)}")
         try:
             se = float(value)
-        except ValueError:
+        except (TypeError, ValueError):
             raise InputError(f"--precision {name}: {value!r} is not a number") from None
         if not se > 0 or not math.isfinite(se):
-            raise InputError(f"--precision {name}: the standard error target must be > 0, got {value}")
-        targets[name] = se
-    return targets
+            raise InputError(f"--precision {name}: the standard error target must be a finite number > 0, got {value}")
+        checked[name] = se
+    return checked
 
 
 def standard_error(acc: StreamingSummary, name: str) -> float | None:

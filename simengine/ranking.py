@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from scipy import stats
 
 from . import metrics as registry
-from .errors import ResultFileError
+from .errors import InputError, ResultFileError
 from .output import read_head, read_metadata
 from .scenario import scenario_from_json
 
@@ -87,6 +87,8 @@ def sensitivity(path, metric: str = "npv", max_trials: int | None = None) -> dic
     With `max_trials`, only the file's first `max_trials` trials are used (a report on a
     huge run needs the ranking, not every trial).
     """
+    if metric not in SENSITIVITY_METRICS:
+        raise InputError(f"--metric: {metric!r} is not one of {', '.join(SENSITIVITY_METRICS)}")
     meta = read_metadata(path)
     scenario = scenario_from_json(meta["scenario"])
     names = pq.read_schema(path).names

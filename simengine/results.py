@@ -143,6 +143,12 @@ class RunResult:
         return self.summary.data["scenario"]
 
     @property
+    def precision(self) -> dict | None:
+        """For a run with precision targets: whether they were `met`, the trials used, and
+        each estimate's standard error against its target (None for an ordinary run)."""
+        return self.summary.data.get("precision")
+
+    @property
     def seed(self) -> int:
         return self.summary.data["seed"]
 

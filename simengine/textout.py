@@ -55,11 +55,15 @@ def fmt_bound(x: float, upper: bool) -> str:
     return f"{small if upper else 100 - small:.{max(0, -exponent)}f}%"
 
 
-def fmt_probability(est: dict) -> str:
+def fmt_probability(est: dict, compact: bool = False) -> str:
     """A probability and its standard error; 0 of n (or n of n) shows its 95 % bound instead,
-    never "0.0% (±0.00%)"."""
+    never "0.0% (±0.00%)" (`compact`: as "< 0.0015% (0 trials)", for tables)."""
     if est["value"] is None:
         return "-"
+    if compact and "upper95" in est:
+        return f"< {fmt_bound(est['upper95'], upper=True)} (0 trials)"
+    if compact and "lower95" in est:
+        return f"> {fmt_bound(est['lower95'], upper=False)} (all trials)"
     if "upper95" in est:
         return f"0 trials (below {fmt_bound(est['upper95'], upper=True)} at 95% confidence)"
     if "lower95" in est:
@@ -280,20 +284,24 @@ def comparison_table(result: dict) -> str:
             (f"P50 {npv.short}", stat(npv, "p50")),
             (f"P90 {npv.short}", stat(npv, "p90")),
             (f"mean {roi.short}", stat(roi, "mean")),
-            ("P(NPV < 0)", lambda s: fmt_probability(s["p_npv_negative"])),
+            ("P(NPV < 0)", lambda s: fmt_probability(s["p_npv_negative"], compact=True)),
             (f"median {payback.short} (months)", stat(payback, "p50"))]
     def target(s, key):
         if key not in s["targets"]:
             return "-"
         t = s["targets"][key]
         rule = "" if key == "all" else " " + registry.target_rule(key).bound(t["target"])
-        return f"{fmt_probability(t['probability'])}{rule}"
+        return f"{fmt_probability(t['probability'], compact=True)}{rule}"
 
     names = {**{key: rule.met_label for key, rule in registry.TARGETS.items()}, "all": "all targets met"}
     for key in sorted(set(sa["targets"]) | set(sb["targets"]), key=lambda k: (k == "all", k)):
         rows.append((names[key], lambda s, key=key: target(s, key)))
-    for label, get in rows:
-        lines.append(f"{label:<28}{get(sa):>{width}}  {get(sb):>{width}}")
+    cells = [(label, get(sa), get(sb)) for label, get in rows]
+    label_w = max(28, max(len(label) for label, _, _ in cells) + 2)
+    width = max(width, max(len(c) for _, a_cell, b_cell in cells for c in (a_cell, b_cell)))
+    lines[len(lines) - 1] = f"{'':<{label_w}}{'A':>{width}}  {'B':>{width}}"
+    for label, a_cell, b_cell in cells:
+        lines.append(f"{label:<{label_w}}{a_cell:>{width}}  {b_cell:>{width}}")
     d = result["delta_npv"]
     independent = result["delta_npv_mean_se_if_independent"]
     lines += ["", f"Difference A - B in NPV ({cur}), trial by trial:",

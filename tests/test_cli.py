@@ -256,3 +256,24 @@ def test_cli_results_are_identical_for_one_and_two_threads(runner, tmp_path):
         assert res.exit_code == 0, res.output
         outs.append(pq.read_table(out))
     assert outs[0].equals(outs[1])
+
+
+@pytest.mark.parametrize("args,message", [
+    (["run", "crm_upgrade_big_bang", "--trials", "0"], "Invalid value for '--trials' / '-n': 0 is not in the range"),
+    (["run", "crm_upgrade_big_bang", "--sampling", "foo"], "Invalid value for '--sampling'"),
+    (["run"], "Missing argument 'SCENARIO'"),
+    (["sensitivity", "x.parquet", "--metric", "nvp"], "Invalid value for '--metric'"),
+    (["nosuch"], "No such command 'nosuch'"),
+])
+def test_usage_errors_are_one_line_with_exit_2(args, message):
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 2, res.output
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0], res.stderr
+    assert "--help" in lines[0] and res.stdout == ""
+
+
+def test_help_and_version_still_exit_0():
+    assert CliRunner().invoke(main, ["--help"]).exit_code == 0
+    assert CliRunner().invoke(main, ["run", "--help"]).exit_code == 0
+    assert CliRunner().invoke(main, ["--version"]).exit_code == 0

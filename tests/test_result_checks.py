@@ -93,3 +93,63 @@ def test_a_run_the_disk_cannot_hold_is_refused_up_front(tmp_path, monkeypatch):
     # A run that fits (1 MiB holds 2,000 trials of 14 metric columns) goes ahead.
     ok = CliRunner().invoke(main, ["run", "crm_upgrade_big_bang", "-n", "2000", "--columns", "metrics", "-o", str(out)])
     assert ok.exit_code == 0, ok.output
+
+
+def with_metadata(src, dst, **changes):
+    """src rewritten with some simengine.* metadata values replaced."""
+    table = pq.read_table(src)
+    meta = dict(pq.ParquetFile(src).metadata.metadata)
+    for key, value in changes.items():
+        meta[f"simengine.{key}".encode()] = value.encode()
+    pq.write_table(table.replace_schema_metadata(meta), dst)
+    return dst
+
+
+@pytest.mark.parametrize("changes,message", [
+    ({"scenario": "{not json"}, "metadata simengine.scenario is not valid JSON"),
+    ({"scenario": json.dumps({"name": "x", "horizon_months": -3})}, "metadata simengine.scenario does not validate"),
+    ({"seed": "abc"}, "metadata simengine.seed is 'abc', not a whole number"),
+    ({"sampling": "magic"}, "metadata simengine.sampling is 'magic', not one of"),
+])
+@pytest.mark.parametrize("command", ["summarize", "sensitivity", "report"])
+def test_changed_metadata_is_one_line_and_exit_2(stored, tmp_path, changes, message, command):
+    bad = with_metadata(stored, tmp_path / "meta.parquet", **changes)
+    args = [command, str(bad)] + (["--out", str(tmp_path / "r.html")] if command == "report" else [])
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 2, res.output
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], res.stderr
+
+
+def test_an_empty_out_path_is_a_usage_error(tmp_path):
+    res = CliRunner().invoke(main, ["run", "deterministic_example", "-n", "10", "--out", ""])
+    assert res.exit_code == 2 and "--out: '.' is not a file name" in res.stderr, res.output
+
+
+def test_max_trials_without_precision_is_refused():
+    res = CliRunner().invoke(main, ["run", "deterministic_example", "--max-trials", "100", "--summary-only"])
+    assert res.exit_code == 2 and "--max-trials caps a --precision run" in res.output
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"precision": {"npv_man": 5}}, "unknown estimate 'npv_man'"),
+    ({"precision": {"npv_mean": -5}}, "must be a finite number > 0"),
+    ({"precision": {"npv_mean": "x"}}, "'x' is not a number"),
+    ({"trials": "10"}, "trials: must be a whole number, got '10'"),
+    ({"trials": 10.5}, "trials: must be a whole number, got 10.5"),
+    ({"seed": True}, "seed: must be a whole number"),
+])
+def test_the_python_api_checks_what_the_cli_checks(kwargs, message):
+    import simengine
+    from simengine.errors import InputError
+
+    with pytest.raises(InputError, match=message):
+        simengine.run("deterministic_example", **kwargs)
+
+
+def test_the_python_api_says_whether_precision_was_met():
+    import simengine
+
+    result = simengine.run("crm_new_small_firm", precision={"npv_mean": 1.0}, max_trials=5000)
+    assert result.precision["met"] is False and result.precision["trials_used"] == 5000
+    assert simengine.run("deterministic_example", trials=1e3).precision is None

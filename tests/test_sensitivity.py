@@ -105,3 +105,10 @@ def test_payback_counts_the_trials_that_never_pay_back(result):
     assert f"({out['trials_null']:,} never" in text and "never lo/hi" in text
     npv = sensitivity(result, "npv")
     assert npv["trials_null"] == 0 and npv["nulls"] == "left out" and "never" not in npv["drivers"][0]["low"]
+
+
+def test_an_unknown_metric_is_named_as_such(result):
+    from simengine.errors import InputError
+
+    with pytest.raises(InputError, match="--metric: 'nvp' is not one of npv, roi"):
+        sensitivity(result, "nvp")
