@@ -61,10 +61,12 @@ def budget_and_date(acc, metrics: dict) -> dict:
     npv = metrics["npv"]
     spreadsheet = {name: base[name] for name in ("npv", "roi", "payback_months", "payback_after_go_live_months",
                                                  "one_time_cost", "total_cost", "go_live_month")}
+    live_by = acc.histograms["go_live_month"].at_most
     return {
         "base_case": spreadsheet,
         "costs": costs,
         "go_live": date,
+        "joint": acc.joint.describe(live_by),
         "npv": {"base": base["npv"], "mean": npv["mean"], "p50": npv["p50"],
                 "cost_of_risk": estimate(base["npv"] - npv["mean"]["value"], npv["mean"]["se"])},
     }

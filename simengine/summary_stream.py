@@ -32,6 +32,7 @@ import numpy as np
 from . import metrics as registry
 from .kernels.summary_block import block_bands, block_moments
 from .streams import BLOCK_SIZE
+from .joint import JointFrontier, costs_by_month
 from .summary import CVAR_ALPHA, PERCENTILES, SUMMARY_METRICS, Z95, coverage, estimate, probability
 
 PILOT = 16 * BLOCK_SIZE
@@ -40,6 +41,8 @@ CONTINUOUS = registry.continuous_names()  # npv, roi, bcr, irr, ...: streamed th
 HISTOGRAMS = registry.histogram_names()  # payback and go-live months: exact histograms
 #: Costs whose share of trials within the base estimate is counted exactly.
 ANCHORED = ("one_time_cost", "total_cost")
+#: The key of the joint frontier's bands among a summary's band limits.
+JOINT = "joint:one_time_cost,go_live_month"
 #: Largest spread of values a block's histogram counts densely (else by sorting).
 HISTOGRAM_SPAN = 1 << 16
 
@@ -306,6 +309,7 @@ class StreamingSummary:
         #: the base case's metrics (base_case.py): with it, the summary gets its budget and date block
         self.base = base
         anchors = {m: (base[m],) for m in ANCHORED} if base is not None else {}
+        self.joint = JointFrontier(base["one_time_cost"], base["go_live_month"]) if base is not None else None
         self.trials = 0
         self.metrics = {m: ContinuousMetric(m, anchors.get(m, ())) for m in CONTINUOUS}
         self.histograms = {m: HistogramMetric(m) for m in HISTOGRAMS}
@@ -357,7 +361,11 @@ class StreamingSummary:
         """Each continuous metric's bands once the pilot has fixed them (to reduce later blocks
         where they are computed), else None."""
         limits = {name: metric.limits() for name, metric in self.metrics.items()}
-        return None if any(v is None for v in limits.values()) else limits
+        if any(v is None for v in limits.values()):
+            return None
+        if self.joint is not None:
+            limits[JOINT] = self.joint.limits()
+        return limits
 
     def merge(self, part: "BlockPartial") -> None:
         """Add the next block's partial; blocks must come in trial order, each whole
@@ -370,10 +378,14 @@ class StreamingSummary:
         for key, hits in part.targets.items():
             self.targets[key] += hits
         self.all_targets += part.all_targets
+        if self.joint is not None:
+            self.joint.merge(part.pairs, part.joint, part.trials)
         self.trials += part.trials
         if self.trials == self.pilot:
             for metric in self.metrics.values():
                 metric.end_pilot()
+            if self.joint is not None:
+                self.joint.end_pilot()
 
     def finish(self) -> None:
         """Flush the last partial block; call once, after the last chunk."""
@@ -381,6 +393,8 @@ class StreamingSummary:
             self._flush(self._pending_n)
         for metric in self.metrics.values():
             metric.finish()
+        if self.joint is not None:
+            self.joint.finish()
 
     def incomplete(self) -> list[str]:
         """Metrics whose needed ranks fell outside their bands (they need a second pass)."""
@@ -457,6 +471,10 @@ class BlockPartial:
     npv_negative: int
     targets: dict[str, int]
     all_targets: int
+    #: (one-time cost, go-live month) of each trial, for blocks reduced without bands (the pilot)
+    pairs: np.ndarray | None = None
+    #: the joint frontier's bands: go-live month -> the block's x_D through them (joint.py)
+    joint: dict | None = None
 
 
 def reduce_to_bands(x: np.ndarray, lows: np.ndarray, highs: np.ndarray) -> BandPartial:
@@ -493,8 +511,15 @@ def block_partial(cols: dict[str, np.ndarray], decision,
             continuous[name] = MetricPartial(moments, None, reduce_to_bands(x, *limits[name]))
     histograms = {name: histogram_partial(cols[name]) for name in HISTOGRAMS}
     hits, all_hits = target_hits(cols, decision)
+    cost, go_live = cols["one_time_cost"], cols["go_live_month"]
+    pairs = joint = None
+    if limits is None:
+        pairs = np.vstack((cost, go_live))
+    elif limits.get(JOINT) is not None:
+        joint = {month: reduce_to_bands(costs_by_month(cost, go_live, month), lows, highs)
+                 for month, (lows, highs) in limits[JOINT].items()}
     return BlockPartial(int(cols["npv"].size), continuous, histograms,
-                        int(np.count_nonzero(cols["npv"] < 0)), hits, all_hits)
+                        int(np.count_nonzero(cols["npv"] < 0)), hits, all_hits, pairs, joint)
 
 
 def histogram_partial(x: np.ndarray) -> HistogramPartial:

@@ -120,6 +120,18 @@ def budget_lines(block: dict, currency: str) -> list[str]:
                  f"on or before plan: {fmt_probability(g['p_on_plan'])}")
     k = g["contingency_months"][f"p{FUNDED_LEVEL}"]
     lines.append(f"  schedule contingency to P{FUNDED_LEVEL}: {month(k['value'])} months")
+    joint = block.get("joint")
+    if joint is not None:
+        level = f"{joint['level'] * 100:g}%"
+        lines.append(f"Budget and date together: base cost by the planned month in "
+                     f"{fmt_probability(joint['base_and_plan'])} of trials; to be {level} sure of both, budget")
+        reachable = [p for p in joint["frontier"] if p["budget"]["value"] is not None]
+        shown = reachable[:4]
+        if shown:
+            lines.append("  " + "; ".join(f"{fmt_value(p['budget']['value'], 'money')} for month {p['go_live_month']:g}"
+                                          for p in shown) + ("; ..." if len(reachable) > len(shown) else ""))
+        else:
+            lines.append(f"  (no month in the run is reached by {level} of trials)")
     npv = block["npv"]
     lines.append(f"Spreadsheet NPV (base case) {fmt_value(npv['base'], 'money')} {currency}; simulated mean "
                  f"{fmt_value(npv['mean']['value'], 'money')}, median {fmt_value(npv['p50']['value'], 'money')}: "

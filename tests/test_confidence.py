@@ -4,6 +4,7 @@ base estimate is enough, and the schedule, against closed forms and direct count
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -108,3 +109,71 @@ def test_the_cli_prints_budget_and_date_first_and_in_json():
     block = data["budget_and_date"]
     assert block["costs"]["one_time_cost"]["base"] == pytest.approx(2_393_500, rel=1e-12)
     assert set(block["costs"]["one_time_cost"]["contingency"]) == {"p50", "p80", "p90"}
+
+
+# --- joint confidence of budget and date -------------------------------------------------------
+
+
+def two_driver_scenario():
+    """One-time cost U(100, 200) (an upfront item, no overrun) and go-live ceil(10 + U(0, 6)),
+    independent: P(cost <= B, g <= D) = (B - 100) / 100 * (D - 10) / 6 for D in 10..16."""
+    from support import scenario
+
+    return scenario(schedule={"planned_months": 10, "delay_months": {"dist": "uniform", "min": 0, "max": 6}},
+                    costs={"kit": {"timing": "upfront", "amount": {"dist": "uniform", "min": 100, "max": 200},
+                                   "overrun": False}})
+
+
+def test_the_joint_frontier_of_two_independent_drivers_has_its_closed_form():
+    n = 200_000
+    block = run(two_driver_scenario(), trials=n, seed=4, out=None).summary["budget_and_date"]
+    joint = block["joint"]
+    assert joint["level"] == 0.7 and joint["trials"] == n
+    points = {p["go_live_month"]: p for p in joint["frontier"]}
+    for month in range(11, 17):
+        share = (month - 10) / 6
+        live = points[month]["p_live_by"]
+        assert abs(live["value"] - share) <= 5 * math.sqrt(share * (1 - share) / n) + 1e-12
+        budget = points[month]["budget"]
+        if share < 0.7 - 0.01:
+            assert budget["value"] is None and "not reachable" in budget["note"]
+        elif share > 0.7 + 0.01:
+            want = 100 + 100 * 0.7 / share
+            assert abs(budget["value"] - want) <= 5 * budget["se"], (month, budget, want)
+    # The base case: cost at its median 150, go-live at ceil(10 + 3) = 13: P(both) = 0.5 x 0.5.
+    assert block["go_live"]["planned"] == 13
+    both = joint["base_and_plan"]
+    assert abs(both["value"] - 0.25) <= 5 * both["se"]
+
+
+@pytest.mark.parametrize("trials", [BLOCK_SIZE - 7, 3 * BLOCK_SIZE + 11])
+def test_the_joint_frontier_is_exact_across_the_pilot(trials):
+    """Every frontier point is the exact order statistic of x_D over all trials, before the
+    pilot ends (every pair kept) and after (bands fixed by the pilot), with ties at the base."""
+    rng = np.random.default_rng(8)
+    m = np.full((len(METRICS), trials), np.nan)
+    m[METRICS.index("npv")] = rng.normal(0, 1e5, trials)
+    cost = np.round(rng.gamma(4, 2.5e5, trials), -4)
+    g = rng.integers(10, 20, trials).astype(float)
+    m[METRICS.index("one_time_cost")], m[METRICS.index("total_cost")] = cost, 1.5 * cost
+    m[METRICS.index("go_live_month")] = g
+    base = {"one_time_cost": float(np.median(cost)), "total_cost": 1.5 * float(np.median(cost)),
+            "go_live_month": 12.0, "npv": 0.0, "roi": None, "payback_months": None,
+            "payback_after_go_live_months": None}
+    from simengine.scenario import parse_scenario
+    from support import BASE
+
+    acc = StreamingSummary(parse_scenario(dict(BASE)).decision, pilot=BLOCK_SIZE, base=base)
+    for lo in range(0, trials, 10_000):
+        acc.add(m[:, lo:lo + 10_000])
+    acc.finish()
+    joint = acc.summary()["budget_and_date"]["joint"]
+    rank = math.ceil(0.7 * trials)
+    for point in joint["frontier"]:
+        x = np.sort(np.where(g <= point["go_live_month"], cost, np.inf))
+        want = x[rank - 1]
+        got = point["budget"]["value"]
+        assert (got is None and math.isinf(want)) or got == want, point
+        assert point["p_live_by"]["value"] == np.count_nonzero(g <= point["go_live_month"]) / trials
+    assert joint["base_and_plan"]["value"] == np.count_nonzero((cost <= base["one_time_cost"]) & (g <= 12)) / trials
+    assert [p["go_live_month"] for p in joint["frontier"]] == list(range(10, 20))

@@ -10,6 +10,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import pytest
 
+from simengine.base_case import base_case
 from simengine.cash_fan import FAN_TRIALS
 from simengine.engine import Simulation, simulate_range
 from simengine.errors import InputError
@@ -23,7 +24,7 @@ TRIALS = 3 * BLOCK_SIZE + 4321
 
 
 def local_summary(sc, trials, seed, pilot, chunk_size):
-    acc = StreamingSummary(sc.decision, pilot=pilot)
+    acc = StreamingSummary(sc.decision, pilot=pilot, base=base_case(sc))
     for chunk in iter_chunks(sc, trials, seed, chunk_size=chunk_size):
         acc.add(chunk.metrics)
     acc.finish()
@@ -34,7 +35,7 @@ def local_summary(sc, trials, seed, pilot, chunk_size):
 def test_ranges_merged_in_block_order_give_the_local_summary_exactly(bundled, pilot):
     sc = bundled["crm_upgrade_big_bang"]
     want = local_summary(sc, TRIALS, 5, pilot, chunk_size=50_000)
-    acc = StreamingSummary(sc.decision, pilot=pilot)
+    acc = StreamingSummary(sc.decision, pilot=pilot, base=base_case(sc))
     # the first range without bands; then with the pilot's bands where known; the last range
     # without them (its values are reduced when merged)
     for start, stop, with_limits in ((0, BLOCK_SIZE, True), (BLOCK_SIZE, 3 * BLOCK_SIZE, True),
@@ -48,6 +49,7 @@ def test_ranges_merged_in_block_order_give_the_local_summary_exactly(bundled, pi
     acc.finish()
     assert want.incomplete() == acc.incomplete() == []
     assert json.dumps(acc.summary()) == json.dumps(want.summary())
+    assert "joint" in acc.summary()["budget_and_date"]  # the joint frontier merged from the ranges too
 
 
 def test_a_range_returns_what_the_local_run_computes(bundled):

@@ -1,0 +1,159 @@
+"""Joint confidence of budget and date: the chance that the one-time cost stays within a
+budget B *and* the system is live by month D, and the frontier of (B, D) pairs that reach a
+confidence level together (docs/model.md, "Budget and date").
+
+For a go-live month D, let x_D be a trial's one-time cost if it goes live by month D and
++inf otherwise. P(cost <= B and g <= D) is the share of trials with x_D <= B, so the
+smallest budget that reaches level L by month D is the ceil(L n)-th smallest x_D (infinite,
+"not reachable", when fewer than L n trials are live by D). Each frontier point is thus an
+order statistic, found exactly while trials stream in the summary's way: the pilot's
+(cost, go-live) pairs are kept; at the end of the pilot the months D are chosen and, for
+each, a value band around its order statistic (and one at the base case's cost, for the
+base and plan together); afterwards only the values inside the bands are kept. A rank that
+falls outside its band (a > 5 sigma miss of the pilot) leaves that point undetermined,
+reported as such, never guessed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .summary import Z95, estimate, probability
+
+#: The confidence level the frontier is drawn at (NASA's joint cost and schedule confidence
+#: level is budgeted at 70 %).
+JOINT_LEVEL = 0.70
+#: At most this many go-live months on the frontier.
+MAX_MONTHS = 24
+BAND_SIGMAS = 7.0
+
+
+def costs_by_month(cost: np.ndarray, go_live: np.ndarray, month: float) -> np.ndarray:
+    """x_D: the one-time cost of the trials live by `month`, +inf for the others."""
+    return np.where(go_live <= month, cost, np.inf)
+
+
+def needed_ranks(n: int, p: float) -> tuple[int, int, int]:
+    """(lo, rank, hi): the order statistic of level p and its 95 % interval (1-based)."""
+    spread = Z95 * math.sqrt(n * p * (1.0 - p))
+    return (min(n, max(1, math.floor(n * p - spread))), max(1, math.ceil(n * p)),
+            min(n, max(1, math.ceil(n * p + spread))))
+
+
+class JointFrontier:
+    """The joint budget-and-date figures of a run, streamed block by block in trial order."""
+
+    def __init__(self, base_cost: float, plan: float, level: float = JOINT_LEVEL):
+        self.base_cost, self.plan, self.level = float(base_cost), float(plan), level
+        self.trials = 0
+        self.pairs: list[np.ndarray] | None = []  # (2, k) blocks of (cost, go-live) until the pilot ends
+        self.months: tuple[float, ...] = ()
+        self.bands: dict[float, "Bands"] = {}
+
+    # --- streaming ---------------------------------------------------------------------
+    def limits(self) -> dict[float, tuple[np.ndarray, np.ndarray]] | None:
+        """Each month's bands once the pilot has fixed them, else None."""
+        if self.pairs is not None:
+            return None
+        return {month: (bands.lows, bands.highs) for month, bands in self.bands.items()}
+
+    def merge(self, pairs: np.ndarray | None, reduced: dict | None, size: int) -> None:
+        """Add the next block: its (cost, go-live) pairs, or their reduction through the bands."""
+        self.trials += size
+        if self.pairs is not None:
+            self.pairs.append(pairs)
+        elif reduced is not None:
+            for month, part in reduced.items():
+                self.bands[month].merge(part)
+        else:
+            for month, bands in self.bands.items():
+                bands.add(costs_by_month(pairs[0], pairs[1], month))
+
+    def end_pilot(self) -> None:
+        """Choose the months and fix their bands from the pilot's pairs, then feed them in."""
+        from .summary_stream import Bands
+
+        cost, go_live = self._pilot_pairs()
+        self.pairs = None
+        self.months = self._choose_months(go_live)
+        n = cost.size
+        p = self.level
+        delta = BAND_SIGMAS * math.sqrt(p * (1.0 - p) / n) + 2.0 / n
+        for month in self.months:
+            x = np.sort(costs_by_month(cost, go_live, month))
+            lows = [x[max(0, math.floor((p - delta) * n) - 1)]]
+            highs = [x[min(n - 1, math.ceil((p + delta) * n))]]
+            if month == self.plan:
+                lows.append(self.base_cost)
+                highs.append(self.base_cost)
+            self.bands[month] = Bands(lows, highs)
+            self.bands[month].add(x)
+
+    def finish(self) -> None:
+        """A run shorter than the pilot: every pair is kept, so every figure is exact from them."""
+        from .summary_stream import Bands
+
+        if self.pairs is None:
+            return
+        cost, go_live = self._pilot_pairs()
+        self.pairs = None
+        self.months = self._choose_months(go_live)
+        for month in self.months:
+            self.bands[month] = Bands([-math.inf], [math.inf])
+            self.bands[month].add(costs_by_month(cost, go_live, month))
+
+    def _pilot_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        both = np.concatenate(self.pairs, axis=1) if self.pairs else np.empty((2, 0))
+        return both[0], both[1]
+
+    def _choose_months(self, go_live: np.ndarray) -> tuple[float, ...]:
+        """The plan, and the go-live months from the earliest to P99, at most MAX_MONTHS of
+        them (evenly spaced when there are more)."""
+        if go_live.size == 0:
+            return (self.plan,)
+        low, high = float(go_live.min()), float(np.quantile(go_live, 0.99, method="inverted_cdf"))
+        months = np.arange(low, high + 1.0)
+        if months.size > MAX_MONTHS:
+            months = np.unique(np.round(np.linspace(low, high, MAX_MONTHS)))
+        return tuple(sorted({float(m) for m in months} | {self.plan}))
+
+    # --- results ---------------------------------------------------------------------------
+    def _order_statistic(self, month: float, rank: int) -> float | None:
+        bands = self.bands[month]
+        b = bands.find(rank)
+        if b is None:
+            return None
+        return float(bands.values(b)[rank - bands.below[b] - 1])
+
+    def _at_most(self, month: float, value: float) -> int | None:
+        bands = self.bands[month]
+        for b in range(bands.lows.size):
+            if bands.lows[b] == bands.highs[b] == value:
+                return int(bands.below[b]) + bands.values(b).size
+        if bands.lows.size == 1 and bands.lows[0] == -math.inf:
+            return int(np.searchsorted(bands.values(0), value, side="right"))
+        return None
+
+    def describe(self, live_by) -> dict:
+        """The joint block: P(base cost and plan together), and for each month D the chance of
+        being live by D (`live_by(D)`, a count) and the smallest budget reaching the level."""
+        n = self.trials
+        frontier = []
+        for month in self.months:
+            lo, rank, hi = needed_ranks(n, self.level)
+            value = self._order_statistic(month, rank)
+            ends = self._order_statistic(month, lo), self._order_statistic(month, hi)
+            point = {"go_live_month": month, "p_live_by": probability(live_by(month), n)}
+            if value is None:
+                point["budget"] = {**estimate(None, None), "note": "outside the pilot's band: not determined"}
+            elif math.isinf(value):
+                point["budget"] = {**estimate(None, None), "note": "not reachable: too few trials live by then"}
+            else:
+                se = (ends[1] - ends[0]) / (2.0 * Z95) if None not in ends and n > 1 else None
+                point["budget"] = estimate(value, se)
+            frontier.append(point)
+        together = self._at_most(self.plan, self.base_cost)
+        return {"level": self.level, "trials": n, "frontier": frontier,
+                "base_and_plan": probability(together, n) if together is not None else estimate(None, None)}
