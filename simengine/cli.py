@@ -392,33 +392,39 @@ def report_command(result, out, png_dir, force):
 @click.option("--column", "-c", default=None, help="The column to fit [default: the only numeric one].")
 @click.option("--families", default=None, help="Comma-separated candidates [default: all: normal, lognormal, "
               "shifted_lognormal, beta, uniform, triangular].")
+@click.option("--field", default=None, help="The scenario field the snippet is for (e.g. risks.cost_overrun, "
+              "costs.NAME.amount); each fit must pass its validation [default: any finite number].")
 @click.option("--json", "as_json", is_flag=True, help="Print the fits as JSON.")
 @one_line_errors
-def fit_command(data, column, families, as_json):
+def fit_command(data, column, families, field, as_json):
     """Fit distributions to your own history: a column of a CSV or Parquet file.
 
     Candidates are fitted by maximum likelihood and ranked by AIC; the best one is printed
     as a TOML inline table to paste into a scenario. Empty and unparseable cells are skipped
     and reported; fewer than 10 numbers (5 per fitted parameter) or a constant column is
-    refused, and each family that does not apply is named with the reason.
+    refused, and each family that does not apply is named with the reason. Only sound fits
+    are ranked: a degenerate fit (a parameter at the edge of its space, an absurd scale), one
+    the KS test rejects at p < 0.01 (an optimistic p-value: the parameters were fitted), or
+    one whose snippet the scenario validation refuses (as --field) is listed as not fitted.
 
     \b
     Example:
-      simengine fit past_projects.csv --column cost_overrun
+      simengine fit past_projects.csv --column cost_overrun --field risks.cost_overrun
     """
-    from .fitting import check_families, describe_data, fit_candidates, require_fittable, toml_inline
+    from .fitting import check_families, check_field, describe_data, fit_candidates, require_fittable, toml_inline
     from .history import read_column
 
     names = [f.strip() for f in families.split(",") if f.strip()] if families else None
     check_families(names)
+    check_field(field)
     col = read_column(data, column)
     require_fittable(col.values, f"{data}: column {col.name!r}", col.skipped_text())
-    fits, not_fitted = fit_candidates(col.values, names)
+    fits, not_fitted = fit_candidates(col.values, names, field)
     if not fits:
         reasons = "; ".join(f"{n['family']}: {n['reason']}" for n in not_fitted)
         raise InputError(f"{data}: column {col.name!r}: no candidate family could be fitted ({reasons})")
     if as_json:
-        echo_json({"data": str(data), "column": col.name, "values": int(col.values.size),
+        echo_json({"data": str(data), "column": col.name, "values": int(col.values.size), "field": field,
                    "skipped": col.skipped(), "fits": fits, "not_fitted": not_fitted})
         return
     click.echo(f"{data}, column {col.name}: {describe_data(col.values)}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -11,11 +12,13 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
+from simengine import fitting
 from simengine.cli import main
 from simengine.distributions import parse_distribution
 from simengine.errors import InputError
-from simengine.fitting import MIN_OBSERVATIONS, fit, fit_candidates, require_fittable
+from simengine.fitting import MIN_OBSERVATIONS, fit, fit_candidates, fit_one, require_fittable, toml_inline
 from simengine.history import read_column
+from simengine.scenario import loads_scenario
 
 N = 5000
 
@@ -192,3 +195,147 @@ def test_no_family_that_applies_is_one_line_with_the_reasons(tmp_path):
     assert res.stderr == (f"Error: {path}: column 'x': no candidate family could be fitted (lognormal: needs "
                           "every value > 0 (1 is <= 0); beta: needs at least 20 values for its 4 parameters "
                           "(there are 12))\n")
+
+
+# --- Only sound fits are offered: degenerate fits, poor fits and snippets the scenario refuses are not. ---
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "past_projects.csv"
+
+
+def tied_overruns():
+    """60 cost overruns rounded to 2 decimals and floored at 0: 12 of them (20 %) tie at 0."""
+    x = np.maximum(np.round(np.random.default_rng(4).lognormal(0.25, 0.3, 60) - 1.0, 2), 0.0)
+    assert np.count_nonzero(x == 0) == 12
+    return x
+
+
+def scenario_accepts(snippet: str, field: str = "risks.cost_overrun") -> None:
+    """The scenario validation (as `simengine validate` runs it) accepts the snippet as `field`."""
+    section, key = field.split(".")
+    loads_scenario(f'name = "t"\ndiscount_rate = 0.0\n[schedule]\nplanned_months = 12\n[{section}]\n{key} = {snippet}\n')
+
+
+def test_ties_at_the_minimum_make_the_likelihood_unbounded_and_such_fits_are_not_offered(tmp_path):
+    """The shifted lognormal ran to a shift of -5e-324 with sigma 297 (AIC -17135, KS 0.49) and was
+    offered as the best fit; its snippet's draws reach inf. The beta (alpha < 1 at a min of ~0) too."""
+    x = tied_overruns()
+    fits, not_fitted = fit_candidates(x)
+    reasons = {n["family"]: n["reason"] for n in not_fitted}
+    assert reasons["shifted_lognormal"].startswith("degenerate fit (sigma 297.244 at a shift of -4.94066e-324: "
+                                                   "the likelihood is unbounded where values tie at the minimum "
+                                                   "(12 values are 0))")
+    assert reasons["beta"].startswith("degenerate fit (alpha 0.737")
+    assert reasons["uniform"].startswith("fits poorly (KS distance ") and "optimistic" in reasons["uniform"]
+    assert [f["family"] for f in fits] == ["triangular", "normal"]
+    for f in fits:
+        assert f["aic"] > 0 and f["ks_pvalue"] >= 0.01
+        scenario_accepts(toml_inline(f["distribution"]))
+    path = tmp_path / "overruns.csv"
+    path.write_text("cost_overrun\n" + "".join(f"{v:.2f}\n" for v in x))
+    res = CliRunner().invoke(main, ["fit", str(path), "--field", "risks.cost_overrun"])
+    assert res.exit_code == 0, res.output
+    assert "shifted_lognormal  degenerate fit (sigma 297.244 at a shift of -4.94066e-324" in res.output
+    scenario_accepts(res.output.strip().splitlines()[-1].strip())
+
+
+def test_a_beta_at_the_edge_of_its_shape_space_is_not_offered():
+    """On examples/past_projects.csv the beta ran to beta = 2.06e9 with a max of 5.73e8."""
+    x = read_column(EXAMPLE, "cost_overrun").values
+    fits, not_fitted = fit_candidates(x)
+    reasons = {n["family"]: n["reason"] for n in not_fitted}
+    assert reasons["beta"].startswith("degenerate fit (beta 2.06196e+09 with a support of [-0.743751, 5.72563e+08]")
+    assert "a shape above 1000 is at the edge of its space" in reasons["beta"]
+    assert reasons["normal"].startswith("fits poorly (KS distance 0.1035, p-value 0.00035 < 0.01, and optimistic")
+    assert [f["family"] for f in fits] == ["shifted_lognormal"]
+    assert toml_inline(fits[0]["distribution"]) == ('{ dist = "lognormal", mu = 0.253305024147243, '
+                                                    'sigma = 0.38737953994638574, shift = -1.046400964454156 }')
+    for f in fits:
+        lo, hi = parse_distribution(f["distribution"], "x").to_scipy().ppf([0.01, 0.99])
+        assert hi - lo < 100 * np.ptp(x)
+
+
+def test_the_uniform_ends_are_the_unbiased_estimates_not_the_sample_extremes():
+    """With 12 values the uniform was offered at exactly the sample min and max (maximum likelihood,
+    as scipy's uniform.fit gives it) and won on AIC."""
+    x = np.round(np.random.default_rng(0).lognormal(0.2, 0.4, 12), 6)
+    fits = fit(x)
+    uniform = next(f["distribution"] for f in fits if f["family"] == "uniform")
+    pad = (x.max() - x.min()) / 11
+    assert uniform["min"] == pytest.approx(x.min() - pad) and uniform["max"] == pytest.approx(x.max() + pad)
+    assert uniform["min"] < x.min() and uniform["max"] > x.max()
+    assert fits[0]["family"] == "lognormal"
+    # Unbiased: over many samples of 12 the mean estimates are the true ends (the extremes fall short).
+    samples = np.random.default_rng(1).uniform(2.0, 5.0, (2000, 12))
+    ends = np.array([[d["min"], d["max"]] for d in map(fitting.CANDIDATES["uniform"], samples)])
+    assert ends.mean(axis=0) == pytest.approx([2.0, 5.0], abs=0.02)
+    assert samples.min(axis=1).mean() > 2.2 and samples.max(axis=1).mean() < 4.8
+
+
+def test_a_snippet_the_scenario_validation_refuses_is_not_offered(tmp_path):
+    x = np.random.default_rng(7).lognormal(2.0, 1.2, 200)
+    path = tmp_path / "h.csv"
+    path.write_text("x\n" + "".join(f"{float(v)!r}\n" for v in x))
+    fits = fit(x, ["lognormal"])  # any finite number: accepted
+    assert fits[0]["family"] == "lognormal"
+    scenario_accepts(toml_inline(fits[0]["distribution"]), "risks.maintenance_load")
+    fits, not_fitted = fit_candidates(x, ["normal", "lognormal"], field="risks.cost_overrun")
+    assert fits == []
+    assert not_fitted[1] == {"family": "lognormal", "reason": (
+        "refused as risks.cost_overrun: lognormal draws reach 34035.6 (at u = 1 - 2^-53, the most extreme uniform "
+        "the sampler draws), but must be at most 1000 (the supported range); use a bounded or truncated distribution")}
+    res = CliRunner().invoke(main, ["fit", str(path), "--families", "lognormal", "--field", "risks.cost_overrun"])
+    assert res.exit_code == 2 and res.stdout == "" and res.stderr.count("\n") == 1
+    assert res.stderr.startswith(f"Error: {path}: column 'x': no candidate family could be fitted (lognormal: "
+                                 "refused as risks.cost_overrun: lognormal draws reach 34035.6")
+    js = json.loads(CliRunner().invoke(main, ["fit", str(path), "--field", "costs.licence.amount", "--json"]).stdout)
+    assert js["field"] == "costs.licence.amount" and js["fits"][0]["family"] == "lognormal"
+    assert all(0.01 <= f["ks_pvalue"] <= 1 for f in js["fits"])
+
+
+def test_no_sound_family_is_one_line_naming_why(tmp_path):
+    path = tmp_path / "overruns.csv"
+    path.write_text("cost_overrun\n" + "".join(f"{v:.2f}\n" for v in tied_overruns()))
+    res = CliRunner().invoke(main, ["fit", str(path), "--families", "shifted_lognormal,uniform"])
+    assert res.exit_code == 2 and res.stdout == "" and res.stderr.count("\n") == 1
+    assert res.stderr.startswith(f"Error: {path}: column 'cost_overrun': no candidate family could be fitted "
+                                 "(shifted_lognormal: degenerate fit (sigma 297.244 at a shift of -4.94066e-324: ")
+    assert "; uniform: fits poorly (KS distance 0.4251, p-value 2.3e-10 < 0.01, and optimistic: the parameters " \
+           "were fitted to these same values))\n" in res.stderr
+
+
+@pytest.mark.parametrize("field,message", [
+    ("risks.nope", "--field: 'risks.nope' is not a scenario field (risks.nope: unknown key"),
+    ("costs.amount", "--field: 'costs.amount' is not a scenario field"),
+    ("name", "--field: 'name' is not a scenario field"),
+    ("schedule.planned_months.x", "--field: 'schedule.planned_months.x' is not a scenario field"),
+])
+def test_field_must_be_a_numeric_scenario_field(tmp_path, field, message):
+    res = CliRunner().invoke(main, ["fit", str(tmp_path / "none.csv"), "--field", field])  # checked before the data
+    assert res.exit_code == 2 and res.stdout == "" and res.stderr.count("\n") == 1
+    assert res.stderr.startswith(f"Error: {message}") and "Traceback" not in res.output
+
+
+def test_a_shifted_lognormal_at_the_normal_limit_is_degenerate():
+    """On flat data the shift runs off to -65536 with sigma 4e-6: the shift is not set by the data."""
+    x = np.random.default_rng(4).uniform(0.0, 1.0, 300)
+    reasons = {n["family"]: n["reason"] for n in fit_candidates(x)[1]}
+    assert reasons["shifted_lognormal"].startswith("degenerate fit (a shift of -65536, 6.6e+04 times the data's range")
+
+
+def test_an_infinite_density_at_a_value_is_degenerate_not_zero(monkeypatch):
+    x = np.random.default_rng(8).beta(0.5, 2.0, 40)
+    monkeypatch.setitem(fitting.CANDIDATES, "beta", lambda v: {"dist": "beta", "alpha": 0.5, "beta": 2.0,
+                                                                  "min": float(v.min()), "max": 1.0})
+    with pytest.raises(fitting.NotApplicable, match=r"^degenerate fit \(the fitted density is infinite at 1 of"):
+        fit_one("beta", x)
+
+
+def test_the_readme_example_is_the_output(monkeypatch):
+    root = EXAMPLE.parents[1]
+    readme = (root / "README.md").read_text()
+    command = "$ simengine fit examples/past_projects.csv --column cost_overrun --field risks.cost_overrun\n"
+    shown = readme[readme.index(command) + len(command):]
+    shown = shown[:shown.index("```")]
+    monkeypatch.chdir(root)
+    res = CliRunner().invoke(main, command.split()[2:])
+    assert res.exit_code == 0 and res.output == shown
