@@ -49,3 +49,19 @@ def fan_percentiles(cash: np.ndarray) -> dict:
 def fan_metadata(cash: np.ndarray) -> dict[str, str]:
     """The fan as result-file metadata (JSON under simengine.cash_fan)."""
     return {METADATA_KEY: json.dumps(fan_percentiles(cash), separators=(",", ":"))}
+
+
+def fan_series(fan: dict) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """What the fan chart plots: x = months elapsed k = 0..H, and each band's cumulative cash
+    after k months (k = 0 is the start: no cash yet).
+
+    The stored column t is the cash through the end of month t, i.e. after t + 1 months, so
+    it is drawn at k = t + 1. This is payback's count (docs/model.md: the smallest k in 1..H
+    with sum_{t<k} CF_t >= 0): in a deterministic run the first k with cash >= 0 is the
+    payback month. The values are month-end positions, to be drawn as steps, not joined by
+    lines, so no fractional crossing can be read off between two months.
+    """
+    months = int(fan["months"])
+    x = np.arange(months + 1)
+    y = {k: np.concatenate([[0.0], np.asarray(v, dtype=float)]) for k, v in fan["percentiles"].items()}
+    return x, y

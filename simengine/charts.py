@@ -26,6 +26,8 @@ from matplotlib.text import Text  # noqa: E402
 from matplotlib.ticker import FuncFormatter, PercentFormatter  # noqa: E402
 
 from . import metrics as registry  # noqa: E402
+from .cash_fan import fan_series  # noqa: E402
+from .textout import fmt_bound  # noqa: E402
 
 # Okabe & Ito (2008), chosen to stay distinct under the common colour-vision deficiencies.
 BLUE, VERMILLION, GREEN, ORANGE, SKY, BLACK, GREY = ("#0072B2", "#D55E00", "#009E73", "#E69F00", "#56B4E9",
@@ -124,7 +126,14 @@ def _two_sided_histogram(ax, values: np.ndarray, below_zero: dict, above_zero: d
     ax.axvline(0.0, color=BLACK, linewidth=2.0)
     ax.set_ylabel("share of trials")
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
-    return scale, unit, f"not drawn: {percent(below)} of trials below the axis, {percent(above)} above"
+    return scale, unit, beyond_text(below, above)
+
+
+def beyond_text(below: float, above: float) -> str:
+    """What a histogram leaves out at each end; a side with no trial says so (not "0.0 %")."""
+    def side(share, where):
+        return f"no trial {where}" if share == 0 else f"{share_text(share)} of trials {where}"
+    return f"not drawn: {side(below, 'below the axis')}, {side(above, 'above it')}"
 
 
 def share_text(p: float) -> str:
@@ -138,18 +147,60 @@ def share_text(p: float) -> str:
     return percent(p)
 
 
+def bound_text(est: dict | None, sep: str = " ") -> str | None:
+    """A probability seen in 0 of n trials (or n of n) as the project words it everywhere:
+    "0 trials (below 0.0015 % at 95 % confidence)", "every trial (above 99.9985 % at 95 %
+    confidence)", the one-sided 95 % bound rounded outwards (textout.fmt_bound). Its standard
+    error is undefined, not zero, so it is never shown as "0.0 %" or "100.0 %". None for any
+    other estimate. `sep` goes before the parenthesis ("\n" in a chart's legend or title)."""
+    if est is None:
+        return None
+    if est.get("upper95") is not None:
+        return f"0 trials{sep}(below {fmt_bound(est['upper95'], upper=True).replace('%', ' %')} at 95 % confidence)"
+    if est.get("lower95") is not None:
+        return (f"every trial{sep}(above {fmt_bound(est['lower95'], upper=False).replace('%', ' %')} "
+                f"at 95 % confidence)")
+    return None
+
+
 def estimate_text(est: dict) -> str:
     """A probability estimate ± its standard error; 0 or every trial shows its one-sided 95 %
-    bound instead (its standard error is undefined, not zero)."""
+    bound instead (bound_text)."""
     if est is None or est.get("value") is None:
         return "n/a"
-    if "upper95" in est:
-        return f"0 % (below {share_text(est['upper95'])} at 95 % confidence)"
-    if "lower95" in est:
-        return f"100 % (above {share_text(est['lower95'])} at 95 % confidence)"
+    bound = bound_text(est)
+    if bound is not None:
+        return bound
     if est.get("se") is None:
         return share_text(est["value"])
     return f"{percent(est['value'])} ± {percent(est['se'], 2)}"
+
+
+def share_estimate(est: dict | None, sep: str = "\n") -> str:
+    """A probability estimate for a legend: its value as a share, or its bound (bound_text,
+    the parenthesis on a line of its own by default, so that the legend stays narrow)."""
+    if est is None or est.get("value") is None:
+        return "n/a"
+    return bound_text(est, sep) or share_text(est["value"])
+
+
+def in_trials(est: dict | None, sep: str = " ") -> str:
+    """A probability read as "in ... of trials": "12.3 % of trials", or "0 trials (below ...)"."""
+    if est is None or est.get("value") is None:
+        return "n/a"
+    return bound_text(est, sep) or f"{share_text(est['value'])} of trials"
+
+
+def complement(est: dict) -> dict:
+    """The estimate of the opposite event: 1 - p with the same standard error, a 0-of-n
+    upper bound turned into an n-of-n lower bound and back."""
+    value = None if est.get("value") is None else 1.0 - est["value"]
+    out = {"value": value, "se": est.get("se")}
+    if est.get("upper95") is not None:
+        out["lower95"] = 1.0 - est["upper95"]
+    if est.get("lower95") is not None:
+        out["upper95"] = 1.0 - est["lower95"]
+    return out
 
 
 def npv_histogram(npv: np.ndarray, summary: dict, currency: str, note: str = "") -> Figure:
@@ -198,7 +249,7 @@ def s_curves(npv: np.ndarray, roi: np.ndarray, summary: dict, currency: str) -> 
     scale, unit = money_scale(np.quantile(finite, [0.01, 0.99]) if finite.size else [0.0])
     _cdf(left, npv / scale, color=BLUE, linewidth=2.0)
     left.axvline(0.0, color=BLACK, linewidth=1.5, linestyle="--",
-                 label=f"NPV = 0: P(NPV < 0) = {share_text(summary['p_npv_negative']['value'])}")
+                 label=f"NPV = 0: P(NPV < 0) = {share_estimate(summary['p_npv_negative'])}")
     left.set_xlabel(money_label(NPV.chart_label, currency, unit))
     left.set_title(f"{NPV.short}: cumulative probability")
     _cdf(right, roi, color=BLUE, linewidth=2.0)
@@ -207,12 +258,12 @@ def s_curves(npv: np.ndarray, roi: np.ndarray, summary: dict, currency: str) -> 
     if "roi_min" in targets:
         t = targets["roi_min"]
         right.axvline(t["target"], color=BLACK, linewidth=1.5, linestyle=next(styles),
-                      label=f"ROI ≥ {percent(t['target'], 0)}: met in {share_text(t['probability']['value'])}")
+                      label=f"ROI ≥ {percent(t['target'], 0)}: met in {share_estimate(t['probability'])}")
     if "bcr_min" in targets:  # BCR = 1 + ROI when costs are positive: the same axis
         t = targets["bcr_min"]
         right.axvline(t["target"] - 1.0, color=VERMILLION, linewidth=1.5, linestyle=next(styles, "-."),
                       label=f"BCR ≥ {t['target']:g} (ROI ≥ {percent(t['target'] - 1.0, 0)}): met in "
-                            f"{share_text(t['probability']['value'])}")
+                            f"{share_estimate(t['probability'])}")
     right.set_xlabel(ROI.chart_label)
     right.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     right.set_title(f"{ROI.short}: cumulative probability")
@@ -222,31 +273,35 @@ def s_curves(npv: np.ndarray, roi: np.ndarray, summary: dict, currency: str) -> 
         ax.set_ylim(0, 1)
         ax.set_ylabel("P(value ≤ x)")
         ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-        ax.legend(loc="lower right", frameon=True, framealpha=0.9)
+        if ax.get_legend_handles_labels()[0]:  # the ROI side has none without an ROI or BCR target
+            ax.legend(loc="lower right", frameon=True, framealpha=0.9)
     return fig
 
 
-def payback_curve(paid_by: np.ndarray, never: float, horizon: int, target: float | None,
-                  met: float | None) -> Figure:
+def payback_curve(paid_by: np.ndarray, never: dict, horizon: int, target: float | None,
+                  met: dict | None) -> Figure:
     """P(paid back by month k), k = 1..H, with the payback target and the share that never pays back.
 
-    `paid_by[k-1]` is the share of trials with payback_months <= k.
+    `paid_by[k-1]` is the share of trials with payback_months <= k; `never` and `met` are
+    probability estimates (summary.probability), so that 0 of n shows its bound. The legend
+    sits under the axes, where it hides no part of the curves.
     """
     fig, ax = _figure()
     months = np.arange(1, horizon + 1)
     ax.step(months, paid_by, where="post", color=BLUE, linewidth=2.0, label="paid back by month")
-    ax.axhline(1.0 - never, color=GREY, linestyle=":", linewidth=1.2,
-               label=f"ever within {horizon} months: {share_text(1.0 - never)}")
+    ax.axhline(1.0 - never["value"], color=GREY, linestyle=":", linewidth=1.2,
+               label=f"ever within {horizon} months: {share_estimate(complement(never))}")
     if target is not None:
         ax.axvline(target, color=BLACK, linestyle="--", linewidth=1.5,
-                   label=f"target ≤ {target:g} months: met in {share_text(met)}")
+                   label=f"target ≤ {target:g} months: met in {share_estimate(met)}")
     ax.set_xlim(0, horizon)
     ax.set_ylim(0, 1)
     ax.set_xlabel("months from the start of the project")
     ax.set_ylabel("share of trials paid back")
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    ax.set_title(f"Payback: never within the {horizon}-month horizon in {share_text(never)} of trials")
-    ax.legend(loc="upper left", frameon=True, framealpha=1.0, edgecolor="white")
+    never_text = in_trials(never, sep="\n")  # a bound's parenthesis on a second line
+    ax.set_title(f"Payback: never within the {horizon}-month horizon in {never_text}")
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2, frameon=False)
     return fig
 
 
@@ -267,9 +322,11 @@ def short_driver(name: str) -> str:
     return label.replace("_", " ")
 
 
-def tornado(rows: list[dict], base: float, currency: str, metric: str = "npv", top: int = 12) -> Figure:
+def tornado(rows: list[dict], base: float, currency: str, metric: str = "npv", top: int = 12,
+            base_label: str | None = None) -> Figure:
     """Mean metric (a money metric's name) with each driver in its bottom and top decile,
-    largest swing on top."""
+    largest swing on top. `base_label` says which trials the mean line is over (the trials
+    ranked, e.g. "mean NPV of the 200,000 trials ranked"); by default "mean NPV"."""
     label = registry.metric(metric).short
     rows = [r for r in rows if r["swing"]["value"] is not None][:]
     rows.sort(key=lambda r: -abs(r["swing"]["value"]))
@@ -292,34 +349,42 @@ def tornado(rows: list[dict], base: float, currency: str, metric: str = "npv", t
     ax.grid(axis="y", visible=False)
     handles, labels = ax.get_legend_handles_labels()
     fig.legend(handles=[*handles, Line2D([], [], color=BLACK, linewidth=1.2)],
-               labels=[*labels, f"mean {label} over all trials: {b:,.2f}"], loc="outside lower center", ncol=2,
+               labels=[*labels, f"{base_label or f'mean {label}'}: {b:,.2f}"], loc="outside lower center", ncol=2,
                frameon=False)
     return fig
 
 
 def fan_chart(fan: dict, go_live: dict | None, currency: str) -> Figure:
-    """Cumulative cash by month: P10-P90 and P25-P75 bands, the median, break-even and go-live."""
-    p = {k: np.asarray(v, dtype=float) for k, v in fan["percentiles"].items()}
-    months = np.arange(fan["months"])
+    """Cumulative cash after k months, k = 0..H (cash_fan.fan_series): P10-P90 and P25-P75
+    bands, the median, break-even and go-live.
+
+    The x-axis counts months elapsed, as payback does: the median is at or above zero from
+    the median trial's payback month on (exactly so in a deterministic run). Each month's
+    position is drawn as a step that holds until the next month's, with a dot at each month
+    end, so no fractional crossing between two months can be read off. The legend sits under
+    the axes, where it hides nothing.
+    """
+    months, p = fan_series(fan)
     scale, unit = money_scale(np.concatenate([p["p10"], p["p90"]]))
     fig, ax = _figure()
-    ax.fill_between(months, p["p10"] / scale, p["p90"] / scale, color=SKY, alpha=0.35, linewidth=0,
-                    label="P10-P90")
-    ax.fill_between(months, p["p25"] / scale, p["p75"] / scale, color=BLUE, alpha=0.45, linewidth=0,
-                    label="P25-P75")
-    ax.plot(months, p["p50"] / scale, color=BLACK, linewidth=2.0, label="median")
+    ax.fill_between(months, p["p10"] / scale, p["p90"] / scale, step="post", color=SKY, alpha=0.35,
+                    linewidth=0, label="P10-P90")
+    ax.fill_between(months, p["p25"] / scale, p["p75"] / scale, step="post", color=BLUE, alpha=0.45,
+                    linewidth=0, label="P25-P75")
+    ax.plot(months, p["p50"] / scale, drawstyle="steps-post", color=BLACK, linewidth=1.8, marker="o",
+            markersize=2.8, label="median (a dot per month end)")
     ax.axhline(0.0, color=GREY, linewidth=1.0)
-    if go_live is not None:
-        if go_live.get("p10") is not None and go_live["p90"] > go_live["p10"]:
+    if go_live is not None and go_live.get("p50") is not None:
+        if go_live.get("p10") is not None and go_live.get("p90") is not None and go_live["p90"] > go_live["p10"]:
             ax.axvspan(go_live["p10"], go_live["p90"], color=ORANGE, alpha=0.18, linewidth=0,
                        label=f"go-live P10-P90 (months {go_live['p10']:g}-{go_live['p90']:g})")
         ax.axvline(go_live["p50"], color=VERMILLION, linestyle="--", linewidth=1.5,
                    label=f"median go-live (month {go_live['p50']:g})")
-    ax.set_xlim(0, fan["months"] - 1)
-    ax.set_xlabel("month")
+    ax.set_xlim(0, fan["months"])
+    ax.set_xlabel("months from the start of the project (cash after that many months, as payback counts)")
     ax.set_ylabel(money_label("cumulative net cash", currency, unit))
-    ax.set_title("Cumulative cash position by month (undiscounted)")
-    ax.legend(loc="upper left", frameon=True, framealpha=0.9)
+    ax.set_title("Cumulative cash position after each month (undiscounted)")
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=3, frameon=False)
     return fig
 
 

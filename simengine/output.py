@@ -64,6 +64,10 @@ def run_metadata(scenario, seed: int, trials: int, sampling: str, stream_layout:
         "columns": columns,
         "version": __version__,
         "schema_version": SCHEMA_VERSION,
+        # a matrix repaired with --repair-correlations: each pair's requested and used Spearman
+        **({"correlation_repairs": json.dumps([{"drivers": [a, b], "requested": old, "used": new}
+                                               for a, b, old, new in scenario.correlation_repairs])}
+           if getattr(scenario, "correlation_repairs", None) else {}),
     }
 
 

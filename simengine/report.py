@@ -3,10 +3,13 @@
 The figures come from three places, each named on the page:
 - the summary (percentiles, probabilities, standard errors) is recomputed from every trial
   of the file, as `simengine summarize` does;
-- the payback curve counts every trial;
-- histograms, S-curves, the tornado and the inputs table use the file's first
-  `CHART_TRIALS` trials (all of them in an ordinary run), and the fan chart the per-month
-  percentiles the run stored (its first 65,536 trials; cash_fan.py).
+- the payback curve and the go-live marks of the fan chart count every trial;
+- histograms and S-curves use the file's first `CHART_TRIALS` trials (all of them in an
+  ordinary run), the tornado and the inputs table its first `TORNADO_TRIALS`, and the fan
+  chart the per-month percentiles the run stored (its first 65,536 trials; cash_fan.py).
+  A figure computed on such a subset says so where it is shown (caption or legend).
+A probability seen in 0 of n trials (or n of n) is shown with its one-sided 95 % bound,
+never as "0.0 %": "0 trials (below 0.0015 % at 95 % confidence)" (charts.bound_text).
 Names, descriptions and currencies are free text: they reach the page only through
 html_page's builders, which escape them.
 """
@@ -27,7 +30,7 @@ from .errors import ResultFileError
 from .html_page import Chart, facts, figure, heading, page, paragraph, section, table
 from .output import check_writable, read_head, read_metadata, write_bytes_atomic
 from .result_file import accumulate_file
-from .summary import summary_header
+from .summary import probability, summary_header
 from .summary_stream import HistogramMetric
 from .scenario import Scenario, scenario_from_json
 from .ranking import sensitivity
@@ -79,15 +82,23 @@ def probability_text(x: float, se: float | None = None) -> str:
 
 def probability_estimate(est: dict) -> str:
     """A probability ± its standard error; a share of 0 or of every trial has no standard
-    error (it is not zero), so its one-sided 95 % bound is shown instead."""
+    error (it is not zero), so it reads "0 trials (below 0.0015 % at 95 % confidence)" or
+    "every trial (above ...)", as the text output words it, never "0.00 %"."""
     if est is None or est.get("value") is None:
         return "n/a"
-    if "upper95" in est:
-        return f"{probability_text(0.0)} (below {probability_text(est['upper95'])} at 95 % confidence)"
-    if "lower95" in est:
-        return f"{probability_text(1.0)} (above {probability_text(est['lower95'])} at 95 % confidence)"
+    bound = charts.bound_text(est)
+    if bound is not None:
+        return bound
     se = est.get("se")
     return probability_text(est["value"], se) + (f" ± {probability_text(se, se)}" if se is not None else "")
+
+
+def probability_in_trials(est: dict) -> str:
+    """A probability read as "in ... of trials": "12.30 % ± 0.10 % of trials", or its bound
+    ("0 trials (below ...)"), which already names the trials."""
+    if est is None or est.get("value") is None:
+        return "n/a"
+    return charts.bound_text(est) or f"{probability_estimate(est)} of trials"
 
 
 def value_or_distribution(dist, fmt) -> str:
@@ -156,7 +167,7 @@ def headline(summary: dict, currency: str) -> str:
              f"the worst 5 % of outcomes average {amount(summary['cvar5_npv']['value'])} {currency}."]
     if "all" in summary.get("targets", {}):
         p = summary["targets"]["all"]["probability"]
-        lines.append(f"All decision targets met together in {probability_estimate(p)} of trials.")
+        lines.append(f"All decision targets met together in {probability_in_trials(p)}.")
     return '<div class="headline">' + "".join(paragraph(x) for x in lines) + "</div>"
 
 
@@ -172,9 +183,45 @@ def payback_shares(payback: HistogramMetric, horizon: int) -> tuple[np.ndarray, 
     return np.cumsum(counts[1:]) / trials, payback.never / trials
 
 
-def go_live_stats(go_live: np.ndarray) -> dict:
-    q = np.quantile(go_live, [0.1, 0.5, 0.9], method="inverted_cdf")
-    return {"p10": float(q[0]), "p50": float(q[1]), "p90": float(q[2])}
+def never_paid_back(payback: HistogramMetric) -> dict:
+    """The share of trials that never pay back as a probability estimate: 0 of n keeps its bound."""
+    return probability(payback.never, payback.moments.n + payback.never)
+
+
+def go_live_stats(summary: dict) -> dict | None:
+    """P10, P50 and P90 of the go-live month over every trial (the summary's exact histogram)."""
+    m = summary["metrics"].get("go_live_month")
+    if m is None:
+        return None
+    return {p: m[p]["value"] for p in ("p10", "p50", "p90")}
+
+
+#: Metadata key of the correlation repairs (a JSON list of {"drivers": [a, b], "requested":
+#: r or null, "used": r}, as `simengine run --json` prints them).
+REPAIRS_KEY = "correlation_repairs"
+
+
+def correlation_repairs(meta: dict, given=None) -> list[tuple[str, str, float | None, float]]:
+    """(a, b, requested Spearman or None, used Spearman) of each pair --repair-correlations
+    changed: `given` (Scenario.correlation_repairs or RunResult.correlation_repairs) when the
+    caller has it, else what the result file's metadata stores; [] when nothing was repaired."""
+    if given:
+        return [(a, b, old, new) for a, b, old, new in given]
+    raw = meta.get(REPAIRS_KEY)
+    if not raw:
+        return []
+    return [(r["drivers"][0], r["drivers"][1], r.get("requested"), r["used"]) for r in json.loads(raw)]
+
+
+def correlations_text(scenario: Scenario, repairs: list) -> str:
+    """The correlations note: each pair's Spearman as used; after a repair, that it was repaired
+    (the table `repairs_table` gives the requested and used values)."""
+    if repairs:
+        return ("Correlations repaired: the requested matrix was not positive semi-definite, so "
+                "--repair-correlations replaced it by the nearest valid one (Higham 2002), which this run "
+                "used. Each pair's Spearman rank correlation as requested and as used:")
+    return "Correlations: " + ("; ".join(f"{a} ~ {b}: Spearman {r:g}" for (a, b), r in
+                                         ((c.drivers, c.spearman) for c in scenario.correlations)) or "none") + "."
 
 
 def inputs_table(scenario: Scenario, sample: dict[str, np.ndarray]) -> str:
@@ -189,7 +236,10 @@ def inputs_table(scenario: Scenario, sample: dict[str, np.ndarray]) -> str:
         else:
             described = "0/1: whether the event occurs"
         if name.endswith(".occurred") and values is not None and values.size:
-            rows.append([name, described, "", f"occurs in {values.mean() * 100:.1f} %", ""])
+            hits = int(np.count_nonzero(values))
+            share = probability(hits, values.size)
+            rows.append([name, described, "", "occurs in " + (charts.bound_text(share)
+                                                               or f"{share['value'] * 100:.1f} %"), ""])
             continue
         if values is not None and values.size:
             q = np.quantile(values, [0.1, 0.5, 0.9], method="inverted_cdf")
@@ -204,8 +254,9 @@ def inputs_table(scenario: Scenario, sample: dict[str, np.ndarray]) -> str:
     return table(["driver", "distribution", "P10", "P50", "P90"], rows, text_columns=2) + note
 
 
-def result_report(path: Path) -> Report:
-    """The report of one result file."""
+def result_report(path: Path, correlation_repairs_made=None) -> Report:
+    """The report of one result file. `correlation_repairs_made` (Scenario.correlation_repairs)
+    names what --repair-correlations changed when the file's metadata does not store it."""
     meta = read_metadata(path)
     scenario = scenario_from_json(meta["scenario"])
     names = set(pq.read_schema(path).names)
@@ -214,10 +265,11 @@ def result_report(path: Path) -> Report:
         raise ResultFileError(f"{path}: a report needs the metrics stored; this file was run with --columns "
                               f"{meta.get('columns', 'drivers')} (use --columns all or metrics)")
     trials, currency, horizon = int(meta["trials"]), scenario.currency, scenario.horizon_months
+    repairs = correlation_repairs(meta, correlation_repairs_made)
     _, _, acc = accumulate_file(path)
     summary = {**summary_header(scenario, int(meta["seed"]), trials, meta["sampling"]), **acc.summary()}
     drivers = [d for d in scenario.drivers() if d in names]
-    sample = read_head(path, ["npv", "roi", "go_live_month"], min(trials, CHART_TRIALS))
+    sample = read_head(path, ["npv", "roi"], min(trials, CHART_TRIALS))
     shown = sample["npv"].size
     driver_sample = read_head(path, drivers, min(trials, TORNADO_TRIALS)) if drivers else {}
     head_note = "" if shown == trials else f"histogram of the first {shown:,} of {trials:,} trials"
@@ -232,26 +284,34 @@ def result_report(path: Path) -> Report:
         f"dotted, dashed and dash-dotted lines are P5, P50 and P95. The bars span about P0.5 to P99.5; "
         f"the share of trials beyond each end is given under the chart.",
         charts.npv_histogram(sample["npv"], summary, currency, head_note))
+    curves_from = ("" if shown == trials else f" The curves are drawn from the first {shown:,} of {trials:,} "
+                   f"trials; the shares in the legends count all {trials:,}.")
     add("s-curves", "Cumulative distributions of NPV and ROI",
         "S-curves: the probability that NPV (left) or ROI (right) comes out at or below each value. "
         "Vertical lines are break-even and the scenario's decision targets, with the share of trials "
-        "that meet each.", charts.s_curves(sample["npv"], sample["roi"], summary, currency))
-    paid, never = payback_shares(acc.histograms["payback_months"], horizon)
+        "that meet each." + curves_from, charts.s_curves(sample["npv"], sample["roi"], summary, currency))
+    paid, _ = payback_shares(acc.histograms["payback_months"], horizon)
+    never = never_paid_back(acc.histograms["payback_months"])
     target = scenario.decision.payback_months_max
-    met = summary.get("targets", {}).get("payback_months_max", {}).get("probability", {}).get("value")
+    met = summary.get("targets", {}).get("payback_months_max", {}).get("probability")
     add("payback", "Probability of having paid back by each month",
         f"The share of all {trials:,} trials whose cumulative cash has turned non-negative by each month; "
-        f"{never * 100:.1f} % never pay back within the {horizon}-month horizon.",
+        f"never within the {horizon}-month horizon: {charts.in_trials(never)}.",
         charts.payback_curve(paid, never, horizon, target, met))
     fan_note = ""
     if "cash_fan" in meta:
         fan = json.loads(meta["cash_fan"])
         add("cash-fan", "Fan chart of cumulative cash by month",
-            f"Cumulative net cash (undiscounted) at the end of each month: the middle 80 % (P10-P90) and "
-            f"middle 50 % (P25-P75) of trials, and the median. Exact percentiles of the run's first "
-            f"{fan['trials']:,} trials (of {trials:,}). The shaded column is where go-live falls in 80 % of "
-            f"trials; the dashed line is the median go-live month.",
-            charts.fan_chart(fan, go_live_stats(sample["go_live_month"]), currency))
+            "Cumulative net cash (undiscounted) after each month elapsed, drawn as steps from month 0 (no "
+            "cash yet): the middle 80 % (P10-P90) and middle 50 % (P25-P75) of trials, and the median. "
+            "Month k shows the cash after k months, as payback counts them: the first month where the median "
+            "is at or above zero is the median payback month, unless some trials fall back below zero after "
+            "paying back. Exact percentiles of "
+            + (f"all {trials:,} trials" if fan["trials"] == trials else
+               f"the run's first {fan['trials']:,} trials (of {trials:,})")
+            + f". The shaded column is where go-live falls in 80 % of all {trials:,} trials; "
+            f"the dashed line is the median go-live month.",
+            charts.fan_chart(fan, go_live_stats(summary), currency))
     else:
         fan_note = paragraph("No fan chart: this file was written before simengine stored per-month cash "
                              "percentiles (0.3.0); run the scenario again to get it.", "note")
@@ -269,12 +329,16 @@ def result_report(path: Path) -> Report:
             tornado_note = f"No tornado chart: {str(exc).split(': ', 1)[-1]}."
     if table_rows:
         base = float(np.nanmean(sample["npv"][:used]))
+        ranked = (f"mean NPV over all {trials:,} trials" if used == trials
+                  else f"mean NPV of the {used:,} trials ranked")
         add("tornado", "Tornado chart of the drivers of NPV",
             f"Mean NPV when each driver is in its lowest 10 % (hatched) or highest 10 % of draws; for a risk "
             f"event, without and with it. The {min(TORNADO_DRIVERS, len(table_rows))} widest swings of "
-            f"{len(table_rows)} drivers, largest on top; the line is the mean NPV. From the first {used:,} "
-            f"trials (simengine sensitivity gives the full table with standard errors).",
-            charts.tornado(table_rows, base, currency, top=TORNADO_DRIVERS))
+            f"{len(table_rows)} drivers, largest on top; the line is the {ranked}"
+            + ("" if used == trials else f" (the first {used:,} of {trials:,}; the summary's mean is over all "
+                                         f"of them)")
+            + ". simengine sensitivity gives the full table with standard errors.",
+            charts.tornado(table_rows, base, currency, top=TORNADO_DRIVERS, base_label=ranked))
     tornado_note = paragraph(tornado_note, "note") if tornado_note else ""
 
     described = facts([
@@ -297,11 +361,13 @@ def result_report(path: Path) -> Report:
                           "payback within the horizon) are counted in the last column, never dropped. "
                           "A payback percentile of 'never' lies beyond the horizon.", "note")),
         section("Inputs as sampled", inputs_table(scenario, driver_sample),
-                paragraph(f"P10, P50 and P90 of each driver over the first {min(trials, TORNADO_TRIALS):,} "
-                          "trials. Correlations: "
-                          + ("; ".join(f"{a} ~ {b}: Spearman {r:g}" for (a, b), r in
-                                       ((c.drivers, c.spearman) for c in scenario.correlations))
-                             or "none") + ".", "note")),
+                paragraph("P10, P50 and P90 of each driver (an event: how often it occurs) over "
+                          + (f"all {trials:,} trials." if trials <= TORNADO_TRIALS else
+                             f"the first {TORNADO_TRIALS:,} of {trials:,} trials."), "note"),
+                paragraph(correlations_text(scenario, repairs), "note"),
+                *([table(["driver", "driver", "Spearman requested", "Spearman used"],
+                         [[a, b, "none (added by the repair)" if old is None else f"{old:g}", f"{new:.3f}"]
+                          for a, b, old, new in repairs], text_columns=2)] if repairs else [])),
     ]
     title = f"Risk report: {scenario.name}"
     return Report(title, page(title, *body), built)
