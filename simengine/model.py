@@ -29,7 +29,8 @@ SCALAR_FIELDS = {
     "adoption.bass_q": k.BASS_Q,
     "risks.schedule_overrun": k.SCHEDULE_OVERRUN,
 }
-TIMING_CODES = {"upfront": k.UPFRONT, "implementation": k.IMPLEMENTATION, "recurring": k.RECURRING}
+TIMING_CODES = {"upfront": k.UPFRONT, "implementation": k.IMPLEMENTATION, "recurring": k.RECURRING,
+                "rollout": k.ROLLOUT}
 CURVE_CODES = {"linear": k.LINEAR, "logistic": k.LOGISTIC, "bass": k.BASS}
 
 

@@ -27,7 +27,7 @@ from .distributions import (Z_MAX, Bound, Distribution, ReferenceClass, as_numbe
 from .errors import InputError, ScenarioError
 from .metrics import TARGETS
 
-TIMINGS = ("upfront", "implementation", "recurring")
+TIMINGS = ("upfront", "implementation", "recurring", "rollout")
 RECURRING_STARTS = ("go_live", "start")
 CURVES = ("linear", "logistic", "bass")
 MAX_HORIZON_MONTHS = 1200
@@ -317,7 +317,7 @@ def _parse_costs(raw: Any) -> tuple[CostItem, ...]:
         overrun = _bool(t, "overrun", path, default=timing != "recurring")
         labor = _bool(t, "labor", path, default=False)
         if labor and timing == "recurring":
-            raise ScenarioError(f"{path}.labor", "only upfront and implementation items count as initial labor")
+            raise ScenarioError(f"{path}.labor", "only upfront, implementation and rollout items count as initial labor")
         amount = _dist(t, "amount", path, NON_NEGATIVE)
         items.append(CostItem(name, timing, amount, start, overrun, labor, _string(t, "description", path, "")))
     return tuple(items)

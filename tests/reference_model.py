@@ -99,6 +99,7 @@ def _costs_by_month(spec, H, g, delta):
 
     upfront_total = 0.0          # goes to month 0
     implementation_total = 0.0   # spread evenly over months 0..g-1
+    rollout_total = 0.0          # share_k of it in month g + offset_k of each adoption phase
     L = 0.0                      # initial labor base
     recurring = []               # (monthly amount, first month)
 
@@ -112,6 +113,8 @@ def _costs_by_month(spec, H, g, delta):
             upfront_total += amount
         elif timing == "implementation":
             implementation_total += amount
+        elif timing == "rollout":
+            rollout_total += amount
         elif timing == "recurring":
             if item.get("labor", False):
                 # MODEL.md: `labor` on a recurring item is an error.
@@ -157,8 +160,12 @@ def _costs_by_month(spec, H, g, delta):
         # maintenance: M * L / 12 each month from g to H-1
         if t >= g:
             c += M * L / 12.0
+        # rollout: each adoption phase's share of the rollout items when that wave starts
+        for phase in spec["adoption"].get("phases") or [{"share": 1.0, "offset_months": 0}]:
+            if t == g + int(phase["offset_months"]):
+                c += rollout_total * float(phase["share"])
         C[t] = c
-    return C, math.fsum([upfront_total, spread_total])
+    return C, math.fsum([upfront_total, spread_total, rollout_total])
 
 
 # --------------------------------------------------------------------------------

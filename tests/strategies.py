@@ -68,7 +68,7 @@ def scenario_dicts(draw, max_items=4, fixed_amounts=False, floor=0.0):
     n_costs = draw(st.integers(0, max_items))
     costs = {}
     for i in range(n_costs):
-        timing = draw(st.sampled_from(["upfront", "implementation", "recurring"]))
+        timing = draw(st.sampled_from(["upfront", "implementation", "recurring", "rollout"]))
         item = {"timing": timing, "amount": draw(amount(fixed=fixed_amounts, floor=floor))}
         if timing == "recurring":
             item["start"] = draw(st.sampled_from(["go_live", "start"]))

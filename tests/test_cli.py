@@ -113,7 +113,7 @@ BAD = [
     ("phase shares", GOOD + "[adoption]\nphases = [{share = 0.5}, {share = 0.4, offset_months = 3}]\n",
      "adoption.phases: shares must sum to 1, they sum to 0.9"),
     ("labor on recurring", GOOD + "[costs.ops]\ntiming = \"recurring\"\namount = 1\nlabor = true\n",
-     "costs.ops.labor: only upfront and implementation items count as initial labor"),
+     "costs.ops.labor: only upfront, implementation and rollout items count as initial labor"),
 ]
 
 

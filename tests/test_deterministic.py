@@ -136,3 +136,37 @@ def test_schedule_overrun_is_a_fraction_of_planned_months(delay, overrun, go_liv
     # BASE's one stream on a linear 6-month ramp from go-live
     assert got["total_benefit"][0] == pytest.approx(sum(amount * min(1, x / 6) for x in range(1, H - g + 1)),
                                                     rel=1e-12)
+
+
+@pytest.mark.parametrize("horizon", [24, 10])
+def test_rollout_costs_fall_in_each_wave_month(horizon):
+    """A rollout item of 100,000 over waves of 50 / 30 / 20 % starting 0, 2 and 5 months after
+    go-live (month 6): -50,000 in month 6, -30,000 in month 8, -20,000 in month 11 (outside a
+    10-month horizon, so not in total_cost, but in the one-time cost, which is not cut)."""
+    import numpy as np
+
+    from simengine.engine import Simulation
+    from simengine.scenario import parse_scenario
+
+    sc = parse_scenario({
+        "name": "waves", "discount_rate": 0.0, "horizon_months": horizon,
+        "schedule": {"planned_months": 6},
+        "costs": {"training": {"timing": "rollout", "amount": 100_000, "overrun": False, "labor": True}},
+        "adoption": {"ramp_months": 1, "phases": [{"share": 0.5, "offset_months": 0},
+                                                  {"share": 0.3, "offset_months": 2},
+                                                  {"share": 0.2, "offset_months": 5}]},
+        "benefits": {"streams": {"b": {"amount": 0}}}})
+    sim = Simulation(sc)
+    cash = np.empty((1, horizon))
+    metrics = sim.structure.run_kernel(sim.inputs(1, 0, 1), cash=cash)
+    flows = np.diff(np.concatenate([[0.0], cash[0]]))
+    want = np.zeros(horizon)
+    for month, amount in ((6, 50_000), (8, 30_000), (11, 20_000)):
+        if month < horizon:
+            want[month] = -amount
+    np.testing.assert_allclose(flows, want, atol=1e-9)
+    from simengine.metrics import names
+
+    got = dict(zip(names(), metrics[:, 0]))
+    assert got["one_time_cost"] == pytest.approx(100_000, rel=1e-12)
+    assert got["total_cost"] == pytest.approx(-want.sum(), rel=1e-12)

@@ -31,7 +31,7 @@ def error_of(mutate) -> str:
     (lambda d: d["schedule"].update(planned_months={"dist": "discrete", "values": [0, 3], "probabilities": [0.5, 0.5]}),
      "schedule.planned_months: discrete support [0, 3] breaks the bound: must be > 0"),
     (lambda d: d["costs"]["lic"].update(timing="monthly"),
-     "costs.lic.timing: must be one of upfront, implementation, recurring, got 'monthly'"),
+     "costs.lic.timing: must be one of upfront, implementation, recurring, rollout, got 'monthly'"),
     (lambda d: d["costs"]["lic"].update(start="go_live"), "costs.lic.start: only recurring items have a start"),
     (lambda d: d["costs"]["lic"].update(overrun="yes"), "costs.lic.overrun: expected true or false, got 'yes'"),
     (lambda d: d["costs"]["lic"].update(amount=-5), "costs.lic.amount: must be >= 0, got -5"),

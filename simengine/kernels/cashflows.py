@@ -31,7 +31,7 @@ from .. import metrics as registry
 N_SCALARS = 13
 
 # Cost timings and adoption curves, as the kernel's integer codes.
-UPFRONT, IMPLEMENTATION, RECURRING = 0, 1, 2
+UPFRONT, IMPLEMENTATION, RECURRING, ROLLOUT = 0, 1, 2, 3
 LINEAR, LOGISTIC, BASS = 0, 1, 2
 
 # Rows of the per-trial metrics matrix: the order is the registry's (simengine/metrics.py);
@@ -322,6 +322,7 @@ def trial_python(x, i, cost_timing, cost_from_start, cost_overrun, cost_labor, b
     overrun = 1.0 + max(x[OVERRUN], OVERRUN_FLOOR)
     upfront = 0.0
     spread = x[DELAY_COST] * delta + event_cost
+    rollout = 0.0  # split over the adoption phases, each share in the month its wave starts
     labor = 0.0
     run_from_go_live = 0.0
     run_from_start = 0.0
@@ -335,6 +336,8 @@ def trial_python(x, i, cost_timing, cost_from_start, cost_overrun, cost_labor, b
             upfront += amount
         elif cost_timing[c] == IMPLEMENTATION:
             spread += amount
+        elif cost_timing[c] == ROLLOUT:
+            rollout += amount
         elif cost_from_start[c]:
             run_from_start += amount / 12.0
         else:
@@ -374,6 +377,14 @@ def trial_python(x, i, cost_timing, cost_from_start, cost_overrun, cost_labor, b
         benefits[t] = flat + scaled * adopt[t] if scaled != 0.0 else flat
     before = spread_monthly + run_from_start
     after = run_from_go_live + run_from_start
+    # Rollout costs by month, staged in `cf` (read before each month's net flow overwrites it).
+    if rollout != 0.0:
+        for t in range(n_months):
+            cf[t] = 0.0
+        for k in range(phase_share.shape[0]):
+            wave = g + phase_offset[k]
+            if wave < n_months:
+                cf[int(wave)] += rollout * phase_share[k]
     d = 1.0
     cost_pv = benefit_pv = total_cost = total_benefit = 0.0
     cum = dcum = 0.0
@@ -385,6 +396,8 @@ def trial_python(x, i, cost_timing, cost_from_start, cost_overrun, cost_labor, b
         cost = before if t < g_end else after
         if t == 0:
             cost += upfront
+        if rollout != 0.0:
+            cost += cf[t]
         benefit = benefits[t]
         net = benefit - cost
         cf[t] = net
@@ -426,7 +439,7 @@ def trial_python(x, i, cost_timing, cost_from_start, cost_overrun, cost_labor, b
     out[BENEFIT_PV, i] = benefit_pv
     out[TOTAL_COST, i] = total_cost
     out[TOTAL_BENEFIT, i] = total_benefit
-    out[ONE_TIME_COST, i] = upfront + spread  # the whole spread, even past the horizon
+    out[ONE_TIME_COST, i] = upfront + spread + rollout  # in full, even past the horizon
     out[PAYBACK_AFTER_GO_LIVE, i] = payback - g  # NaN (never) stays NaN
 
 
