@@ -24,6 +24,8 @@ from .summary import probability
 from .summary_stream import StreamingSummary
 
 NPV, PAYBACK = METRICS.index("npv"), METRICS.index("payback_months")
+#: Metrics whose trial-by-trial difference A - B is summarized (common random numbers).
+PAIRED = ("npv", "one_time_cost", "go_live_month")
 NO_TARGETS = Decision()
 
 
@@ -56,8 +58,8 @@ def compare(a: Scenario, b: Scenario, *, trials: int, seed: int, threads: int | 
     """
     check_run_options(trials, seed, "mc", threads, chunk_size)
     executor = executor or LocalExecutor(threads, chunk_size)
-    summaries = StreamingSummary(a.decision), StreamingSummary(b.decision)
-    delta = StreamingSummary(NO_TARGETS)  # its "npv" row holds npv_A - npv_B
+    summaries = StreamingSummary.for_scenario(a), StreamingSummary.for_scenario(b)
+    delta = StreamingSummary(NO_TARGETS)  # its PAIRED rows hold A - B, trial by trial
     wins = Comparison()
 
     def consume(results) -> None:
@@ -65,7 +67,9 @@ def compare(a: Scenario, b: Scenario, *, trials: int, seed: int, threads: int | 
         summaries[0].add(chunk_a.metrics)
         summaries[1].add(chunk_b.metrics)
         diff = np.full_like(chunk_a.metrics, np.nan)
-        diff[NPV] = chunk_a.metrics[NPV] - chunk_b.metrics[NPV]
+        for name in PAIRED:
+            row = METRICS.index(name)
+            diff[row] = chunk_a.metrics[row] - chunk_b.metrics[row]
         delta.add(diff)
         wins.add(chunk_a.metrics, chunk_b.metrics)
         if samples is not None and chunk_a.start < keep:
@@ -88,6 +92,8 @@ def compare(a: Scenario, b: Scenario, *, trials: int, seed: int, threads: int | 
     sd_a, sd_b = sa["metrics"]["npv"]["sd"]["value"], sb["metrics"]["npv"]["sd"]["value"]
     independent_se = math.sqrt((sd_a ** 2 + sd_b ** 2) / trials) if sd_a is not None and sd_b is not None else None
     n = wins.trials
+    paired = {name: {key: sd["metrics"][name][key] for key in ("mean", "p10", "p50", "p90")}
+              for name in PAIRED if name != "npv"}
     return {
         "a": {"scenario": a.name, "summary": sa},
         "b": {"scenario": b.name, "summary": sb},
@@ -99,4 +105,48 @@ def compare(a: Scenario, b: Scenario, *, trials: int, seed: int, threads: int | 
         "p_a_beats_b_npv": probability(wins.npv_a_higher, n),
         "p_a_pays_back_earlier": probability(wins.payback_a_earlier, n),
         "p_b_pays_back_earlier": probability(wins.payback_b_earlier, n),
+        "delta_paired": paired,
+        "delta_levels": level_differences(sa, sb),
+        "inputs_differ": differing_inputs(a, b),
     }
+
+
+def difference(x: dict, y: dict) -> dict:
+    """x - y of two estimates; the standard error as if they were independent, an upper bound
+    here: common random numbers correlate A's and B's estimates positively."""
+    if x["value"] is None or y["value"] is None:
+        return {"value": None, "se_if_independent": None}
+    se = math.hypot(x["se"], y["se"]) if x["se"] is not None and y["se"] is not None else None
+    return {"value": x["value"] - y["value"], "se_if_independent": se}
+
+
+def level_differences(sa: dict, sb: dict) -> dict:
+    """A - B of the figures a board compares: the P80 budget (one-time cost), the P80 go-live
+    month and CVaR 5 % of NPV."""
+    return {
+        "one_time_cost_p80": difference(sa["metrics"]["one_time_cost"]["p80"], sb["metrics"]["one_time_cost"]["p80"]),
+        "go_live_month_p80": difference(sa["metrics"]["go_live_month"]["p80"], sb["metrics"]["go_live_month"]["p80"]),
+        "cvar5_npv": difference(sa["cvar5_npv"], sb["cvar5_npv"]),
+    }
+
+
+def differing_inputs(a: Scenario, b: Scenario) -> list[dict]:
+    """Every input that is not the same in A and B: each sampled or fixed field (by dotted path,
+    as `describe()` shows it, None where a scenario lacks it), each cost item's timing and
+    flags, the adoption curve and phases, the horizon and the decision targets."""
+    def inputs(s: Scenario) -> dict[str, str]:
+        out = {path: d.describe() for path, d in s.fields().items()}
+        for c in s.costs:
+            out[f"costs.{c.name}.timing"] = c.timing + (f" from {c.start}" if c.timing == "recurring" else "")
+            out[f"costs.{c.name}.flags"] = f"overrun={c.overrun}, labor={c.labor}"
+        out["adoption.curve"] = s.curve
+        out["adoption.phases"] = ", ".join(f"{p.share:g} at +{p.offset_months:g}" for p in s.phases)
+        out["horizon_months"] = str(s.horizon_months)
+        for key, value in vars(s.decision).items():
+            if value is not None:
+                out[f"decision.{key}"] = f"{value:g}"
+        return out
+
+    ia, ib = inputs(a), inputs(b)
+    return [{"input": path, "a": ia.get(path), "b": ib.get(path)}
+            for path in list(ia) + [p for p in ib if p not in ia] if ia.get(path) != ib.get(path)]

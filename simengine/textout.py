@@ -297,7 +297,10 @@ def comparison_table(result: dict) -> str:
             (f"P90 {npv.short}", stat(npv, "p90")),
             (f"mean {roi.short}", stat(roi, "mean")),
             ("P(NPV < 0)", lambda s: fmt_probability(s["p_npv_negative"], compact=True)),
-            (f"median {payback.short} (months)", stat(payback, "p50"))]
+            (f"CVaR 5% {npv.short}", lambda s: est(s["cvar5_npv"])),
+            (f"median {payback.short} (months)", stat(payback, "p50")),
+            (f"P80 one-time cost ({cur})", stat(registry.metric("one_time_cost"), "p80")),
+            ("P80 go-live month", lambda s: est(s["metrics"]["go_live_month"]["p80"], "months"))]
     def target(s, key):
         if key not in s["targets"]:
             return "-"
@@ -322,6 +325,26 @@ def comparison_table(result: dict) -> str:
               f"P(A has the higher NPV)          {fmt_probability(result['p_a_beats_b_npv'])}",
               f"P(A pays back earlier than B)    {fmt_probability(result['p_a_pays_back_earlier'])}",
               f"P(B pays back earlier than A)    {fmt_probability(result['p_b_pays_back_earlier'])}"]
+    if "delta_paired" in result:
+        cost, months = result["delta_paired"]["one_time_cost"], result["delta_paired"]["go_live_month"]
+        lines += [f"Difference A - B, trial by trial: one-time cost mean {est(cost['mean'])} {cur}, "
+                  f"go-live mean {est(months['mean'], 'months')} months"]
+        levels = result["delta_levels"]
+
+        def level(d, kind="money"):
+            if d["value"] is None:
+                return "-"
+            se = d["se_if_independent"]
+            return fmt_value(d["value"], kind) + (f" (±{fmt_value(se, kind, se=True)})" if se is not None else "")
+        lines += [f"A - B of P80 one-time cost {level(levels['one_time_cost_p80'])}, of P80 go-live "
+                  f"{level(levels['go_live_month_p80'], 'months')} months, of CVaR 5% NPV {level(levels['cvar5_npv'])}",
+                  "  (standard errors as for independent runs: an upper bound under common random numbers)"]
+    differ = result.get("inputs_differ")
+    if differ is not None:
+        lines += ["", f"Inputs that differ between A and B: {len(differ)}" + (" (--json lists all)" if len(differ) > 12 else "")]
+        for row in differ[:12]:
+            lines.append(f"  {row['input']}: {row['a'] if row['a'] is not None else '(none)'} -> "
+                         f"{row['b'] if row['b'] is not None else '(none)'}")
     return "\n".join(lines)
 
 

@@ -59,3 +59,34 @@ def test_cli_compare_text_and_json():
     assert data["a"]["scenario"] == "crm_upgrade_phased" and data["trials"] == 3000
     bad = runner.invoke(main, ["compare", "crm_upgrade_phased", "no_such_scenario"])
     assert bad.exit_code == 2 and "Traceback" not in bad.output
+
+
+def test_budget_date_and_tail_differences_and_the_inputs_that_differ():
+    """A and B differ only in one cost's mode and the planned months: the comparison lists
+    exactly those inputs, and its paired and level differences equal direct computations."""
+    import numpy as np
+
+    from simengine.comparison import compare
+    from support import BASE, metrics_of
+    from simengine.scenario import parse_scenario
+
+    a_data = dict(BASE, costs={"impl": {"timing": "implementation",
+                                        "amount": {"dist": "pert", "min": 1e5, "mode": 1.5e5, "max": 3e5}}},
+                  schedule={"planned_months": 6, "delay_months": {"dist": "uniform", "min": 0, "max": 4}})
+    b_data = dict(a_data, costs={"impl": {"timing": "implementation",
+                                          "amount": {"dist": "pert", "min": 1e5, "mode": 2e5, "max": 3e5}}},
+                  schedule={"planned_months": 8, "delay_months": {"dist": "uniform", "min": 0, "max": 4}})
+    a, b = parse_scenario(a_data), parse_scenario(b_data)
+    n = 5_000
+    out = compare(a, b, trials=n, seed=3)
+    assert [row["input"] for row in out["inputs_differ"]] == ["schedule.planned_months", "costs.impl.amount"]
+    ma, mb = metrics_of(a, n, 3), metrics_of(b, n, 3)
+    paired = out["delta_paired"]
+    assert paired["one_time_cost"]["mean"]["value"] == pytest.approx(np.mean(ma["one_time_cost"] - mb["one_time_cost"]))
+    assert paired["go_live_month"]["mean"]["value"] == pytest.approx(np.mean(ma["go_live_month"] - mb["go_live_month"]))
+    rank = int(np.ceil(0.8 * n)) - 1
+    want = np.sort(ma["one_time_cost"])[rank] - np.sort(mb["one_time_cost"])[rank]
+    assert out["delta_levels"]["one_time_cost_p80"]["value"] == pytest.approx(want)
+    assert out["delta_levels"]["cvar5_npv"]["value"] == pytest.approx(
+        out["a"]["summary"]["cvar5_npv"]["value"] - out["b"]["summary"]["cvar5_npv"]["value"])
+    assert out["a"]["summary"]["budget_and_date"]["go_live"]["planned"] == 8  # ceil(6 + 2): the delay's median
