@@ -257,12 +257,28 @@ def validate_command(scenario, repair_correlations):
     if sc.correlation_repairs:
         click.echo(correlation_repair_text(sc.correlation_repairs))
     drivers = sc.drivers()
-    click.echo(f"{path}: valid. {sc.name}: {len(sc.costs)} cost items, {len(sc.benefits)} benefit streams, "
-               f"{len(sc.events)} risk events, {len(drivers)} sampled drivers.")
+
+    def count(n: int, what: str) -> str:
+        return f"{n} {what}" + ("" if n == 1 else "s")
+
+    click.echo(f"{path}: valid. {sc.name}: {count(len(sc.costs), 'cost item')}, "
+               f"{count(len(sc.benefits), 'benefit stream')}, {count(len(sc.events), 'risk event')}, "
+               f"{count(len(drivers), 'sampled driver')}.")
     fields = sc.fields()
     for name in drivers:
         dist = fields.get(name)
-        click.echo(f"  {name:<48} {dist.describe() if dist else 'bernoulli(probability)'}")
+        if dist is None:  # an event's occurrence: a Bernoulli of its probability
+            probability = fields.get(name[:-len(".occurred")] + ".probability")
+            dist_text = f"bernoulli(p = {probability.describe() if probability else '?'})"
+        else:
+            dist_text = dist.describe()
+        click.echo(f"  {name:<48} {dist_text}")
+    from .base_case import base_case
+
+    base = base_case(sc)
+    if base["go_live_month"] >= sc.horizon_months:
+        click.echo(f"Warning: the base case goes live in month {base['go_live_month']:g}, at or after the "
+                   f"{sc.horizon_months}-month horizon: no benefit falls inside it", err=True)
 
 
 @main.command("summarize")
@@ -499,10 +515,12 @@ def scenarios_command():
     Example:
       simengine scenarios
     """
-    for name, path in bundled_scenarios().items():
+    bundled = bundled_scenarios()
+    width = max(len(name) for name in bundled) + 2
+    for name, path in bundled.items():
         try:
             sc = api.load(path)
             line = sc.description.strip().splitlines()[0] if sc.description.strip() else sc.name
         except InputError as exc:
             line = f"(invalid: {exc})"
-        click.echo(f"{name:<28} {line}")
+        click.echo(f"{name:<{width}}{line}")

@@ -277,3 +277,22 @@ def test_help_and_version_still_exit_0():
     assert CliRunner().invoke(main, ["--help"]).exit_code == 0
     assert CliRunner().invoke(main, ["run", "--help"]).exit_code == 0
     assert CliRunner().invoke(main, ["--version"]).exit_code == 0
+
+
+def test_validate_counts_in_words_shows_event_probabilities_and_warns_of_a_late_go_live(tmp_path):
+    late = tmp_path / "late.toml"
+    late.write_text('name = "late"\ndiscount_rate = 0.05\nhorizon_months = 6\n[schedule]\nplanned_months = 12\n'
+                    '[costs.a]\ntiming = "upfront"\namount = 5\n[benefits.streams.b]\namount = 10\n')
+    res = CliRunner().invoke(main, ["validate", str(late)])
+    assert res.exit_code == 0
+    assert "late: 1 cost item, 1 benefit stream, 0 risk events, 0 sampled drivers." in res.stdout
+    assert "Warning: the base case goes live in month 12, at or after the 6-month horizon" in res.stderr
+    bb = CliRunner().invoke(main, ["validate", "crm_upgrade_big_bang"])
+    assert "events.data_migration_failure.occurred           bernoulli(p = fixed(value=0.25))" in bb.stdout
+    assert bb.stderr == ""
+
+
+def test_scenarios_keeps_a_gap_after_the_longest_name():
+    lines = CliRunner().invoke(main, ["scenarios"]).stdout.splitlines()
+    assert all(line[len(line.split()[0]):len(line.split()[0]) + 2] == "  " for line in lines)
+    assert any(line.startswith("crm_upgrade_big_bang_evidence  CRM upgrade") for line in lines)
