@@ -11,17 +11,24 @@ from .summary import TABLE_PERCENTILES
 ROWS = tuple((m.name, m.label, m.fmt) for m in registry.summarized())
 
 
+def unsigned_zero(text: str) -> str:
+    """"-0.0%" -> "0.0%": a value that rounds to zero shows no sign."""
+    if text.startswith("-") and not any(ch in "123456789" for ch in text):
+        return text[1:]
+    return text
+
+
 def fmt_value(x, kind: str, se: bool = False) -> str:
     """One figure in the unit of its row; None shows as a dash ('never' for payback)."""
     if x is None:
         return "never" if kind == "months" and not se else "-"
     if kind == "money":
-        return f"{x:,.0f}"
+        return unsigned_zero(f"{x:,.0f}")
     if kind == "percent":
-        return f"{x * 100:.2f}%" if se else f"{x * 100:.1f}%"
+        return unsigned_zero(f"{x * 100:.2f}%" if se else f"{x * 100:.1f}%")
     if kind == "ratio":
-        return f"{x:.4f}" if se else f"{x:.2f}"
-    return f"{x:.2f}" if se else f"{x:.1f}"
+        return unsigned_zero(f"{x:.4f}" if se else f"{x:.2f}")
+    return unsigned_zero(f"{x:.2f}" if se else f"{x:.1f}")
 
 
 def probability_digits(value: float, se: float | None) -> int:
@@ -207,7 +214,8 @@ def correlation_repair_text(repairs) -> str:
              f"  {'driver':<40} {'driver':<40} {'requested':>9} {'used':>7} {'moved':>7}"]
     for a, b, old, new in repairs:
         requested = f"{old:+.3f}" if old is not None else "-"
-        moved = f"{new - (old or 0.0):+.3f}"
+        moved = unsigned_zero(f"{new - (old or 0.0):+.3f}").lstrip("+")
+        moved = moved if moved.startswith("-") or set(moved) <= set("0.") else f"+{moved}"
         lines.append(f"  {a:<40} {b:<40} {requested:>9} {new:>+7.3f} {moved:>7}")
     return "\n".join(lines)
 

@@ -296,3 +296,12 @@ def test_scenarios_keeps_a_gap_after_the_longest_name():
     lines = CliRunner().invoke(main, ["scenarios"]).stdout.splitlines()
     assert all(line[len(line.split()[0]):len(line.split()[0]) + 2] == "  " for line in lines)
     assert any(line.startswith("crm_upgrade_big_bang_evidence  CRM upgrade") for line in lines)
+
+
+def test_values_that_round_to_zero_show_no_sign():
+    from simengine.textout import correlation_repair_text, fmt_value
+
+    assert [fmt_value(-0.0001, "percent"), fmt_value(-0.4, "money"), fmt_value(-0.001, "ratio")] == ["0.0%", "0", "0.00"]
+    assert fmt_value(-12.5, "money") == "-12"
+    line = correlation_repair_text([("a", "b", 0.5, 0.4999999)]).splitlines()[-1]
+    assert line.split()[-1] == "0.000"
