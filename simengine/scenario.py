@@ -121,6 +121,8 @@ class Decision:
     total_cost_max: float | None = None
     go_live_month_max: float | None = None
     payback_after_go_live_months_max: float | None = None
+    #: the confidence level of the joint budget-and-date frontier (joint.py; None: 70 %)
+    joint_confidence: float | None = None
 
 
 @dataclass(frozen=True)
@@ -225,7 +227,8 @@ BENEFITS_KEYS = ("realization", "streams")
 STREAM_KEYS = ("amount", "scales_with_adoption", "description")
 EVENT_KEYS = ("probability", "cost", "delay_months", "benefit_loss", "description")
 CORRELATION_KEYS = ("drivers", "spearman")
-DECISION_KEYS = tuple(TARGETS)  # one decision-target rule each (simengine/metrics.py)
+#: one decision-target rule each (simengine/metrics.py), and the joint confidence level
+DECISION_KEYS = tuple(TARGETS) + ("joint_confidence",)
 
 
 def _check_keys(table: Any, allowed, path: str) -> dict:
@@ -382,6 +385,9 @@ def _parse_decision(raw: Any) -> Decision:
     for key in ("payback_months_max", "budget_max", "total_cost_max", "go_live_month_max"):
         if vals[key] is not None and vals[key] <= 0:
             raise ScenarioError(f"decision.{key}", f"must be > 0, got {fmt(vals[key])}")
+    level = vals["joint_confidence"]
+    if level is not None and not 0.5 <= level <= 0.99:
+        raise ScenarioError("decision.joint_confidence", f"must be between 0.5 and 0.99, got {fmt(level)}")
     return Decision(**vals)
 
 

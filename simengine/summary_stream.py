@@ -32,7 +32,7 @@ import numpy as np
 from . import metrics as registry
 from .kernels.summary_block import block_bands, block_moments
 from .streams import BLOCK_SIZE
-from .joint import JointFrontier, costs_by_month
+from .joint import JOINT_LEVEL, JointFrontier, costs_by_month
 from .summary import CVAR_ALPHA, PERCENTILES, SUMMARY_METRICS, Z95, coverage, estimate, probability
 
 PILOT = 16 * BLOCK_SIZE
@@ -309,7 +309,8 @@ class StreamingSummary:
         #: the base case's metrics (base_case.py): with it, the summary gets its budget and date block
         self.base = base
         anchors = {m: (base[m],) for m in ANCHORED} if base is not None else {}
-        self.joint = JointFrontier(base["one_time_cost"], base["go_live_month"]) if base is not None else None
+        level = getattr(decision, "joint_confidence", None) or JOINT_LEVEL
+        self.joint = JointFrontier(base["one_time_cost"], base["go_live_month"], level) if base is not None else None
         self.trials = 0
         self.metrics = {m: ContinuousMetric(m, anchors.get(m, ())) for m in CONTINUOUS}
         self.histograms = {m: HistogramMetric(m) for m in HISTOGRAMS}

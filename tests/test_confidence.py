@@ -177,3 +177,16 @@ def test_the_joint_frontier_is_exact_across_the_pilot(trials):
         assert point["p_live_by"]["value"] == np.count_nonzero(g <= point["go_live_month"]) / trials
     assert joint["base_and_plan"]["value"] == np.count_nonzero((cost <= base["one_time_cost"]) & (g <= 12)) / trials
     assert [p["go_live_month"] for p in joint["frontier"]] == list(range(10, 20))
+
+
+def test_the_joint_level_is_the_scenarios_choice():
+    from support import scenario
+
+    sc = scenario(schedule={"planned_months": 10, "delay_months": {"dist": "uniform", "min": 0, "max": 6}},
+                  costs={"kit": {"timing": "upfront", "amount": {"dist": "uniform", "min": 100, "max": 200},
+                                 "overrun": False}},
+                  decision={"joint_confidence": 0.9})
+    joint = run(sc, trials=20_000, seed=4, out=None).summary["budget_and_date"]["joint"]
+    assert joint["level"] == 0.9
+    point = next(p for p in joint["frontier"] if p["go_live_month"] == 16)  # everyone is live by month 16
+    assert abs(point["budget"]["value"] - 190) <= 5 * point["budget"]["se"]
