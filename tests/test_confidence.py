@@ -190,3 +190,41 @@ def test_the_joint_level_is_the_scenarios_choice():
     assert joint["level"] == 0.9
     point = next(p for p in joint["frontier"] if p["go_live_month"] == 16)  # everyone is live by month 16
     assert abs(point["budget"]["value"] - 190) <= 5 * point["budget"]["se"]
+
+
+def test_every_bundled_base_case_by_its_rule(bundled):
+    """The base one-time cost and go-live month of every bundled scenario, derived from its
+    TOML by docs/model.md's rule (PERT/triangular at the mode, other families at the median,
+    no event): upfront, implementation and rollout items (times 1 + the overrun where it
+    applies) plus the delay cost of the base delay; go-live ceil(P + max(delay + S P, 0))."""
+    import tomllib
+
+    from simengine.bundled import bundled_scenarios
+
+    for name, path in bundled_scenarios().items():
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        sc = bundled[name]
+        fields = sc.fields()
+
+        def likely(value, field):
+            if not isinstance(value, dict):
+                return float(value)
+            if value.get("dist") in ("pert", "triangular"):
+                return float(value["mode"])
+            return float(fields[field].ppf(np.array([0.5]))[0])  # the median: the quantile at 0.5
+
+        schedule, risks = raw["schedule"], raw.get("risks", {})
+        planned = likely(schedule["planned_months"], "schedule.planned_months")
+        delay = likely(schedule.get("delay_months", 0), "schedule.delay_months")
+        overrun_s = likely(risks.get("schedule_overrun", 0), "risks.schedule_overrun")
+        delta = max(delay + overrun_s * planned, 0.0)
+        overrun = 1.0 + max(likely(risks.get("cost_overrun", 0), "risks.cost_overrun"), -0.9)
+        one_time = likely(schedule.get("delay_cost_per_month", 0), "schedule.delay_cost_per_month") * delta
+        for item_name, item in raw.get("costs", {}).items():
+            if item["timing"] == "recurring":
+                continue
+            amount = likely(item["amount"], f"costs.{item_name}.amount")
+            one_time += amount * (overrun if item.get("overrun", True) else 1.0)
+        base = base_case(sc)
+        assert base["one_time_cost"] == pytest.approx(one_time, rel=1e-12), name
+        assert base["go_live_month"] == math.ceil(planned + delta), name
