@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
-from matplotlib.ticker import FuncFormatter, PercentFormatter  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MultipleLocator, PercentFormatter  # noqa: E402
 
 from . import metrics as registry  # noqa: E402
 from .cash_fan import fan_series  # noqa: E402
@@ -419,4 +419,208 @@ def delta_histogram(delta: np.ndarray, summary: dict, names: tuple[str, str], cu
     ax.set_title("Difference in NPV, trial by trial")
     ax.legend(loc="upper right", frameon=True, framealpha=0.9)
     fig.text(0.01, 0.005, beyond, fontsize=8, color=GREY, ha="left", va="bottom")
+    return fig
+
+
+# --- budget and date (confidence.py) -----------------------------------------------------------
+
+def _month(x) -> str:
+    return "never" if x is None else f"{x:g}"
+
+
+def signed_percent(share: float) -> str:
+    """A signed share as a percentage: "+26.7 %", "0 %" when there is none, and a tiny share
+    to two significant digits ("+0.0012 %"), never a rounded "+0.0 %"."""
+    if share == 0:
+        return "0 %"
+    if abs(share) < 0.0005:
+        return f"{share * 100:+.2g} %"
+    return f"{share * 100:+.1f} %"
+
+
+def _signed_share(share: float | None) -> str:
+    return "" if share is None else f" ({signed_percent(share)} of the base)"
+
+
+def budget_s_curve(cost: np.ndarray, block: dict, currency: str, shown: str = "") -> Figure:
+    """The one-time cost's S-curve (P(cost <= x)) with the base case, P50 and P80 marked and
+    the contingency to P80 drawn as a span from the base to P80, labelled with its amount.
+    `block` is the summary's budget_and_date["costs"]["one_time_cost"]; `shown` says which
+    trials the curve is drawn from when not all ("the first 1,000,000 of 2,000,000 trials").
+    The axis runs from P0.2 to P99 of the costs (a long tail of risk events would squash the
+    body a board reads), always with the base case and the marks on it."""
+    base, p50, p80 = block["base"], block["p50"]["value"], block["p80"]["value"]
+    finite = cost[np.isfinite(cost)]
+    marks = [v for v in (base, p50, p80) if v is not None]
+    spread = list(np.quantile(finite, [0.002, 0.99])) if finite.size else []
+    scale, unit = money_scale([*spread, *marks])
+    lo, hi = min([*spread, *marks]), max([*spread, *marks])
+    pad = 0.03 * (hi - lo) if hi > lo else 0.05 * max(abs(lo), 1.0)  # one value: +/- 5 % around it
+    left, right = (lo - pad) / scale, (hi + pad) / scale
+    fig, ax = _figure()
+    if finite.size:
+        # the curve over the whole axis: 0 left of the smallest cost, 1 right of the largest (drawn
+        # over the marks, so a single value still shows its step)
+        x = np.sort(finite) / scale
+        y = np.arange(1, x.size + 1) / x.size
+        if x.size > 4000:  # 2,000 evenly spaced ranks are exact points of the curve
+            pick = np.unique(np.linspace(0, x.size - 1, 2000).astype(int))
+            x, y = x[pick], y[pick]
+        ax.plot(np.concatenate([[min(left, x[0]), x[0]], x, [max(right, x[-1])]]),
+                np.concatenate([[0.0, 0.0], y, [1.0]]), drawstyle="steps-post", color=BLUE, linewidth=2.0,
+                zorder=3, label="share of trials at or below each cost" + (f" ({shown})" if shown else ""))
+    ax.axvline(base / scale, color=GREY, linewidth=2.0,
+               label=f"base case {base / scale:,.2f}: enough in {in_trials(block['p_base_enough'], sep=chr(10))}")
+    if p50 is not None:
+        ax.axvline(p50 / scale, color=BLACK, linestyle="--", linewidth=1.2, label=f"P50 = {p50 / scale:,.2f}")
+    if p80 is not None:
+        ax.axvline(p80 / scale, color=BLACK, linestyle="-.", linewidth=1.2, label=f"P80 = {p80 / scale:,.2f}")
+        ax.plot([p80 / scale], [0.8], marker="o", color=VERMILLION, markersize=6, linestyle="none", zorder=5)
+        k = block["contingency"]["p80"]
+        label = f"contingency to P80: {k['value']:,.0f} {currency}{_signed_share(k['share_of_base'])}"
+        if k["value"]:
+            ax.annotate("", xy=(p80 / scale, 0.8), xytext=(base / scale, 0.8), zorder=5,
+                        arrowprops=dict(arrowstyle="<|-|>", color=VERMILLION, linewidth=1.8, shrinkA=0, shrinkB=0))
+        # the label where the curve is not: right of P80 and under the curve or, when P80 is near
+        # the right end, left of the base case and over the curve (which is under 80 % there)
+        box = dict(boxstyle="round,pad=0.2", facecolor="white", edgecolor=VERMILLION, linewidth=0.8)
+        step = 0.015 * (right - left)
+        if (p80 / scale - left) / (right - left) <= 0.6:
+            ax.text(p80 / scale + step, 0.77, label, ha="left", va="top", fontsize=9, zorder=6, bbox=box)
+        else:
+            ax.text(min(base, p80) / scale - step, 0.83, label, ha="right", va="bottom", fontsize=9, zorder=6,
+                    bbox=box)
+    ax.set_xlim(left, right)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel(money_label("one-time cost", currency, unit))
+    ax.set_ylabel("P(one-time cost ≤ x)")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.2f}"))
+    ax.set_title("One-time cost: how much to set aside, at which confidence")
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2, frameon=False)
+    return fig
+
+
+def go_live_histogram(counts: dict, date: dict) -> Figure:
+    """The go-live month over every trial (the summary's exact histogram `counts`, month ->
+    trials), each month's bar drawn over that month (month m from m - 1 to m months after the
+    start, so that everything left of a line at D is live by month D): months on or before the
+    plan (the base case's) in one style, later months hatched, with the plan and P80 marked.
+    `date` is budget_and_date["go_live"]."""
+    months = np.array(sorted(counts), dtype=float)
+    trials = max(sum(counts.values()), 1)
+    share = np.array([counts[int(m)] for m in months], dtype=float) / trials
+    planned, p80 = date["planned"], date["p80"]["value"]
+    # the far tail (after the month that 99.9 % of trials reach) is counted, not drawn
+    last = months[np.searchsorted(np.cumsum(share), 0.999 - 1e-12)] if months.size else planned
+    last = max(last, planned, p80 if p80 is not None else planned)
+    later = share[months > last].sum()
+    months, share = months[months <= last], share[months <= last]
+    fig, ax = _figure()
+    late = months > planned
+    for side, style in ((~late, dict(color=SKY, label="live on or before the planned month")),
+                        (late, dict(color=VERMILLION, hatch="///", label="live after the planned month"))):
+        if side.any():
+            ax.bar(months[side] - 0.5, share[side], width=0.9, edgecolor="white", linewidth=0.3, **style)
+    ax.axvline(planned, color=BLACK, linewidth=2.0,
+               label=f"planned (base case): live by month {planned:g}; on plan in "
+                     f"{in_trials(date['p_on_plan'], sep=chr(10))}")
+    if p80 is not None:
+        k = date["contingency_months"]["p80"]["value"]
+        ax.axvline(p80, color=BLACK, linestyle="--", linewidth=1.5,
+                   label=f"P80: live by month {p80:g} (schedule contingency {_month(k)} months)")
+    lo, hi = (min(months.min(), planned), max(months.max(), planned)) if months.size else (planned, planned)
+    if later > 0:
+        ax.plot([], [], linestyle="none", label=f"not drawn: {share_text(later)} of trials live after month {last:g}")
+    ax.set_xlim(lo - 2, hi + 1)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.xaxis.set_minor_locator(MultipleLocator(1))
+    ax.set_xlabel("months from the start of the project (each bar: the month in which the system goes live)")
+    ax.set_ylabel("share of trials")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0 if share.max(initial=0) >= 0.1 else 1))
+    ax.set_title("Go-live month: when the system will be live")
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2, frameon=False)
+    return fig
+
+
+def joint_chart(cost: np.ndarray, go_live: np.ndarray, block: dict, currency: str, shown: str = "") -> Figure:
+    """One-time cost against go-live month, one dot per trial shown, each spread over the
+    month in which it goes live (from m - 1 to m), so that everything left of a month D is
+    live by D and everything left of and below a point (D, B) holds both. On it: the frontier
+    B(D), the smallest budget that cost and date hold to together at the joint level when live
+    by month D (a step: B(D) holds until the next month drawn); the base case (cost, plan);
+    the P80 cost and P80 month. `block` is the summary's whole budget_and_date block; `shown`
+    says which trials the dots are ("the first 20,000 of 200,000 trials"; by default all given)."""
+    joint, costs, date = block["joint"], block["costs"]["one_time_cost"], block["go_live"]
+    level = f"{joint['level'] * 100:g} %"
+    base_cost, plan = costs["base"], date["planned"]
+    p80_cost, p80_month = costs["p80"]["value"], date["p80"]["value"]
+    frontier = [(p["go_live_month"], p["budget"]["value"]) for p in joint["frontier"]]
+    reached = [(d, b) for d, b in frontier if b is not None]
+    keep = np.isfinite(cost) & np.isfinite(go_live)
+    cost, go_live = cost[keep], go_live[keep]
+    scale, unit = money_scale([*(np.quantile(cost, [0.0, 1.0]) if cost.size else []), base_cost, p80_cost,
+                               *(b for _, b in reached)])
+    fig, ax = _figure(height=5.6)
+    if cost.size:
+        # a fixed spread, not a random one: a trial's place in its month follows its rank
+        offset = -0.1 - 0.8 * ((np.arange(cost.size) * 0.6180339887498949) % 1.0)
+        many = cost.size > 2000
+        ax.scatter(go_live + offset, cost / scale, s=4 if many else 16, color=SKY if many else BLUE,
+                   alpha=0.3 if many else 0.7, linewidths=0, rasterized=True, zorder=3,
+                   label="one dot per trial: " + (shown or (f"{cost.size:,} trials" if cost.size > 1 else "1 trial")))
+    if reached:
+        months = np.array([d for d, _ in reached] + [reached[-1][0] + 1.0])
+        budgets = np.array([b for _, b in reached] + [reached[-1][1]]) / scale
+        ax.plot(months, budgets, drawstyle="steps-post", color=VERMILLION, linewidth=2.4, zorder=5,
+                label=f"budget B(D) if live by month D: both hold in {level} of trials")
+        ax.plot(months[:-1], budgets[:-1], marker="o", color=VERMILLION, markersize=5, linestyle="none", zorder=5)
+    def months_noted(prefix):
+        return [p["go_live_month"] for p in joint["frontier"]
+                if p["budget"]["value"] is None and p["budget"].get("note", "").startswith(prefix)]
+    unreachable, undetermined = months_noted("not reachable"), months_noted("outside")
+    words = []
+    if unreachable:
+        words.append(f"not reachable if live by month {_month(max(unreachable))} or earlier"
+                     if max(unreachable) < min((d for d, _ in reached), default=math.inf)
+                     else "not reachable for months " + ", ".join(_month(d) for d in unreachable))
+    if undetermined:
+        words.append("not determined for months " + ", ".join(_month(d) for d in undetermined))
+    if words:
+        ax.plot([], [], linestyle="none", label=f"{level} budget: " + "; ".join(words))
+    if p80_cost is not None:
+        ax.axhline(p80_cost / scale, color=BLACK, linestyle="--", linewidth=1.2,
+                   label=f"P80 one-time cost: {p80_cost / scale:,.2f}")
+    if p80_month is not None:
+        ax.axvline(p80_month, color=BLACK, linestyle=":", linewidth=1.6, label=f"P80 go-live: by month {p80_month:g}")
+    together = joint["base_and_plan"]
+    ax.plot([plan], [base_cost / scale], marker="D", markersize=10, color=BLACK, markeredgecolor="white",
+            markeredgewidth=1.5, linestyle="none", zorder=6,
+            label=f"base case: {base_cost / scale:,.2f} by month {plan:g};\nboth hold in "
+                  f"{in_trials(together, sep=chr(10))}")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_xlabel("months from the start of the project (each dot drawn within the month it goes live)")
+    ax.set_ylabel(money_label("one-time cost", currency, unit))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.2f}"))
+    ax.xaxis.set_minor_locator(MultipleLocator(1))
+    # the cost axis shows the dots up to their P99.5 and every mark; a far tail is counted, not drawn
+    marks = [base_cost, *([p80_cost] if p80_cost is not None else []), *(b for _, b in reached)]
+    top = max([*(np.quantile(cost, [0.995]) if cost.size else []), *marks])
+    bottom = min([*(cost.min(initial=top),), *marks])
+    above = int(np.count_nonzero(cost > top))
+    if above:
+        ax.plot([], [], linestyle="none", label=f"not drawn: {above:,} dots above the axis "
+                                                f"({share_text(above / cost.size)} of them)")
+    pad = 0.04 * (top - bottom) if top > bottom else 0.05 * max(abs(top), 1.0)
+    ax.set_ylim((bottom - pad) / scale, (top + pad) / scale)
+    ends = [plan, *(d for d, _ in frontier), *([p80_month] if p80_month is not None else [])]
+    lo = min([*ends, *(go_live.min(initial=plan) - 1.0,)])
+    hi = max([*ends, *(go_live.max(initial=plan),), *((reached[-1][0] + 1.0,) if reached else ())])
+    ax.set_xlim(lo - 0.3, hi + 0.3)
+    ax.set_title(f"Budget and date together: the {level} frontier")
+    legend = fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2, frameon=False)
+    for handle in legend.legend_handles:
+        if hasattr(handle, "set_sizes"):  # the trials' dots, legible in the legend
+            handle.set_sizes([25.0])
+            handle.set_alpha(0.8)
     return fig

@@ -5,8 +5,9 @@ The figures come from three places, each named on the page:
   of the file, as `simengine summarize` does;
 - the payback curve and the go-live marks of the fan chart count every trial;
 - histograms and S-curves use the file's first `CHART_TRIALS` trials (all of them in an
-  ordinary run), the tornado and the inputs table its first `TORNADO_TRIALS`, and the fan
-  chart the per-month percentiles the run stored (its first 65,536 trials; cash_fan.py).
+  ordinary run), the budget-and-date scatter its first `JOINT_POINTS`, the tornado and the
+  inputs table its first `TORNADO_TRIALS`, and the fan chart the per-month percentiles the
+  run stored (its first 65,536 trials; cash_fan.py); the go-live histogram counts every trial.
   A figure computed on such a subset says so where it is shown (caption or legend).
 A probability seen in 0 of n trials (or n of n) is shown with its one-sided 95 % bound,
 never as "0.0 %": "0 trials (below 0.0015 % at 95 % confidence)" (charts.bound_text).
@@ -41,6 +42,9 @@ CHART_TRIALS = 1_000_000
 #: standard errors are well under a percent of the swing.
 TORNADO_TRIALS = 200_000
 TORNADO_DRIVERS = 12
+#: The budget-and-date scatter draws at most this many trials (a light chart; the frontier
+#: on it is the summary's, over every trial).
+JOINT_POINTS = 20_000
 NEEDED = ("npv", "roi", "payback_months", "go_live_month")
 
 
@@ -254,6 +258,129 @@ def inputs_table(scenario: Scenario, sample: dict[str, np.ndarray]) -> str:
     return table(["driver", "distribution", "P10", "P50", "P90"], rows, text_columns=2) + note
 
 
+# --- budget and date ---------------------------------------------------------------------------
+
+def month_text(x) -> str:
+    return "never" if x is None else f"{x:g}"
+
+
+def amount_cell(est: dict):
+    """(amount, "± se") for a table cell: the standard error on a second line."""
+    if est is None or est.get("value") is None:
+        return "n/a"
+    se = est.get("se")
+    return (amount(est["value"]), f"± {amount(se)}" if se is not None else "")
+
+
+def share_of_base(share: float | None) -> str:
+    """A contingency as a share of the base, " (+26.7 %)"; none reads " (0 %)", a tiny one keeps
+    its digits (" (+0.0012 %)"), so no contingency reads as a rounded "0.0 %"."""
+    return "" if share is None else f" ({charts.signed_percent(share)})"
+
+
+def budget_headline(block: dict, currency: str) -> str:
+    """What a board signs: the base case, how likely it holds, what 80 % and 70 % of both take."""
+    cost, date, joint = block["costs"]["one_time_cost"], block["go_live"], block["joint"]
+    p80, k80 = cost["p80"]["value"], cost["contingency"]["p80"]
+    lines = [f"Base case (every driver at its most likely value, no risk event: the spreadsheet's figure): "
+             f"one-time cost {amount(cost['base'])} {currency}, live by month {date['planned']:g}. "
+             f"That cost is enough in {probability_in_trials(cost['p_base_enough'])}; the planned month holds in "
+             f"{probability_in_trials(date['p_on_plan'])}; both together in "
+             f"{probability_in_trials(joint['base_and_plan'])}."]
+    if p80 is not None:
+        k = date["contingency_months"]["p80"]["value"]
+        share = "" if k80["share_of_base"] is None else f", {charts.signed_percent(k80['share_of_base'])}"
+        lines.append(f"To be 80 % sure: budget {amount(p80)} {currency}, the base case plus a contingency of "
+                     f"{amount(k80['value'])}{share}; and plan to be live by month {month_text(date['p80']['value'])}, "
+                     f"{month_text(k)} months of schedule contingency after the plan.")
+    level = f"{joint['level'] * 100:g} %"
+    reached = [p for p in joint["frontier"] if p["budget"]["value"] is not None]
+    if reached:
+        first = reached[0]
+        text = (f"To be {level} sure of budget and date together: {amount(first['budget']['value'])} {currency} "
+                f"if live by month {first['go_live_month']:g} (the earliest month that can reach {level})")
+        at_p80 = [p for p in reached if p["go_live_month"] == date["p80"]["value"] and p is not first]
+        if at_p80:
+            text += f", {amount(at_p80[0]['budget']['value'])} if live by month {at_p80[0]['go_live_month']:g}"
+        lines.append(text + "; the frontier below gives every month.")
+    else:
+        lines.append(f"No go-live month in the run is reached by {level} of trials: no budget makes both "
+                     f"{level} sure.")
+    return '<div class="headline">' + "".join(paragraph(x) for x in lines) + "</div>"
+
+
+def budget_tables(block: dict, currency: str, figures: dict[str, str] | None = None) -> str:
+    """The budget and date block as tables: cost percentiles and contingency (then the cost
+    S-curve), go-live (then its histogram), the joint frontier (then the joint chart), and the
+    spreadsheet NPV against the simulated one. `figures`: each chart's <figure> by its stem."""
+    figures = figures or {}
+    from .confidence import CONTINGENCY_LEVELS, COST_LEVELS, DATE_LEVELS, FUNDED_LEVEL
+
+    labels = {"one_time_cost": "one-time cost", "total_cost": "total cost of ownership"}
+    costs = table([f"cost ({currency})", "base case", *(f"P{p}" for p in COST_LEVELS), "P(base is enough)"],
+                  [[labels[name], amount(c["base"]), *(amount_cell(c[f"p{p}"]) for p in COST_LEVELS),
+                    probability_estimate(c["p_base_enough"])]
+                   for name, c in block["costs"].items() if name in labels])
+
+    def contingency_cell(k):
+        if k["value"] is None:
+            return "n/a"
+        return (amount(k["value"]) + share_of_base(k["share_of_base"]),
+                f"± {amount(k['se'])}" if k.get("se") is not None else "")
+    contingency = table([f"contingency over the base case ({currency}, % of base)",
+                         *(f"to P{p}" for p in CONTINGENCY_LEVELS)],
+                        [[labels[name], *(contingency_cell(c["contingency"][f"p{p}"]) for p in CONTINGENCY_LEVELS)]
+                         for name, c in block["costs"].items() if name in labels])
+    g = block["go_live"]
+    k = g["contingency_months"][f"p{FUNDED_LEVEL}"]["value"]
+    date = table(["go-live month", "planned (base case)", *(f"P{p}" for p in DATE_LEVELS),
+                  "P(on or before plan)", f"schedule contingency to P{FUNDED_LEVEL}"],
+                 [["months from the start", month_text(g["planned"]), *(month_text(g[f"p{p}"]["value"])
+                                                                         for p in DATE_LEVELS),
+                   probability_estimate(g["p_on_plan"]), f"{month_text(k)} months"]])
+    joint = block["joint"]
+    level = f"{joint['level'] * 100:g} %"
+    frontier = table(["live by month D", "P(live by D)", f"budget B(D) for {level} of both ({currency})"],
+                     [[f"{p['go_live_month']:g}" + (" (plan)" if p["go_live_month"] == g["planned"] else ""),
+                       probability_estimate(p["p_live_by"]),
+                       amount_cell(p["budget"]) if p["budget"]["value"] is not None else p["budget"].get("note", "n/a")]
+                      for p in joint["frontier"]])
+    npv, base = block["npv"], block["base_case"]
+    spreadsheet = table([f"NPV ({currency})", "estimate ± standard error"],
+                        [["spreadsheet (base case)", amount(npv["base"])],
+                         ["simulated mean", with_se(npv["mean"], amount)],
+                         ["simulated median", with_se(npv["p50"], amount)],
+                         ["cost of risk (spreadsheet - simulated mean)", with_se(npv["cost_of_risk"], amount)]])
+    payback = base.get("payback_months")
+    return "".join([
+        costs, contingency,
+        paragraph("P50 to P95: the cost that 50 % to 95 % of trials stay at or below (± its standard error). "
+                  "The contingency is the percentile minus the base case: what to set aside over the spreadsheet's "
+                  "figure to be that sure. The total cost of ownership adds the running costs over the horizon.",
+                  "note"),
+        figures.get("budget-s-curve", ""),
+        date, figures.get("go-live", ""),
+        paragraph(f"Budget and date together: the base case's one-time cost and the planned month hold together in "
+                  f"{probability_in_trials(joint['base_and_plan'])}. For each go-live month D, the smallest budget "
+                  f"B(D) that the one-time cost stays within, with the system live by D, in {level} of all "
+                  f"{joint['trials']:,} trials:"),
+        frontier,
+        paragraph("A month D means live at the latest by the end of month D."
+                  + (" 'not reachable': fewer than " + level + " of trials are live by then, so no budget is enough."
+                     if any(p["budget"].get("note", "").startswith("not reachable") for p in joint["frontier"]) else "")
+                  + (" 'not determined': the exact figure was not kept by the streamed summary (it is never "
+                     "guessed)." if any(p["budget"].get("note", "").startswith("outside") for p in joint["frontier"])
+                     else ""), "note"),
+        figures.get("joint", ""),
+        spreadsheet,
+        paragraph("The base case's ROI is " + ("n/a" if base.get("roi") is None else f"{base['roi'] * 100:.1f} %")
+                  + " and it pays back "
+                  + (f"in month {payback:g}" if payback is not None else "not within the horizon")
+                  + ". The cost of risk is what the single spreadsheet figure leaves out: the NPV lost on average "
+                    "to the spread of the drivers and the risk events.", "note"),
+    ])
+
+
 def result_report(path: Path, correlation_repairs_made=None) -> Report:
     """The report of one result file. `correlation_repairs_made` (Scenario.correlation_repairs)
     names what --repair-correlations changed when the file's metadata does not store it."""
@@ -268,8 +395,15 @@ def result_report(path: Path, correlation_repairs_made=None) -> Report:
     repairs = correlation_repairs(meta, correlation_repairs_made)
     _, _, acc = accumulate_file(path)
     summary = {**summary_header(scenario, int(meta["seed"]), trials, meta["sampling"]), **acc.summary()}
+    absent = [m for m in summary["metrics"] if m not in names]
+    if absent:  # written before these metrics existed: left out, as `simengine summarize` does
+        summary["metrics"] = {m: block for m, block in summary["metrics"].items() if m not in absent}
+        summary["metrics_absent"] = absent
+        summary.pop("budget_and_date", None)  # it needs the costs and the go-live month
+    budget = summary.get("budget_and_date")
     drivers = [d for d in scenario.drivers() if d in names]
-    sample = read_head(path, ["npv", "roi"], min(trials, CHART_TRIALS))
+    sample = read_head(path, ["npv", "roi", *(["one_time_cost", "go_live_month"] if budget else [])],
+                       min(trials, CHART_TRIALS))
     shown = sample["npv"].size
     driver_sample = read_head(path, drivers, min(trials, TORNADO_TRIALS)) if drivers else {}
     head_note = "" if shown == trials else f"histogram of the first {shown:,} of {trials:,} trials"
@@ -278,6 +412,37 @@ def result_report(path: Path, correlation_repairs_made=None) -> Report:
 
     def add(stem, alt, caption, fig):
         built.append(Chart(stem, alt, caption, charts.png_bytes(fig)))
+
+    if budget:
+        cost_block = budget["costs"]["one_time_cost"]
+        k80 = cost_block["contingency"]["p80"]["value"]
+        subset = "" if shown == trials else f"the first {shown:,} of {trials:,} trials"
+        add("budget-s-curve", "Cumulative distribution of the one-time cost with the base case and P80",
+            f"S-curve of the one-time cost: the share of trials whose one-time cost is at or below each amount, "
+            f"drawn from {subset or f'all {trials:,} trials'}. The grey line is the base case "
+            f"({amount(cost_block['base'])} {currency}), the dashed and dash-dotted lines are P50 and P80; the "
+            f"arrow from the base case to P80 is the contingency to P80"
+            + (f" ({amount(k80)} {currency})" if k80 is not None else "") + ". P50, P80 and the share within "
+            f"the base case are the summary's, over all {trials:,} trials. The axis runs from P0.2 to P99 of the "
+            f"one-time cost (P95 is in the table above).",
+            charts.budget_s_curve(sample["one_time_cost"], cost_block, currency, subset))
+        add("go-live", "Histogram of the go-live month with the plan and P80",
+            f"The month in which the system goes live, over all {trials:,} trials (each bar drawn over its "
+            f"month, so everything left of a line at month D is live by D). Hatched bars are later than the "
+            f"plan (the base case's month {budget['go_live']['planned']:g}); the dashed line is P80.",
+            charts.go_live_histogram(acc.histograms["go_live_month"].counts, budget["go_live"]))
+        points = min(shown, JOINT_POINTS)
+        dots = (f"the first {points:,} of {trials:,} trials" if points < trials else
+                f"all {trials:,} trials" if trials > 1 else "the run's only trial")
+        level = f"{budget['joint']['level'] * 100:g} %"
+        add("joint", "One-time cost against go-live month with the joint frontier",
+            f"One-time cost against go-live month, one dot per trial ({dots}), each drawn within the month "
+            f"it goes live. The step line is the {level} frontier over all {trials:,} trials: live by month D "
+            f"(a point on the line, or left of it) and within budget B(D) (on the line or below it) together "
+            f"in {level} of trials. The diamond is the base case (its cost by the planned month); the dashed "
+            f"and dotted lines are the P80 one-time cost and the P80 go-live month, each on its own.",
+            charts.joint_chart(sample["one_time_cost"][:points], sample["go_live_month"][:points], budget,
+                               currency, dots))
 
     add("npv-histogram", "Histogram of NPV",
         f"Distribution of NPV over {shown:,} trials. Losses are hatched; the thick line is break-even; "
@@ -350,8 +515,15 @@ def result_report(path: Path, correlation_repairs_made=None) -> Report:
     by_stem = {c.stem: c for c in built}
     body = [
         heading(f"Risk report: {scenario.name}"),
-        paragraph(scenario.description.strip(), "lead"), described, headline(summary, currency),
-        section("Net present value", figure(by_stem["npv-histogram"]), figure(by_stem["s-curves"])),
+        paragraph(scenario.description.strip(), "lead"), described,
+        section("Budget and date", budget_headline(budget, currency),
+                budget_tables(budget, currency, {stem: figure(by_stem[stem])
+                                                 for stem in ("budget-s-curve", "go-live", "joint")}))
+        if budget else paragraph("No budget and date section: this file was written before simengine stored "
+                                 + ", ".join(absent or ["the base case"])
+                                 + "; run the scenario again to get it.", "note"),
+        section("Net present value", headline(summary, currency), figure(by_stem["npv-histogram"]),
+                figure(by_stem["s-curves"])),
         section("Payback and cash position", figure(by_stem["payback"]),
                 figure(by_stem["cash-fan"]) if "cash-fan" in by_stem else fan_note),
         section("What drives the result", figure(by_stem["tornado"]) if "tornado" in by_stem else tornado_note),

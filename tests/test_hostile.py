@@ -205,6 +205,42 @@ def test_chart_text_is_never_mathtext():
     assert all(not t.get_parse_math() and not t.get_usetex() for t in texts)
 
 
+@pytest.mark.parametrize("which", ["run", "report"])
+def test_the_budget_and_date_section_shows_the_currency_as_text(pages, which):
+    """The budget and date section (first on the page) names the currency in its headline,
+    table headers and captions: verbatim, as text."""
+    currency = "EUR " + HOSTILE + " " + BAD_MATH
+    text = "".join(Page(pages[which]).text)
+    assert text.index("Budget and date") < text.index("Net present value")
+    for shown in (f"cost ({currency})", f"contingency over the base case ({currency}, % of base)",
+                  f"budget B(D) for 70 % of both ({currency})", f"NPV ({currency})"):
+        assert shown in text, shown
+    assert re.search(r"one-time cost [\d,]+ " + re.escape(currency) + ", live by month", text)
+
+
+def test_the_budget_charts_draw_the_currency_literally(pages):
+    """The budget charts put the currency in an axis label and the contingency's label."""
+    import numpy as np
+    from matplotlib.text import Text
+
+    from simengine import charts
+    from simengine.output import read_head
+    from simengine.result_file import accumulate_file
+
+    block = accumulate_file(pages["result"])[2].summary()["budget_and_date"]
+    data = read_head(pages["result"], ["one_time_cost", "go_live_month"], TRIALS)
+    months, counts = np.unique(data["go_live_month"], return_counts=True)
+    for fig, currency_shown in (
+            (charts.budget_s_curve(data["one_time_cost"], block["costs"]["one_time_cost"], BAD_MATH), True),
+            (charts.joint_chart(data["one_time_cost"], data["go_live_month"], block, BAD_MATH,
+                                r"the first $\alpha$ trials"), True),
+            (charts.go_live_histogram(dict(zip(months.astype(int).tolist(), counts.tolist())), block["go_live"]),
+             False)):
+        assert charts.png_bytes(fig).startswith(b"\x89PNG")  # mathtext would raise on BAD_MATH
+        texts = [t for t in fig.findobj(Text) if t.get_text()]
+        assert all(not t.get_parse_math() and not t.get_usetex() for t in texts)
+        assert any(BAD_MATH in t.get_text() for t in texts) == currency_shown
+
 
 def test_a_share_of_zero_shows_its_bound_instead_of_failing(pages):
     """A and B differ only in name, so A never has the higher NPV: that 0 has no standard

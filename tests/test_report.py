@@ -17,7 +17,9 @@ from simengine.report import payback_shares, result_report
 from simengine.result_file import accumulate_file
 from simengine.runner import run
 
-CHARTS = ("npv-histogram", "s-curves", "payback", "cash-fan", "tornado")
+#: The budget and date charts come first, as their section does.
+BUDGET_CHARTS = ("budget-s-curve", "go-live", "joint")
+CHARTS = (*BUDGET_CHARTS, "npv-histogram", "s-curves", "payback", "cash-fan", "tornado")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -49,7 +51,9 @@ def test_a_report_builds_for_every_bundled_scenario(bundled, tmp_path, name):
     for stem in expected:
         assert f'<figure id="{stem}">' in html
     assert "Summary with Monte Carlo standard errors" in html and "Inputs as sampled" in html
-    assert html.count("<table>") == 3  # metrics, probabilities, inputs
+    # budget and date: costs, contingency, go-live, frontier, NPV; then metrics, probabilities, inputs
+    assert html.count("<table>") == 8
+    assert html.index("<h2>Budget and date</h2>") < html.index("<h2>Net present value</h2>")
     assert sc.name in html and "P(NPV &lt; 0)" in html and " ± " in html
     for path in written[1:]:
         width, height = png_size(path.read_bytes())
@@ -315,3 +319,155 @@ def test_run_repair_correlations_report_shows_the_repair(tmp_path):
                                      str(tmp_path / "s.parquet"), "--repair-correlations", "--report", "--quiet"])
     assert done.exit_code == 0, done.output
     assert "Correlations repaired" in (tmp_path / "s.html").read_text(encoding="utf-8")
+
+
+# --- budget and date ---------------------------------------------------------------------------
+
+def section_html(html: str, title: str) -> str:
+    """One <section> of the page, by its heading."""
+    start = html.index(f"<section><h2>{title}</h2>")
+    return html[start:html.index("</section>", start)]
+
+
+def test_the_budget_and_date_section_comes_first_and_holds_the_summary(tmp_path, monkeypatch):
+    """The section is the page's first, its figures are the JSON summary's (`simengine summarize
+    --json` of the same file), its three charts are embedded in it, and --png-dir writes them."""
+    import simengine.report as report
+
+    from simengine import charts
+    from simengine.result_file import summarize_file
+
+    monkeypatch.setattr(report, "JOINT_POINTS", 1000)
+    joint = capture(monkeypatch, "joint_chart")
+    s_curve = capture(monkeypatch, "budget_s_curve")
+    result = tmp_path / "bb.parquet"
+    run(bundled_scenario("crm_upgrade_big_bang"), trials=6000, seed=7, out=result)
+    block = summarize_file(result)["budget_and_date"]
+    done = CliRunner().invoke(main, ["report", str(result), "--png-dir", str(tmp_path / "png")])
+    assert done.exit_code == 0, done.output
+    html = (tmp_path / "bb.html").read_text(encoding="utf-8")
+    assert re.findall(r"<h2>([^<]*)</h2>", html)[0] == "Budget and date"
+    assert html.index("<h2>Budget and date</h2>") < html.index('<figure id="npv-histogram">')
+    part = section_html(html, "Budget and date")
+    for stem in BUDGET_CHARTS:
+        assert f'<figure id="{stem}"><img src="data:image/png;base64,' in part
+        width, height = png_size((tmp_path / "png" / f"{stem}.png").read_bytes())
+        assert 800 <= width <= 2000 and 300 <= height <= 1400, (stem, width, height)
+
+    cost = block["costs"]["one_time_cost"]
+    p80 = cost["p80"]
+    assert f"<td>{p80['value']:,.0f}<span class=\"se\">± {p80['se']:,.0f}</span></td>" in part
+    assert f"<td class=\"text\">one-time cost</td><td>{cost['base']:,.0f}</td>" in part
+    k = cost["contingency"]["p80"]
+    assert f"{k['value']:,.0f} ({k['share_of_base'] * 100:+.1f} %)" in part
+    g = block["go_live"]
+    assert (f"<td class=\"text\">months from the start</td><td>{g['planned']:g}</td><td>{g['p50']['value']:g}</td>"
+            f"<td>{g['p80']['value']:g}</td><td>{g['p90']['value']:g}</td>") in part
+    assert f"{g['contingency_months']['p80']['value']:g} months" in part
+    reached = [p for p in block["joint"]["frontier"] if p["budget"]["value"] is not None]
+    assert reached and any(p["budget"]["value"] is None for p in block["joint"]["frontier"])
+    for p in block["joint"]["frontier"]:
+        month = f"{p['go_live_month']:g}" + (" (plan)" if p["go_live_month"] == g["planned"] else "")
+        budget = p["budget"]
+        if budget["value"] is None:
+            shown = budget["note"]
+        else:
+            se = budget["se"]
+            shown = f"{budget['value']:,.0f}" + (f"<span class=\"se\">± {se:,.0f}</span>" if se is not None else "")
+        live_by = report.probability_estimate(p["p_live_by"])
+        assert f"<td class=\"text\">{month}</td><td>{live_by}</td><td>{shown}</td>" in part
+    npv = block["npv"]
+    assert f"<td>{npv['base']:,.0f}</td>" in part
+    assert f"{npv['cost_of_risk']['value']:,.0f} ± {npv['cost_of_risk']['se']:,.0f}" in part
+    assert f"That cost is enough in {report.probability_in_trials(cost['p_base_enough'])}" in part
+
+    # the charts draw the same figures: the frontier as steps over every trial, the subset named
+    (fig,) = joint
+    ax = fig.axes[0]
+    (frontier,) = [line for line in ax.get_lines() if line.get_label().startswith("budget B(D)")]
+    scale = 1e6
+    np.testing.assert_allclose(frontier.get_xdata()[:-1], [p["go_live_month"] for p in reached])
+    np.testing.assert_allclose(frontier.get_ydata()[:-1] * scale, [p["budget"]["value"] for p in reached])
+    assert frontier.get_drawstyle() == "steps-post"
+    (dots,) = ax.collections
+    assert dots.get_offsets().shape == (1000, 2)
+    texts = " ".join(chart_texts(fig))
+    assert "one dot per trial: the first 1,000 of 6,000 trials" in texts
+    assert "one dot per trial (the first 1,000 of 6,000 trials)" in part
+    (curve,) = s_curve
+    texts = " ".join(chart_texts(curve))
+    assert f"contingency to P80: {k['value']:,.0f} EUR ({k['share_of_base'] * 100:+.1f} % of the base)" in texts
+    assert f"P80 = {p80['value'] / scale:,.2f}" in texts
+    lines = {line.get_label(): line.get_xdata()[0] * scale for line in curve.axes[0].get_lines()}
+    assert lines[f"P80 = {p80['value'] / scale:,.2f}"] == pytest.approx(p80["value"])
+    assert charts.signed_percent(0.0) == "0 %" and charts.signed_percent(1e-6) == "+0.0001 %"
+
+
+def test_go_live_histogram_counts_every_trial(tmp_path, monkeypatch):
+    made = capture(monkeypatch, "go_live_histogram")
+    result = tmp_path / "bb.parquet"
+    run(bundled_scenario("crm_upgrade_big_bang"), trials=3000, seed=2, out=result)
+    result_report(result)
+    go_live = read_head(result, ["go_live_month"], 3000)["go_live_month"]
+    (fig,) = made
+    bars = [p for c in fig.axes[0].containers for p in c.patches]
+    drawn = {round(p.get_x() + p.get_width() / 2 + 0.5): p.get_height() for p in bars}
+    months, counts = np.unique(go_live, return_counts=True)
+    for month, count in zip(months, counts):
+        if month in drawn:
+            assert drawn[month] == pytest.approx(count / 3000)
+    assert sum(drawn.values()) >= 0.999
+
+
+def test_budget_and_date_without_uncertainty(bundled, tmp_path):
+    """deterministic_example has no uncertainty: no contingency, the base case is enough in
+    every trial (shown with its bound, never "100.0 %"), and every chart draws one value."""
+    result = tmp_path / "d.parquet"
+    run(bundled["deterministic_example"], trials=200, seed=1, out=result)
+    report = result_report(result)
+    part = section_html(report.html, "Budget and date")
+    every = "every trial (above 98.5 % at 95 % confidence)"
+    assert "<td class=\"text\">one-time cost</td><td>180,000</td>" in part
+    assert part.count(f"<td>{every}</td>") == 2 + 1 + 1  # both costs, on plan, live by month 6
+    assert "<td>0 (0 %)<span class=\"se\">± 0</span></td>" in part
+    assert "<td>0 months</td>" in part
+    assert f"That cost is enough in {every}" in part
+    assert [c.stem for c in report.charts][:3] == list(BUDGET_CHARTS)
+    for chart in report.charts[:3]:
+        assert png_size(chart.png)[0] >= 800
+
+
+def test_budget_charts_draw_a_single_trial(bundled, tmp_path):
+    """A one-trial run: one point, one bar, one frontier month, no crash."""
+    from simengine import charts
+
+    result = tmp_path / "one.parquet"
+    run(bundled["deterministic_example"], trials=1, seed=1, out=result)
+    report = result_report(result)
+    assert "the run&#x27;s only trial" in section_html(report.html, "Budget and date")
+    block = accumulate_file(result)[2].summary()["budget_and_date"]
+    one, six = np.array([180_000.0]), np.array([6.0])
+    for fig in (charts.budget_s_curve(one, block["costs"]["one_time_cost"], "EUR"),
+                charts.go_live_histogram({6: 1}, block["go_live"]),
+                charts.joint_chart(one, six, block, "EUR"),
+                charts.joint_chart(np.empty(0), np.empty(0), block, "EUR")):
+        assert charts.png_bytes(fig).startswith(PNG_SIGNATURE)
+
+
+def test_a_file_from_before_the_costs_existed_reports_without_budget_and_date(tmp_path):
+    """A 0.3.0 file has no one_time_cost: the section is left out with a one-line note, and the
+    summary says which metric the file lacks."""
+    import pyarrow.parquet as pq
+
+    result = tmp_path / "new.parquet"
+    run(bundled_scenario("crm_new_small_firm"), trials=500, seed=1, out=result)
+    table = pq.read_table(result)
+    meta = pq.ParquetFile(result).metadata.metadata
+    old = tmp_path / "old.parquet"
+    pq.write_table(table.drop_columns(["one_time_cost"]).replace_schema_metadata(meta), old)
+    report = result_report(old)
+    assert "<h2>Budget and date</h2>" not in report.html
+    assert ("No budget and date section: this file was written before simengine stored one_time_cost; "
+            "run the scenario again to get it.") in report.html
+    assert "Not in this file (written before simengine had them): one_time_cost." in report.html
+    assert [c.stem for c in report.charts] == [c for c in CHARTS if c not in BUDGET_CHARTS]
