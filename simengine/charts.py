@@ -598,13 +598,20 @@ def joint_chart(cost: np.ndarray, go_live: np.ndarray, block: dict, currency: st
             markeredgewidth=1.5, linestyle="none", zorder=6,
             label=f"base case: {base_cost / scale:,.2f} by month {plan:g};\nboth hold in "
                   f"{in_trials(together, sep=chr(10))}")
+    chosen = joint.get("chosen")
+    if chosen is not None:
+        ax.plot([chosen["go_live_month"]], [chosen["budget"] / scale], marker="*", markersize=16, color=ORANGE,
+                markeredgecolor=BLACK, linestyle="none", zorder=7,
+                label=f"decision: {chosen['budget'] / scale:,.2f} by month {chosen['go_live_month']:g};\n"
+                      f"both hold in {in_trials(chosen['probability'], sep=chr(10))}")
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_xlabel("months from the start of the project (each dot drawn within the month it goes live)")
     ax.set_ylabel(money_label("one-time cost", currency, unit))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.2f}"))
     ax.xaxis.set_minor_locator(MultipleLocator(1))
     # the cost axis shows the dots up to their P99.5 and every mark; a far tail is counted, not drawn
-    marks = [base_cost, *([p80_cost] if p80_cost is not None else []), *(b for _, b in reached)]
+    marks = [base_cost, *([p80_cost] if p80_cost is not None else []), *(b for _, b in reached),
+             *([chosen["budget"]] if chosen is not None else [])]
     top = max([*(np.quantile(cost, [0.995]) if cost.size else []), *marks])
     bottom = min([*(cost.min(initial=top),), *marks])
     above = int(np.count_nonzero(cost > top))

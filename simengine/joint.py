@@ -45,8 +45,11 @@ def needed_ranks(n: int, p: float) -> tuple[int, int, int]:
 class JointFrontier:
     """The joint budget-and-date figures of a run, streamed block by block in trial order."""
 
-    def __init__(self, base_cost: float, plan: float, level: float = JOINT_LEVEL):
+    def __init__(self, base_cost: float, plan: float, level: float = JOINT_LEVEL,
+                 chosen: tuple[float, float] | None = None):
         self.base_cost, self.plan, self.level = float(base_cost), float(plan), level
+        #: the decision's budget and date (decision.budget_max, go_live_month_max), when both are set
+        self.chosen = (float(chosen[0]), float(chosen[1])) if chosen is not None else None
         self.trials = 0
         self.pairs: list[np.ndarray] | None = []  # (2, k) blocks of (cost, go-live) until the pilot ends
         self.months: tuple[float, ...] = ()
@@ -85,9 +88,10 @@ class JointFrontier:
             x = np.sort(costs_by_month(cost, go_live, month))
             lows = [x[max(0, math.floor((p - delta) * n) - 1)]]
             highs = [x[min(n - 1, math.ceil((p + delta) * n))]]
-            if month == self.plan:
-                lows.append(self.base_cost)
-                highs.append(self.base_cost)
+            for cost_anchor, month_anchor in self._anchors():
+                if month == month_anchor:
+                    lows.append(cost_anchor)
+                    highs.append(cost_anchor)
             self.bands[month] = Bands(lows, highs)
             self.bands[month].add(x)
 
@@ -104,6 +108,11 @@ class JointFrontier:
             self.bands[month] = Bands([-math.inf], [math.inf])
             self.bands[month].add(costs_by_month(cost, go_live, month))
 
+    def _anchors(self) -> list[tuple[float, float]]:
+        """(cost, month) pairs whose joint count is kept exactly: the base case and plan, and
+        the decision's budget and date."""
+        return [(self.base_cost, self.plan)] + ([self.chosen] if self.chosen is not None else [])
+
     def _pilot_pairs(self) -> tuple[np.ndarray, np.ndarray]:
         both = np.concatenate(self.pairs, axis=1) if self.pairs else np.empty((2, 0))
         return both[0], both[1]
@@ -111,13 +120,14 @@ class JointFrontier:
     def _choose_months(self, go_live: np.ndarray) -> tuple[float, ...]:
         """The plan, and the go-live months from the earliest to P99, at most MAX_MONTHS of
         them (evenly spaced when there are more)."""
+        anchors = {month for _, month in self._anchors()}
         if go_live.size == 0:
-            return (self.plan,)
+            return tuple(sorted(anchors))
         low, high = float(go_live.min()), float(np.quantile(go_live, 0.99, method="inverted_cdf"))
         months = np.arange(low, high + 1.0)
         if months.size > MAX_MONTHS:
             months = np.unique(np.round(np.linspace(low, high, MAX_MONTHS)))
-        return tuple(sorted({float(m) for m in months} | {self.plan}))
+        return tuple(sorted({float(m) for m in months} | anchors))
 
     # --- results ---------------------------------------------------------------------------
     def _order_statistic(self, month: float, rank: int) -> float | None:
@@ -154,6 +164,13 @@ class JointFrontier:
                 se = (ends[1] - ends[0]) / (2.0 * Z95) if None not in ends and n > 1 else None
                 point["budget"] = estimate(value, se)
             frontier.append(point)
-        together = self._at_most(self.plan, self.base_cost)
-        return {"level": self.level, "trials": n, "frontier": frontier,
-                "base_and_plan": probability(together, n) if together is not None else estimate(None, None)}
+        def both(cost: float, month: float) -> dict:
+            count = self._at_most(month, cost)
+            return probability(count, n) if count is not None else estimate(None, None)
+
+        out = {"level": self.level, "trials": n, "frontier": frontier,
+               "base_and_plan": both(self.base_cost, self.plan)}
+        if self.chosen is not None:
+            budget, month = self.chosen
+            out["chosen"] = {"budget": budget, "go_live_month": month, "probability": both(budget, month)}
+        return out

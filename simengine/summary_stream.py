@@ -310,7 +310,10 @@ class StreamingSummary:
         self.base = base
         anchors = {m: (base[m],) for m in ANCHORED} if base is not None else {}
         level = getattr(decision, "joint_confidence", None) or JOINT_LEVEL
-        self.joint = JointFrontier(base["one_time_cost"], base["go_live_month"], level) if base is not None else None
+        budget, date = getattr(decision, "budget_max", None), getattr(decision, "go_live_month_max", None)
+        chosen = (budget, date) if budget is not None and date is not None else None
+        self.joint = (JointFrontier(base["one_time_cost"], base["go_live_month"], level, chosen)
+                      if base is not None else None)
         self.trials = 0
         self.metrics = {m: ContinuousMetric(m, anchors.get(m, ())) for m in CONTINUOUS}
         self.histograms = {m: HistogramMetric(m) for m in HISTOGRAMS}

@@ -139,6 +139,10 @@ def budget_lines(block: dict, currency: str) -> list[str]:
                                           for p in shown) + ("; ..." if len(reachable) > len(shown) else ""))
         else:
             lines.append(f"  (no month in the run is reached by {level} of trials)")
+        chosen = joint.get("chosen")
+        if chosen is not None:
+            lines.append(f"  the decision's budget {fmt_value(chosen['budget'], 'money')} by month "
+                         f"{chosen['go_live_month']:g}: both hold in {fmt_probability(chosen['probability'])}")
     npv = block["npv"]
     lines.append(f"Spreadsheet NPV (base case) {fmt_value(npv['base'], 'money')} {currency}; simulated mean "
                  f"{fmt_value(npv['mean']['value'], 'money')}, median {fmt_value(npv['p50']['value'], 'money')}: "

@@ -228,3 +228,25 @@ def test_every_bundled_base_case_by_its_rule(bundled):
         base = base_case(sc)
         assert base["one_time_cost"] == pytest.approx(one_time, rel=1e-12), name
         assert base["go_live_month"] == math.ceil(planned + delta), name
+
+
+@pytest.mark.parametrize("trials", [20_000, 3 * BLOCK_SIZE + 5])
+def test_the_decisions_budget_and_date_together_are_counted_exactly(trials):
+    """With decision.budget_max and go_live_month_max both set, the joint block gives the
+    exact share of trials within both (before and after the pilot's end)."""
+    from support import metrics_of, scenario
+
+    sc = scenario(schedule={"planned_months": 10, "delay_months": {"dist": "uniform", "min": 0, "max": 6}},
+                  costs={"kit": {"timing": "upfront", "amount": {"dist": "uniform", "min": 100, "max": 200},
+                                 "overrun": False}},
+                  decision={"budget_max": 170, "go_live_month_max": 14})
+    acc = StreamingSummary(sc.decision, pilot=BLOCK_SIZE, base=base_case(sc))
+    m = metrics_of(sc, trials, 2)
+    block = np.vstack([m[name] if name in m else np.full(trials, np.nan) for name in METRICS])
+    acc.add(block)
+    acc.finish()
+    chosen = acc.summary()["budget_and_date"]["joint"]["chosen"]
+    want = np.count_nonzero((m["one_time_cost"] <= 170) & (m["go_live_month"] <= 14)) / trials
+    assert chosen["budget"] == 170 and chosen["go_live_month"] == 14
+    assert chosen["probability"]["value"] == want
+    assert abs(want - 0.7 * (4 / 6)) < 5 * math.sqrt(0.47 * 0.53 / trials)  # independent: 0.7 x 4/6
