@@ -149,6 +149,11 @@ def budget_lines(block: dict, currency: str) -> list[str]:
                  f"the cost of risk is {fmt_value(npv['cost_of_risk']['value'], 'money')}"
                  + (f" (±{fmt_value(npv['cost_of_risk']['se'], 'money', se=True)})"
                     if npv["cost_of_risk"]["se"] is not None else ""))
+    if "roi" in block:
+        roi, payback = block["roi"], block["payback_months"]
+        lines.append(f"  spreadsheet ROI {fmt_value(roi['base'], 'percent')} (simulated median "
+                     f"{fmt_value(roi['p50']['value'], 'percent')}); payback month {fmt_value(payback['base'], 'months')} "
+                     f"(simulated median {fmt_value(payback['p50']['value'], 'months')})")
     return lines
 
 

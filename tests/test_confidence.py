@@ -67,6 +67,8 @@ def test_figures_equal_direct_computations_on_a_random_scenario(bundled):
     g80 = np.sort(g)[int(np.ceil(0.8 * n)) - 1]
     assert block["go_live"]["contingency_months"]["p80"]["value"] == g80 - base["go_live_month"]
     assert block["npv"]["cost_of_risk"]["value"] == pytest.approx(base["npv"] - m["npv"].mean(), rel=1e-9)
+    assert block["roi"]["base"] == base["roi"] and block["roi"]["p50"] == result.summary["metrics"]["roi"]["p50"]
+    assert block["payback_months"]["base"] == base["payback_months"]
 
 
 @pytest.mark.parametrize("trials", [BLOCK_SIZE - 7, 3 * BLOCK_SIZE + 11])
@@ -104,6 +106,7 @@ def test_the_cli_prints_budget_and_date_first_and_in_json():
     body = res.stdout.splitlines()
     assert body[2].startswith("Budget and date (base case: every driver at its most likely value")
     assert any(line.startswith("Spreadsheet NPV (base case) 2,696,407 EUR") for line in body)
+    assert any(line.startswith("  spreadsheet ROI ") and "payback month 34.0" in line for line in body)
     data = json.loads(CliRunner().invoke(main, ["run", "crm_upgrade_big_bang", "-n", "3000", "--summary-only",
                                                 "--json"]).stdout)
     block = data["budget_and_date"]
