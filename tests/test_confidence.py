@@ -253,3 +253,12 @@ def test_the_decisions_budget_and_date_together_are_counted_exactly(trials):
     assert chosen["budget"] == 170 and chosen["go_live_month"] == 14
     assert chosen["probability"]["value"] == want
     assert abs(want - 0.7 * (4 / 6)) < 5 * math.sqrt(0.47 * 0.53 / trials)  # independent: 0.7 x 4/6
+
+
+def test_the_budget_block_is_bit_identical_across_threads_and_chunk_sizes(bundled):
+    sc = bundled["crm_upgrade_phased"]
+    trials = 2 * BLOCK_SIZE + 999
+    blocks = [json.dumps(run(sc, trials=trials, seed=6, out=None, threads=threads, chunk_size=chunk)
+                         .summary["budget_and_date"])
+              for threads, chunk in ((1, 65_536), (2, 10_000), (2, 131_072))]
+    assert blocks[0] == blocks[1] == blocks[2]
