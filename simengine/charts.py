@@ -523,7 +523,7 @@ def go_live_histogram(counts: dict, date: dict) -> Figure:
         if side.any():
             ax.bar(months[side] - 0.5, share[side], width=0.9, edgecolor="white", linewidth=0.3, **style)
     ax.axvline(planned, color=BLACK, linewidth=2.0,
-               label=f"planned (base case): live by month {planned:g}; on plan in "
+               label=f"base-case go-live (the plan): month {planned:g}; on or before it in "
                      f"{in_trials(date['p_on_plan'], sep=chr(10))}")
     if p80 is not None:
         k = date["contingency_months"]["p80"]["value"]
@@ -537,7 +537,7 @@ def go_live_histogram(counts: dict, date: dict) -> Figure:
     ax.xaxis.set_minor_locator(MultipleLocator(1))
     ax.set_xlabel("months from the start of the project (each bar: the month in which the system goes live)")
     ax.set_ylabel("share of trials")
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0 if share.max(initial=0) >= 0.1 else 1))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))  # as many decimals as the ticks need
     ax.set_title("Go-live month: when the system will be live")
     fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2, frameon=False)
     return fig

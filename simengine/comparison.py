@@ -105,10 +105,22 @@ def compare(a: Scenario, b: Scenario, *, trials: int, seed: int, threads: int | 
         "p_a_beats_b_npv": probability(wins.npv_a_higher, n),
         "p_a_pays_back_earlier": probability(wins.payback_a_earlier, n),
         "p_b_pays_back_earlier": probability(wins.payback_b_earlier, n),
+        "warnings": comparability_warnings(a, b),
         "delta_paired": paired,
         "delta_levels": level_differences(sa, sb),
         "inputs_differ": differing_inputs(a, b),
     }
+
+
+def comparability_warnings(a: Scenario, b: Scenario) -> list[str]:
+    """What makes A's and B's figures measure different things (the comparison still runs)."""
+    out = []
+    if a.horizon_months != b.horizon_months:
+        out.append(f"A and B have different horizons ({a.horizon_months} and {b.horizon_months} months): NPV, "
+                   "total cost and payback (and who pays back first) are measured over different windows")
+    if a.currency != b.currency:
+        out.append(f"A and B are in different currencies ({a.currency} and {b.currency}): money is not converted")
+    return out
 
 
 def difference(x: dict, y: dict) -> dict:

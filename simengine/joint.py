@@ -118,15 +118,22 @@ class JointFrontier:
         return both[0], both[1]
 
     def _choose_months(self, go_live: np.ndarray) -> tuple[float, ...]:
-        """The plan, and the go-live months from the earliest to P99, at most MAX_MONTHS of
-        them (evenly spaced when there are more)."""
+        """The months of the frontier: every month from the one before the earliest that can
+        reach the level (with five standard errors to spare, so the true earliest is never
+        missed) for MAX_MONTHS months, the 99th percentile of go-live if later, and the plan and
+        the decision's date."""
         anchors = {month for _, month in self._anchors()}
         if go_live.size == 0:
             return tuple(sorted(anchors))
-        low, high = float(go_live.min()), float(np.quantile(go_live, 0.99, method="inverted_cdf"))
-        months = np.arange(low, high + 1.0)
-        if months.size > MAX_MONTHS:
-            months = np.unique(np.round(np.linspace(low, high, MAX_MONTHS)))
+        n = go_live.size
+        values, counts = np.unique(go_live, return_counts=True)
+        share = np.cumsum(counts) / n
+        margin = 5.0 * math.sqrt(self.level * (1.0 - self.level) / n)
+        reachable = values[share >= self.level - margin]
+        high = float(np.quantile(go_live, 0.99, method="inverted_cdf"))
+        first = float(reachable[0]) if reachable.size else high
+        start = max(float(values[0]), first - 1.0)
+        months = set(np.arange(start, min(high, start + MAX_MONTHS - 1) + 1.0).tolist()) | {high}
         return tuple(sorted({float(m) for m in months} | anchors))
 
     # --- results ---------------------------------------------------------------------------

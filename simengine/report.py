@@ -290,7 +290,7 @@ def budget_headline(block: dict, currency: str) -> str:
     if p80 is not None:
         k = date["contingency_months"]["p80"]["value"]
         share = "" if k80["share_of_base"] is None else f", {charts.signed_percent(k80['share_of_base'])}"
-        lines.append(f"To be 80 % sure: budget {amount(p80)} {currency}, the base case plus a contingency of "
+        lines.append(f"To be 80 % sure of each on its own: budget {amount(p80)} {currency}, the base case plus a contingency of "
                      f"{amount(k80['value'])}{share}; and plan to be live by month {month_text(date['p80']['value'])}, "
                      f"{month_text(k)} months of schedule contingency after the plan.")
     level = f"{joint['level'] * 100:g} %"
@@ -302,10 +302,14 @@ def budget_headline(block: dict, currency: str) -> str:
         at_p80 = [p for p in reached if p["go_live_month"] == date["p80"]["value"] and p is not first]
         if at_p80:
             text += f", {amount(at_p80[0]['budget']['value'])} if live by month {at_p80[0]['go_live_month']:g}"
-        lines.append(text + "; the frontier below gives every month.")
+        lines.append(text + "; the frontier below gives the months around it.")
     else:
         lines.append(f"No go-live month in the run is reached by {level} of trials: no budget makes both "
                      f"{level} sure.")
+    chosen = joint.get("chosen")
+    if chosen is not None:
+        lines.append(f"The decision's budget {amount(chosen['budget'])} {currency} and date (live by month "
+                     f"{chosen['go_live_month']:g}) hold together in {probability_in_trials(chosen['probability'])}.")
     return '<div class="headline">' + "".join(paragraph(x) for x in lines) + "</div>"
 
 
@@ -333,7 +337,7 @@ def budget_tables(block: dict, currency: str, figures: dict[str, str] | None = N
                          for name, c in block["costs"].items() if name in labels])
     g = block["go_live"]
     k = g["contingency_months"][f"p{FUNDED_LEVEL}"]["value"]
-    date = table(["go-live month", "planned (base case)", *(f"P{p}" for p in DATE_LEVELS),
+    date = table(["go-live month", "base case (the plan)", *(f"P{p}" for p in DATE_LEVELS),
                   "P(on or before plan)", f"schedule contingency to P{FUNDED_LEVEL}"],
                  [["months from the start", month_text(g["planned"]), *(month_text(g[f"p{p}"]["value"])
                                                                          for p in DATE_LEVELS),

@@ -123,20 +123,24 @@ def budget_lines(block: dict, currency: str) -> list[str]:
         return "never" if x is None else f"{x:g}"
 
     months = " / ".join(f"P{p} {month(g[f'p{p}']['value'])}" for p in DATE_LEVELS)
-    lines.append(f"Go-live month: planned (base case) {g['planned']:g}; {months}; "
-                 f"on or before plan: {fmt_probability(g['p_on_plan'])}")
+    lines.append(f"Go-live month: base case (the plan) {g['planned']:g}; {months}; "
+                 f"on or before it: {fmt_probability(g['p_on_plan'])}")
     k = g["contingency_months"][f"p{FUNDED_LEVEL}"]
     lines.append(f"  schedule contingency to P{FUNDED_LEVEL}: {month(k['value'])} months")
     joint = block.get("joint")
     if joint is not None:
         level = f"{joint['level'] * 100:g}%"
-        lines.append(f"Budget and date together: base cost by the planned month in "
-                     f"{fmt_probability(joint['base_and_plan'])} of trials; to be {level} sure of both, budget")
+        lines.append(f"Budget and date together: base cost and base-case month both hold: "
+                     f"{fmt_probability(joint['base_and_plan'])}; to be {level} sure of both, budget")
         reachable = [p for p in joint["frontier"] if p["budget"]["value"] is not None]
         shown = reachable[:4]
+
+        def budget(p):
+            b = p["budget"]
+            se = f" ±{fmt_value(b['se'], 'money', se=True)}" if b["se"] is not None else ""
+            return f"{fmt_value(b['value'], 'money')}{se} for month {p['go_live_month']:g}"
         if shown:
-            lines.append("  " + "; ".join(f"{fmt_value(p['budget']['value'], 'money')} for month {p['go_live_month']:g}"
-                                          for p in shown) + ("; ..." if len(reachable) > len(shown) else ""))
+            lines.append("  " + "; ".join(budget(p) for p in shown) + ("; ..." if len(reachable) > len(shown) else ""))
         else:
             lines.append(f"  (no month in the run is reached by {level} of trials)")
         chosen = joint.get("chosen")
@@ -299,7 +303,8 @@ def comparison_table(result: dict) -> str:
         se = fmt_value(e["se"], kind, se=True) if e["se"] is not None else "-"
         return f"{fmt_value(e['value'], kind)} ±{se}"
 
-    lines = [f"A: {a['scenario']}", f"B: {b['scenario']}",
+    warnings = [f"Warning: {w}" for w in result.get("warnings", [])]
+    lines = [*warnings, f"A: {a['scenario']}", f"B: {b['scenario']}",
              f"{result['trials']:,} trials each, seed {result['seed']}, common random numbers "
              "(drivers with the same name share their draws)", "",
              f"{'':<28}{'A':>{width}}  {'B':>{width}}"]

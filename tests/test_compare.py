@@ -90,3 +90,18 @@ def test_budget_date_and_tail_differences_and_the_inputs_that_differ():
     assert out["delta_levels"]["cvar5_npv"]["value"] == pytest.approx(
         out["a"]["summary"]["cvar5_npv"]["value"] - out["b"]["summary"]["cvar5_npv"]["value"])
     assert out["a"]["summary"]["budget_and_date"]["go_live"]["planned"] == 8  # ceil(6 + 2): the delay's median
+
+
+def test_a_comparison_across_different_horizons_says_so():
+    from simengine.comparison import compare
+    from simengine.scenario import parse_scenario
+    from simengine.textout import comparison_table
+    from support import BASE
+
+    a = parse_scenario(dict(BASE, horizon_months=36))
+    b = parse_scenario(dict(BASE, horizon_months=60))
+    out = compare(a, b, trials=500, seed=1)
+    assert out["warnings"] == ["A and B have different horizons (36 and 60 months): NPV, total cost and payback "
+                               "(and who pays back first) are measured over different windows"]
+    assert comparison_table(out).startswith("Warning: A and B have different horizons")
+    assert compare(a, a, trials=500, seed=1)["warnings"] == []
