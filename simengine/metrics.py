@@ -152,7 +152,7 @@ METRICS: tuple[Metric, ...] = (
            label="BCR", report_label="benefit-cost ratio", chart_label="BCR (PV of benefits / PV of costs)",
            short="BCR", fmt="ratio", summarized=True, sensitivity=True),
     Metric("irr", unit="share per year", dtype="float64", nullable=True,
-           null_means="no IRR in [-99%, +100%] a month",
+           null_means="no unique IRR in [-99%, +100%] a month",
            label="IRR (annual)", report_label="IRR (annual)", chart_label="IRR (annual)", short="IRR",
            fmt="percent", summarized=True, sensitivity=True),
     Metric("payback_months", unit="months", dtype="int32", nullable=True,

@@ -268,9 +268,24 @@ def _npv_float(cf, i):
 
 
 def _irr(cf):
-    """Annual IRR (1+i)^12 - 1, i the monthly root on [-0.99, 1.0]; or None."""
+    """Annual IRR (1+i)^12 - 1, i the monthly root on [-0.99, 1.0]; or None (also when it is
+    not unique: the flows change sign more than once and their running total does not change
+    sign exactly once)."""
     if all(c == 0 for c in cf):
         return None
+    def sign_changes(values):
+        signs = [v > 0 for v in values if v != 0]
+        return sum(a != b for a, b in zip(signs, signs[1:]))
+
+    if sign_changes(cf) > 1:
+        # Several sign changes: the root is unique only when the running total changes sign
+        # once (Norstrom's criterion); otherwise there is no single IRR.
+        running, totals = Fraction(0), []
+        for c in cf:
+            running += Fraction(c)
+            totals.append(running)
+        if sign_changes(totals) != 1:
+            return None
     f_lo_exact = _npv_exact(cf, IRR_LO_EXACT)
     f_hi_exact = _npv_exact(cf, IRR_HI_EXACT)
     # Exactly zero at an end: that end is the root (lower end checked first,

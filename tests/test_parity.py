@@ -142,3 +142,30 @@ def test_brent_survives_interpolation_denominators_that_underflow(go_live, inflo
         assert abs(monthly - ((1.0 + want) ** (1 / 12) - 1)) <= 1e-9, (monthly, want)
     assert monthly == k.irr_monthly_python(cf, months) or (math.isnan(monthly) and
                                                           math.isnan(k.irr_monthly_python(cf, months)))
+
+
+@pytest.mark.parametrize("wave_cost,unique", [(30_000, True), (3_000_000, False)])
+def test_an_irr_with_several_sign_changes_is_given_only_when_unique(wave_cost, unique):
+    """A rollout wave after go-live makes the flows change sign three times. With a small wave
+    the running total still changes sign once (Norstrom's criterion): one root, found by
+    both implementations. A wave big enough to turn the running total negative again after
+    payback leaves no unique root: the IRR is null in both."""
+    from reference_model import reference_trial
+
+    sc = parse_scenario({
+        "name": "waves", "discount_rate": 0.05, "horizon_months": 48,
+        "schedule": {"planned_months": 6},
+        "costs": {"build": {"timing": "implementation", "amount": 300_000, "overrun": False},
+                  "wave": {"timing": "rollout", "amount": wave_cost, "overrun": False}},
+        "adoption": {"ramp_months": 1, "phases": [{"share": 0.01, "offset_months": 0},
+                                                  {"share": 0.99, "offset_months": 30}]},
+        "benefits": {"streams": {"b": {"amount": 240_000, "scales_with_adoption": False}}}})
+    got = metrics_of(sc, 1, 1)
+    (spec,) = reference_specs(sc, 1, 0, 1)
+    ref = reference_trial(spec)
+    if unique:
+        assert ref["irr"] is not None and math.isfinite(got["irr"][0])
+        got_monthly = (1.0 + got["irr"][0]) ** (1 / 12) - 1
+        assert abs(got_monthly - ((1.0 + ref["irr"]) ** (1 / 12) - 1)) <= 1e-9
+    else:
+        assert ref["irr"] is None and math.isnan(got["irr"][0])

@@ -391,6 +391,8 @@ def trial_python(x, i, cost_timing, cost_from_start, cost_overrun, cost_labor, b
     payback = dpayback = np.nan
     sign = 0.0
     changes = 0
+    cum_sign = 0.0  # sign changes of the running total too (Norstrom's criterion for the IRR)
+    cum_changes = 0
     split = 0
     for t in range(n_months):
         cost = before if t < g_end else after
@@ -417,6 +419,11 @@ def trial_python(x, i, cost_timing, cost_from_start, cost_overrun, cost_labor, b
                 changes += 1
                 split = t
             sign = now
+        if cum != 0.0:
+            now = 1.0 if cum > 0.0 else -1.0
+            if now * cum_sign < 0.0:
+                cum_changes += 1
+            cum_sign = now
         d *= v
 
     npv = benefit_pv - cost_pv
@@ -424,7 +431,11 @@ def trial_python(x, i, cost_timing, cost_from_start, cost_overrun, cost_labor, b
     out[ROI, i] = npv / cost_pv if cost_pv != 0.0 else np.nan
     out[BCR, i] = benefit_pv / cost_pv if cost_pv != 0.0 else np.nan
     irr = np.nan
-    settled = changes == 0  # no sign change: no root (all zero, or one sign throughout)
+    # No sign change: no root (all zero, or one sign throughout). Several (rollout costs after
+    # go-live can dip a month below zero again): the root is still unique when the running
+    # total changes sign once (Norstrom 1972), and Brent's method finds it; otherwise the IRR
+    # is not unique and is null.
+    settled = changes == 0 or (changes > 1 and cum_changes != 1)
     if changes == 1:
         # Start at x = ln(1 + m), the discount rate, inside the bracket.
         start = min(max(math.log1p(m), LOG_IRR_LOW + 0.01), LOG_IRR_HIGH - 0.01)
