@@ -17,29 +17,25 @@ reported as such, never guessed.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .summary import Z95, estimate, probability
+from .summary import Z95, estimate, needed_ranks, probability
+
+if TYPE_CHECKING:
+    from .summary_stream import Bands
 
 #: The confidence level the frontier is drawn at (NASA's joint cost and schedule confidence
 #: level is budgeted at 70 %).
 JOINT_LEVEL = 0.70
 #: At most this many go-live months on the frontier.
 MAX_MONTHS = 24
-BAND_SIGMAS = 7.0
 
 
 def costs_by_month(cost: np.ndarray, go_live: np.ndarray, month: float) -> np.ndarray:
     """x_D: the one-time cost of the trials live by `month`, +inf for the others."""
     return np.where(go_live <= month, cost, np.inf)
-
-
-def needed_ranks(n: int, p: float) -> tuple[int, int, int]:
-    """(lo, rank, hi): the order statistic of level p and its 95 % interval (1-based)."""
-    spread = Z95 * math.sqrt(n * p * (1.0 - p))
-    return (min(n, max(1, math.floor(n * p - spread))), max(1, math.ceil(n * p)),
-            min(n, max(1, math.ceil(n * p + spread))))
 
 
 class JointFrontier:
@@ -76,18 +72,15 @@ class JointFrontier:
 
     def end_pilot(self) -> None:
         """Choose the months and fix their bands from the pilot's pairs, then feed them in."""
-        from .summary_stream import Bands
+        from .summary_stream import Bands, band_around  # (summary_stream imports this module)
 
         cost, go_live = self._pilot_pairs()
         self.pairs = None
         self.months = self._choose_months(go_live)
-        n = cost.size
-        p = self.level
-        delta = BAND_SIGMAS * math.sqrt(p * (1.0 - p) / n) + 2.0 / n
         for month in self.months:
             x = np.sort(costs_by_month(cost, go_live, month))
-            lows = [x[max(0, math.floor((p - delta) * n) - 1)]]
-            highs = [x[min(n - 1, math.ceil((p + delta) * n))]]
+            low, high = band_around(x, self.level)
+            lows, highs = [low], [high]
             for cost_anchor, month_anchor in self._anchors():
                 if month == month_anchor:
                     lows.append(cost_anchor)
@@ -144,15 +137,6 @@ class JointFrontier:
             return None
         return float(bands.values(b)[rank - bands.below[b] - 1])
 
-    def _at_most(self, month: float, value: float) -> int | None:
-        bands = self.bands[month]
-        for b in range(bands.lows.size):
-            if bands.lows[b] == bands.highs[b] == value:
-                return int(bands.below[b]) + bands.values(b).size
-        if bands.lows.size == 1 and bands.lows[0] == -math.inf:
-            return int(np.searchsorted(bands.values(0), value, side="right"))
-        return None
-
     def describe(self, live_by) -> dict:
         """The joint block: P(base cost and plan together), and for each month D the chance of
         being live by D (`live_by(D)`, a count) and the smallest budget reaching the level."""
@@ -172,7 +156,7 @@ class JointFrontier:
                 point["budget"] = estimate(value, se)
             frontier.append(point)
         def both(cost: float, month: float) -> dict:
-            count = self._at_most(month, cost)
+            count = self.bands[month].at_most(cost)
             return probability(count, n) if count is not None else estimate(None, None)
 
         out = {"level": self.level, "trials": n, "frontier": frontier,

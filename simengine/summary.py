@@ -71,18 +71,25 @@ def coverage(defined: int, total: int, percentiles_over_all: bool) -> dict:
     return {"mean_sd": share, "percentiles": (1.0 if total else None) if percentiles_over_all else share}
 
 
+def needed_ranks(n: int, p: float) -> tuple[int, int, int]:
+    """(lo, rank, hi): the rank of percentile p (0..1) among n values and the ends of its
+    distribution-free 95 % order-statistic interval (1-based)."""
+    spread = Z95 * math.sqrt(n * p * (1.0 - p))
+    rank = max(1, math.ceil(n * p))
+    lo = min(n, max(1, math.floor(n * p - spread)))
+    hi = min(n, max(1, math.ceil(n * p + spread)))
+    return lo, rank, hi
+
+
 def percentile_with_se(sorted_x: np.ndarray, p: float) -> tuple[float, float]:
     """Percentile p (0..1, inverted-CDF definition) of sorted data and its order-statistic SE."""
     n = sorted_x.shape[0]
     if n == 0:
         return math.nan, math.nan
-    rank = max(1, math.ceil(n * p))
+    lo, rank, hi = needed_ranks(n, p)
     value = sorted_x[rank - 1]
     if n == 1:
         return float(value), math.nan  # one value: no standard error
-    spread = Z95 * math.sqrt(n * p * (1.0 - p))
-    lo = min(n, max(1, math.floor(n * p - spread)))
-    hi = min(n, max(1, math.ceil(n * p + spread)))
     with np.errstate(invalid="ignore"):
         se = (sorted_x[hi - 1] - sorted_x[lo - 1]) / (2.0 * Z95)
     return float(value), float(se)

@@ -33,7 +33,8 @@ from . import metrics as registry
 from .kernels.summary_block import block_bands, block_moments
 from .streams import BLOCK_SIZE
 from .joint import JOINT_LEVEL, JointFrontier, costs_by_month
-from .summary import CVAR_ALPHA, PERCENTILES, SUMMARY_METRICS, Z95, coverage, estimate, probability
+from .summary import (CVAR_ALPHA, PERCENTILES, SUMMARY_METRICS, Z95, coverage, estimate, needed_ranks,
+                      probability)
 
 PILOT = 16 * BLOCK_SIZE
 BAND_SIGMAS = 7.0
@@ -85,15 +86,6 @@ class Moments:
         return {"mean": estimate(self.mean, sd / math.sqrt(n)), "sd": estimate(sd, sd_se)}
 
 
-def needed_ranks(n: int, p: float) -> tuple[int, int, int]:
-    """(lo, rank, hi): the percentile's rank and its 95 % order-statistic interval (1-based)."""
-    spread = Z95 * math.sqrt(n * p * (1.0 - p))
-    rank = max(1, math.ceil(n * p))
-    lo = min(n, max(1, math.floor(n * p - spread)))
-    hi = min(n, max(1, math.ceil(n * p + spread)))
-    return lo, rank, hi
-
-
 def percentiles(order_statistic, n: int) -> dict:
     """p5..p95 with their order-statistic standard errors, from `order_statistic(rank)` over n values.
 
@@ -110,6 +102,15 @@ def percentiles(order_statistic, n: int) -> dict:
         se = (order_statistic(hi) - order_statistic(lo)) / (2.0 * Z95) if finite else None
         out[f"p{p}"] = estimate(value, se)
     return out
+
+
+def band_around(sorted_values: np.ndarray, p: float) -> tuple[float, float]:
+    """The pilot's value band for the order statistic of level p: the ranks p +/- BAND_SIGMAS
+    pilot standard errors (and two ranks) of the sorted pilot values."""
+    n = sorted_values.size
+    delta = BAND_SIGMAS * math.sqrt(p * (1.0 - p) / n) + 2.0 / n
+    return (sorted_values[max(0, math.floor((p - delta) * n) - 1)],
+            sorted_values[min(n - 1, math.ceil((p + delta) * n))])
 
 
 class Bands:
@@ -147,6 +148,16 @@ class Bands:
 
     def kept(self) -> int:
         return sum(sum(p.size for p in part) for part in self.parts)
+
+    def at_most(self, value: float) -> int | None:
+        """How many values are <= `value`, exactly, when a band [value, value] was fixed for it
+        (an anchor) or every value is kept; else None."""
+        for b in range(self.lows.size):
+            if self.lows[b] == self.highs[b] == value:
+                return int(self.below[b]) + self.values(b).size
+        if self.lows.size == 1 and self.lows[0] == -math.inf:  # every value kept
+            return int(np.searchsorted(self.values(0), value, side="right"))
+        return None
 
     def find(self, rank: int) -> int | None:
         """A band that holds the rank-th smallest value, or None."""
@@ -194,11 +205,7 @@ class ContinuousMetric:
         if n == 0:
             self.bands = Bands([-math.inf], [math.inf])
             return
-        lows, highs = [], []
-        for p in (q / 100.0 for q in PERCENTILES):
-            delta = BAND_SIGMAS * math.sqrt(p * (1.0 - p) / n) + 2.0 / n
-            lows.append(values[max(0, math.floor((p - delta) * n) - 1)])
-            highs.append(values[min(n - 1, math.ceil((p + delta) * n))])
+        lows, highs = map(list, zip(*(band_around(values, q / 100.0) for q in PERCENTILES)))
         # One band [a, a] per anchor: the count below it and the values equal to it give the
         # exact number of trials at or below a.
         lows += self.anchors
@@ -228,13 +235,10 @@ class ContinuousMetric:
 
     def at_most(self, anchor: float) -> int:
         """How many trials have a value <= `anchor` (one of `anchors`), exactly."""
-        bands = self.bands
-        for b in range(bands.lows.size):
-            if bands.lows[b] == bands.highs[b] == anchor:
-                return int(bands.below[b]) + bands.values(b).size
-        if bands.lows.size == 1 and bands.lows[0] == -math.inf:  # every value kept
-            return int(np.searchsorted(bands.values(0), anchor, side="right"))
-        raise KeyError(f"{self.name}: {anchor} is not an anchor of this metric")
+        count = self.bands.at_most(anchor)
+        if count is None:
+            raise KeyError(f"{self.name}: {anchor} is not an anchor of this metric")
+        return count
 
     def order_statistic(self, rank: int) -> float:
         b = self.bands.find(rank)
