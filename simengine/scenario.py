@@ -10,6 +10,7 @@ the dotted field path.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -639,8 +640,10 @@ def loads_scenario(text: str, repair_correlations: bool = False, source: str = "
         raise ScenarioError(exc.path, exc.problem) from None
 
 
+@functools.lru_cache(maxsize=16)
 def scenario_from_json(text: str) -> Scenario:
-    """Rebuild a scenario from the canonical JSON stored in a result file."""
+    """Rebuild a scenario from the canonical JSON stored in a result file (once per text: the
+    metadata check, the summary, sensitivity and the report each need it; a Scenario is frozen)."""
     data = json.loads(text)
     adoption = data.get("adoption") if isinstance(data, dict) else None
     if isinstance(adoption, dict) and adoption.get("curve") == "bass":
