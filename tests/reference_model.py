@@ -55,6 +55,7 @@ Numerical notes (choices of this witness, not of the contract):
 
 import math
 from fractions import Fraction
+from itertools import accumulate
 
 from scipy.optimize import brentq
 
@@ -269,8 +270,8 @@ def _npv_float(cf, i):
 
 def _irr(cf):
     """Annual IRR (1+i)^12 - 1, i the monthly root on [-0.99, 1.0]; or None (also when it is
-    not unique: the flows change sign more than once and their running total does not change
-    sign exactly once)."""
+    not unique: the flows change sign more than once and their running totals from the start
+    and from the end do not together change sign exactly once)."""
     if all(c == 0 for c in cf):
         return None
     def sign_changes(values):
@@ -278,13 +279,14 @@ def _irr(cf):
         return sum(a != b for a, b in zip(signs, signs[1:]))
 
     if sign_changes(cf) > 1:
-        # Several sign changes: the root is unique only when the running total changes sign
-        # once (Norstrom's criterion); otherwise there is no single IRR.
-        running, totals = Fraction(0), []
-        for c in cf:
-            running += Fraction(c)
-            totals.append(running)
-        if sign_changes(totals) != 1:
+        # Several sign changes: the root is unique only when the running totals from the start
+        # (roots above i = 0) and from the end (roots below it) together change sign exactly
+        # once and the total is not zero (Norstrom's criterion on both sides); otherwise there
+        # is no single IRR.
+        exact = [Fraction(c) for c in cf]
+        heads = list(accumulate(exact))
+        tails = list(accumulate(reversed(exact)))
+        if heads[-1] == 0 or sign_changes(heads) + sign_changes(tails) != 1:
             return None
     f_lo_exact = _npv_exact(cf, IRR_LO_EXACT)
     f_hi_exact = _npv_exact(cf, IRR_HI_EXACT)

@@ -144,6 +144,45 @@ def test_brent_survives_interpolation_denominators_that_underflow(go_live, inflo
                                                           math.isnan(k.irr_monthly_python(cf, months)))
 
 
+def _wave_scenario(build, wave_cost, last_wave_offset):
+    """Build for 6 months, EUR 20,000 a month of benefit from go-live, and a rollout item of
+    which 1 % falls at go-live and 99 % `last_wave_offset` months later (horizon 48)."""
+    return parse_scenario({
+        "name": "waves", "discount_rate": 0.05, "horizon_months": 48,
+        "schedule": {"planned_months": 6},
+        "costs": {"build": {"timing": "implementation", "amount": build, "overrun": False},
+                  "wave": {"timing": "rollout", "amount": wave_cost, "overrun": False}},
+        "adoption": {"ramp_months": 1, "phases": [{"share": 0.01, "offset_months": 0},
+                                                  {"share": 0.99, "offset_months": last_wave_offset}]},
+        "benefits": {"streams": {"b": {"amount": 240_000, "scales_with_adoption": False}}}})
+
+
+@pytest.mark.parametrize("build,wave_cost,offset,sign", [
+    # Never pays back: the running total from the start never changes sign (no rate above 0
+    # solves the equation) and the one from the end changes once: a unique rate below 0.
+    (1_000_000, 100_000, 30, -1),
+    # Pays back, and a last wave in the final month is big enough to make the last flow
+    # negative but not to undo payback: one root above 0 and one below: no unique IRR.
+    (300_000, 500_000, 41, 0),
+])
+def test_an_irr_below_zero_is_unique_when_only_the_tail_totals_change_sign(build, wave_cost, offset, sign):
+    """The uniqueness rule counts the roots on both sides of i = 0 (docs/model.md, the IRR
+    method): the running totals from the start bound the rates above 0, those from the end
+    the rates below it. Kernel and reference agree on the root, or on its absence."""
+    from reference_model import reference_trial
+
+    sc = _wave_scenario(build, wave_cost, offset)
+    got = metrics_of(sc, 1, 1)
+    (spec,) = reference_specs(sc, 1, 0, 1)
+    ref = reference_trial(spec)
+    if sign == 0:
+        assert ref["irr"] is None and math.isnan(got["irr"][0])
+        return
+    assert ref["irr"] is not None and ref["irr"] < 0 and got["irr"][0] < 0
+    got_monthly = (1.0 + got["irr"][0]) ** (1 / 12) - 1
+    assert abs(got_monthly - ((1.0 + ref["irr"]) ** (1 / 12) - 1)) <= 1e-9
+
+
 @pytest.mark.parametrize("wave_cost,unique", [(30_000, True), (3_000_000, False)])
 def test_an_irr_with_several_sign_changes_is_given_only_when_unique(wave_cost, unique):
     """A rollout wave after go-live makes the flows change sign three times. With a small wave

@@ -297,6 +297,29 @@ log_ratio = jit(log_ratio_python)
 irr_newton = jit(irr_newton_python)
 
 
+def tail_sign_changes_python(cf, n_months):
+    """Sign changes of the running totals from the end, `sum(cf[k:])` for k = n-1 down to 0.
+
+    By Descartes' rule on the reversed polynomial (Norstrom's criterion read from the end),
+    they bound the number of IRRs below zero, as the running totals from the start bound
+    those above it.
+    """
+    total = 0.0
+    sign = 0.0
+    changes = 0
+    for t in range(n_months - 1, -1, -1):
+        total += cf[t]
+        if total != 0.0:
+            now = 1.0 if total > 0.0 else -1.0
+            if now * sign < 0.0:
+                changes += 1
+            sign = now
+    return changes
+
+
+tail_sign_changes = jit(tail_sign_changes_python)
+
+
 def trial_python(x, i, cost_timing, cost_from_start, cost_overrun, cost_labor, benefit_scales,
                  phase_share, phase_offset, n_events, curve, n_months, cf, adopt, rate_memo, out):
     """Trial i, whose inputs are the vector x (indexed by the column constants): fill `cf` with
@@ -433,9 +456,12 @@ def trial_python(x, i, cost_timing, cost_from_start, cost_overrun, cost_labor, b
     irr = np.nan
     # No sign change: no root (all zero, or one sign throughout). Several (rollout costs after
     # go-live can dip a month below zero again): the root is still unique when the running
-    # total changes sign once (Norstrom 1972), and Brent's method finds it; otherwise the IRR
-    # is not unique and is null.
-    settled = changes == 0 or (changes > 1 and cum_changes != 1)
+    # totals from the start and from the end together change sign exactly once and the total
+    # is not zero (Norstrom 1972 on both sides of i = 0), and Brent's method finds it;
+    # otherwise the IRR is not unique and is null.
+    settled = changes == 0
+    if changes > 1:
+        settled = cum == 0.0 or cum_changes + tail_sign_changes(cf, n_months) != 1
     if changes == 1:
         # Start at x = ln(1 + m), the discount rate, inside the bracket.
         start = min(max(math.log1p(m), LOG_IRR_LOW + 0.01), LOG_IRR_HIGH - 0.01)
