@@ -25,7 +25,7 @@ _LAZY = {
     "RunResult": "results", "Summary": "results", "MetricSummary": "results", "Estimate": "results",
     "TargetResult": "results", "Comparison": "results", "Sensitivity": "results",
     "Scenario": "scenario", "load_scenario": "scenario", "parse_scenario": "scenario",
-    "LocalExecutor": "executors", "EXECUTORS": "executors",
+    "LocalExecutor": "executors", "EXECUTORS": "executors", "DaskExecutor": "dask_executor",
     "simulate_range": "engine", "RangeResult": "engine",
 }
 

@@ -56,8 +56,6 @@ def run(scenario: Scenario | str | Path, *, trials: int | None = None, seed: int
     `max_trials` (then `trials` must not be given). `executor` computes the trials
     (default: this process's threads, `threads` of them).
     """
-    from .runner import run as run_trials, run_to_precision
-
     from .precision import check_targets
 
     trials = whole_number("trials", trials)
@@ -65,9 +63,28 @@ def run(scenario: Scenario | str | Path, *, trials: int | None = None, seed: int
     targets = check_targets(dict(precision or {}))
     sc = load(scenario, repair_correlations)
     seed = scenario_seed(sc, whole_number("seed", seed))
-    out = Path(out) if out is not None else None
-    if out is not None and not out.name:
-        raise InputError(f"--out: {str(out)!r} is not a file name")
+    out = output_target(out)
+    owned = None
+    if isinstance(executor, str):
+        from .executors import make_executor
+
+        executor = owned = make_executor(executor)
+    if targets and getattr(executor, "distributed", False):
+        raise InputError("--precision runs on the local executor (it checks the standard errors as it goes); "
+                         "run a fixed --trials on the cluster")
+    try:
+        report = _run(sc, out, targets, trials, max_trials, seed, threads, force, columns, sampling, on_progress,
+                      executor)
+    finally:
+        if owned is not None and hasattr(owned, "close"):
+            owned.close()
+    return RunResult(Summary(report.summary), report.result_path, report.summary_path, report.seconds,
+                     list(sc.correlation_repairs))
+
+
+def _run(sc, out, targets, trials, max_trials, seed, threads, force, columns, sampling, on_progress, executor):
+    from .runner import run as run_trials, run_to_precision
+
     if targets:
         if trials is not None:
             raise InputError("--trials and --precision exclude each other: use --max-trials to cap a precision run")
@@ -78,8 +95,22 @@ def run(scenario: Scenario | str | Path, *, trials: int | None = None, seed: int
         report = run_trials(sc, trials=trials if trials is not None else DEFAULT_TRIALS, seed=seed, out=out,
                             threads=threads, force=force, sampling=sampling, columns=columns, on_chunk=on_progress,
                             executor=executor)
-    return RunResult(Summary(report.summary), report.result_path, report.summary_path, report.seconds,
-                     list(sc.correlation_repairs))
+    return report
+
+
+def output_target(out: "Path | str | None"):
+    """Where a run writes: None, a result file's `Path`, or a dataset `Folder` (a URI, a path
+    ending in a separator, or an existing folder)."""
+    from .dataset import Folder, is_dataset_target
+
+    if out is None:
+        return None
+    if is_dataset_target(out):
+        return Folder.of(out)
+    out = Path(out)
+    if not out.name:
+        raise InputError(f"--out: {str(out)!r} is not a file name")
+    return out
 
 
 def whole_number(name: str, value) -> int | None:
@@ -93,9 +124,13 @@ def whole_number(name: str, value) -> int | None:
 
 
 def open(path: Path | str) -> RunResult:  # noqa: A001 - simengine.open, like io.open, opens a result
-    """A result file as a `RunResult`, its summary recomputed exactly from the stored trials."""
+    """A result file or dataset folder as a `RunResult`, its summary recomputed exactly from the stored trials."""
+    from .dataset import MANIFEST, Folder, is_dataset_target
     from .result_file import summarize_file
 
+    if is_dataset_target(path):
+        folder = Folder.of(path)
+        return RunResult(Summary(summarize_file(path)), folder.location(), folder.location(MANIFEST))
     path = Path(path)
     summary_file = path.with_name(path.stem + ".summary.json")
     return RunResult(Summary(summarize_file(path)), path, summary_file if summary_file.exists() else None)

@@ -2,7 +2,8 @@
 one or more simulations in trial order; what the consumer does with them (summarize, write,
 stop early) is the caller's business.
 
-The registry `EXECUTORS` names every executor the CLI and API accept. `local` is this
+The registry `EXECUTORS` names every executor the CLI and API accept: `local` and `dask`
+(a dask.distributed cluster, dask_executor.py, writing a dataset from its workers). `local` is this
 process: a thread pool for the sampler, numba's threads for the kernel, buffers reused
 chunk after chunk, and a consumer thread that summarizes and writes chunk k while chunk
 k+1 is computed. Whatever the executor, a range's results are those of
@@ -154,8 +155,15 @@ class ConsumerThread:
             self.thread.join()
 
 
-#: Every executor by the name the CLI and API accept.
-EXECUTORS: dict[str, type] = {"local": LocalExecutor}
+def _dask_executor(**options):
+    """A `DaskExecutor` (dask_executor.py; dask.distributed itself is imported on first use)."""
+    from .dask_executor import DaskExecutor
+
+    return DaskExecutor(**options)
+
+
+#: Every executor by the name the CLI and API accept: its class or a factory.
+EXECUTORS: dict[str, Callable[..., Executor]] = {"local": LocalExecutor, "dask": _dask_executor}
 
 
 def make_executor(name: str = "local", **options) -> Executor:

@@ -245,17 +245,10 @@ def write_json_atomic(target: Path, data: dict) -> None:
 
 
 def read_head(path: Path, columns: list[str], limit: int) -> dict[str, np.ndarray]:
-    """The first `limit` rows of some columns as float arrays (null = NaN), read batch by batch."""
-    parts: dict[str, list[np.ndarray]] = {c: [] for c in columns}
-    rows = 0
-    for batch in pq.ParquetFile(path).iter_batches(columns=columns, batch_size=1 << 16):
-        take = min(batch.num_rows, limit - rows)
-        for c in columns:
-            parts[c].append(batch.column(c).slice(0, take).to_numpy(zero_copy_only=False).astype(float))
-        rows += take
-        if rows >= limit:
-            break
-    return {c: np.concatenate(v) if v else np.empty(0) for c, v in parts.items()}
+    """The first `limit` rows of some columns of a result (file or dataset) as float arrays (null = NaN)."""
+    from .stored import open_stored
+
+    return open_stored(path).head(columns, limit)
 
 
 def read_metadata(path: Path) -> dict[str, str]:

@@ -20,12 +20,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pyarrow.parquet as pq
 from scipy import stats
 
 from . import metrics as registry
 from .errors import InputError, ResultFileError
-from .output import read_head, read_metadata
+from .stored import open_stored
 from .scenario import scenario_from_json
 
 #: The metrics offered to `simengine sensitivity` (from the registry, simengine/metrics.py).
@@ -89,9 +88,10 @@ def sensitivity(path, metric: str = "npv", max_trials: int | None = None) -> dic
     """
     if metric not in SENSITIVITY_METRICS:
         raise InputError(f"--metric: {metric!r} is not one of {', '.join(SENSITIVITY_METRICS)}")
-    meta = read_metadata(path)
+    stored = open_stored(path)
+    meta = stored.metadata
     scenario = scenario_from_json(meta["scenario"])
-    names = pq.read_schema(path).names
+    names = stored.schema.names
     if not scenario.drivers():
         raise ResultFileError(f"{path}: scenario {scenario.name} has no sampled drivers: nothing to rank")
     drivers = [d for d in scenario.drivers() if d in names]
@@ -99,7 +99,7 @@ def sensitivity(path, metric: str = "npv", max_trials: int | None = None) -> dic
         raise ResultFileError(f"{path}: sensitivity needs the drivers and the metrics stored; this file was run "
                               f"with --columns {meta.get('columns', 'all')} (use --columns all)")
     limit = int(meta["trials"]) if max_trials is None else max_trials
-    values = read_head(path, [metric], limit)[metric]
+    values = stored.head([metric], limit)[metric]
     nulls = np.isnan(values)
     null_is_never = registry.is_metric(metric) and registry.metric(metric).null_ranks_last
     if null_is_never:
@@ -113,7 +113,7 @@ def sensitivity(path, metric: str = "npv", max_trials: int | None = None) -> dic
     metric_ranks = stats.rankdata(values)
     rows = []
     for name in drivers:
-        column = read_head(path, [name], limit)[name][keep]
+        column = stored.head([name], limit)[name][keep]
         rows.append({"driver": name, **driver_effect(column, values, metric_ranks, count_never=null_is_never)})
     total = sum(r["spearman"]["value"] ** 2 for r in rows)
     for r in rows:

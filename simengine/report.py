@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from . import charts
 from . import metrics as registry
 from .errors import ResultFileError
 from .html_page import Chart, facts, figure, heading, page, paragraph, section, table
-from .output import check_writable, read_head, read_metadata, write_bytes_atomic
+from .output import check_writable, write_bytes_atomic
+from .stored import open_stored
 from .result_file import accumulate_file
 from .summary import probability, summary_header
 from .summary_stream import HistogramMetric
@@ -388,9 +388,10 @@ def budget_tables(block: dict, currency: str, figures: dict[str, str] | None = N
 def result_report(path: Path, correlation_repairs_made=None) -> Report:
     """The report of one result file. `correlation_repairs_made` (Scenario.correlation_repairs)
     names what --repair-correlations changed when the file's metadata does not store it."""
-    meta = read_metadata(path)
+    stored = open_stored(path)
+    meta = stored.metadata
     scenario = scenario_from_json(meta["scenario"])
-    names = set(pq.read_schema(path).names)
+    names = set(stored.schema.names)
     missing = [c for c in NEEDED if c not in names]
     if missing:
         raise ResultFileError(f"{path}: a report needs the metrics stored; this file was run with --columns "
@@ -406,10 +407,10 @@ def result_report(path: Path, correlation_repairs_made=None) -> Report:
         summary.pop("budget_and_date", None)  # it needs the costs and the go-live month
     budget = summary.get("budget_and_date")
     drivers = [d for d in scenario.drivers() if d in names]
-    sample = read_head(path, ["npv", "roi", *(["one_time_cost", "go_live_month"] if budget else [])],
+    sample = stored.head(["npv", "roi", *(["one_time_cost", "go_live_month"] if budget else [])],
                        min(trials, CHART_TRIALS))
     shown = sample["npv"].size
-    driver_sample = read_head(path, drivers, min(trials, TORNADO_TRIALS)) if drivers else {}
+    driver_sample = stored.head(drivers, min(trials, TORNADO_TRIALS)) if drivers else {}
     head_note = "" if shown == trials else f"histogram of the first {shown:,} of {trials:,} trials"
 
     built: list[Chart] = []

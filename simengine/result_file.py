@@ -9,21 +9,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from .errors import ResultFileError
 from .kernels.cashflows import METRICS
-from .output import read_metadata
 from .scenario import Scenario, scenario_from_json
+from .stored import open_stored
 from .summary import SUMMARY_METRICS, summary_header
 from .summary_stream import StreamingSummary
 
 
-def summarize_file(path: Path) -> dict:
-    """Recompute a result file's summary from its stored trials, row group by row group."""
+def summarize_file(path: Path | str) -> dict:
+    """Recompute a result's summary (a file or a dataset folder) from its stored trials, row
+    group by row group."""
     meta, scenario, acc = accumulate_file(path)
     summary = acc.summary()
-    stored = set(pq.read_schema(path).names)
+    stored = set(open_stored(path).schema.names)
     absent = [m for m in summary["metrics"] if m not in stored]
     if absent:  # written by an older simengine, before these metrics existed: leave them out
         summary["metrics"] = {m: block for m, block in summary["metrics"].items() if m in stored}
@@ -32,25 +32,25 @@ def summarize_file(path: Path) -> dict:
     return {**summary_header(scenario, int(meta["seed"]), int(meta["trials"]), meta["sampling"]), **summary}
 
 
-def accumulate_file(path: Path) -> tuple[dict, Scenario, StreamingSummary]:
-    """A result file's metadata, scenario and finished streaming summary of its stored trials
+def accumulate_file(path: Path | str) -> tuple[dict, Scenario, StreamingSummary]:
+    """A result's metadata, scenario and finished streaming summary of its stored trials
     (the summary's accumulators, such as the exact payback histogram, stay available)."""
-    meta = read_metadata(path)
+    stored = open_stored(path)
+    meta = stored.metadata
     scenario = scenario_from_json(meta["scenario"])
-    parquet = pq.ParquetFile(path)
-    needed = [m for m in METRICS if m in SUMMARY_METRICS and m in parquet.schema_arrow.names]
+    needed = [m for m in METRICS if m in SUMMARY_METRICS and m in stored.schema.names]
     if "npv" not in needed or "payback_months" not in needed:
         raise ResultFileError(f"{path}: has no metric columns; it was run with "
                               f"--columns {meta.get('columns', 'drivers')}; summarize needs metrics stored")
     acc = StreamingSummary.for_scenario(scenario)
-    for batch in parquet.iter_batches(columns=needed, batch_size=1 << 17):
+    for batch in stored.iter_batches(needed, 1 << 17):
         block = np.full((len(METRICS), batch.num_rows), np.nan)
         for m in needed:
             block[METRICS.index(m)] = batch.column(m).to_numpy(zero_copy_only=False).astype(float)
         acc.add(block)
     acc.finish()
     if acc.incomplete():
-        full = {m: pq.read_table(path, columns=[m]).column(m).to_numpy(zero_copy_only=False).astype(float)
+        full = {m: stored.read([m]).column(m).to_numpy(zero_copy_only=False).astype(float)
                 for m in acc.incomplete()}
         for name, values in full.items():
             acc.metrics[name].rebuild(values)

@@ -177,10 +177,11 @@ class RunResult:
         return self.path
 
     def to_arrow(self, columns: list[str] | None = None):
-        """The per-trial table (only `columns` when given) as a pyarrow Table."""
-        import pyarrow.parquet as pq
+        """The per-trial table (only `columns` when given) as a pyarrow Table, in trial order."""
+        from .stored import open_stored
 
-        return pq.read_table(self._file(), columns=columns)
+        stored = open_stored(self._file())
+        return stored.read(columns if columns is not None else stored.schema.names)
 
     def to_pandas(self, columns: list[str] | None = None):
         """The per-trial table as a pandas DataFrame (needs pandas)."""
@@ -192,7 +193,10 @@ class RunResult:
             import polars as pl
         except ImportError:
             raise InputError("to_polars needs polars: pip install polars") from None
-        frame = pl.scan_parquet(self._file())
+        from .stored import open_stored
+
+        stored = open_stored(self._file())
+        frame = pl.scan_parquet(stored.files if stored.is_dataset else self._file())
         return frame.select(columns) if columns is not None else frame
 
     def report(self, path: Path | str | None = None, png_dir: Path | str | None = None,
@@ -227,17 +231,17 @@ def _header(summary: dict) -> str:
 
 
 def _columns(path: Path) -> list[str]:
-    import pyarrow.parquet as pq
+    from .stored import open_stored
 
-    return pq.read_schema(path).names
+    return open_stored(path).schema.names
 
 
 def _npv_histogram_html(result: RunResult) -> str:
     """The run's NPV histogram as an inline PNG (first million trials at most)."""
     from .charts import npv_histogram, png_bytes
-    from .output import read_head
+    from .stored import open_stored
 
-    npv = read_head(result.path, ["npv"], min(result.trials, 1_000_000))["npv"]
+    npv = open_stored(result.path).head(["npv"], min(result.trials, 1_000_000))["npv"]
     data = result.summary.data
     png = png_bytes(npv_histogram(npv, data, data["currency"]))
     return f'<img alt="NPV histogram" width="585" src="data:image/png;base64,{base64.b64encode(png).decode()}">'

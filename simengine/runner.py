@@ -11,10 +11,13 @@ import numpy as np
 from .cash_fan import fan_buffer, fan_metadata
 from .defaults import DEFAULT_CHUNK
 from .engine import Simulation, check_run_options
+from .kernels.cashflows import METRICS
 from .executors import Executor, LocalExecutor
 from .errors import InputError
+from .dataset import MANIFEST, PART_BLOCKS, DatasetWriter, Folder, prepare_folder, remove_strays, write_manifest
 from .output import (COLUMN_CHOICES, ResultWriter, check_disk_space, check_writable, result_schema, run_metadata,
                      summary_path_for, write_json_atomic)
+from .streams import BLOCK_SIZE
 from .scenario import Scenario
 from .designs import layout
 from .precision import precision_report, run_until_precise
@@ -27,8 +30,8 @@ class RunReport:
     """What a run produced: the summary, where it was written, and how long it took."""
 
     summary: dict
-    result_path: Path | None
-    summary_path: Path | None
+    result_path: Path | str | None  # a file, a dataset folder, or a dataset's URI
+    summary_path: Path | str | None  # the .summary.json, or a dataset's manifest
     seconds: float
 
 
@@ -38,33 +41,51 @@ def default_output_path(scenario_file: Path, seed: int, trials: int | None) -> P
     return Path("results") / f"{scenario_file.stem}-seed{seed}-{'precision' if trials is None else f'n{trials}'}.parquet"
 
 
-def run(scenario: Scenario, *, trials: int, seed: int, out: Path | None, threads: int | None = None,
+def run(scenario: Scenario, *, trials: int, seed: int, out: Path | Folder | None, threads: int | None = None,
         force: bool = False, sampling: str = "mc", chunk_size: int = DEFAULT_CHUNK, columns: str = "all",
-        on_chunk=None, extra_summary: dict | None = None, executor: Executor | None = None) -> RunReport:
+        on_chunk=None, extra_summary: dict | None = None, executor: Executor | None = None,
+        part_blocks: int = PART_BLOCKS) -> RunReport:
     """Simulate `trials` trials; write the per-trial Parquet (unless `out` is None) and its summary.
 
-    `columns` picks the stored per-trial columns: "metrics", "drivers" or "all" (the trial
-    index is always stored). Memory stays flat: chunks are written as row groups and the
-    summary is streamed. On any error or interrupt nothing is left at `out`. Without an
-    `executor`, a `LocalExecutor(threads, chunk_size)` computes the trials.
+    `out` is a file (one Parquet file and a .summary.json beside it) or a dataset `Folder`
+    (part files of `part_blocks` blocks and the manifest, see dataset.py). `columns` picks
+    the stored per-trial columns: "metrics", "drivers" or "all" (the trial index is always
+    stored). Memory stays flat: chunks are written as row groups and the summary is
+    streamed. On any error or interrupt nothing is left that looks like a result. Without an
+    `executor`, a `LocalExecutor(threads, chunk_size)` computes the trials; a distributed
+    one (`DaskExecutor`) writes a dataset from its workers.
     """
     check_run_options(trials, seed, sampling, threads, chunk_size)
     if columns not in COLUMN_CHOICES:
         raise InputError(f"--columns: must be one of {', '.join(COLUMN_CHOICES)}, got {columns!r}")
     executor = executor or LocalExecutor(threads, chunk_size)
-    summary_path = summary_path_for(out) if out is not None else None
-    if out is not None:
+    distributed = getattr(executor, "distributed", False)
+    folder = out if isinstance(out, Folder) else None
+    if distributed and out is not None and folder is None:
+        raise InputError(f"--out {out}: a cluster run writes a dataset folder, not one file (its workers write their "
+                         "own parts); give a folder, e.g. --out results/run/")
+    summary_path = summary_path_for(out) if out is not None and folder is None else None
+    if folder is not None:
+        if folder.is_local:
+            check_disk_space(Path(folder.path) / MANIFEST, trials, len(scenario.drivers()) + len(METRICS) + 1)
+        prepare_folder(folder, force)
+    elif out is not None:
         check_writable([out, summary_path], force)
     started = time.perf_counter()
+    meta = run_metadata(scenario, seed, trials, sampling, layout(sampling), columns) if out is not None else None
+    schema = result_schema(scenario.drivers(), meta, columns) if out is not None else None
+    acc = StreamingSummary.for_scenario(scenario)
+    cash = fan_buffer(trials, scenario.horizon_months) if out is not None else None
+    if distributed:
+        return _run_distributed(scenario, executor, acc, seed, trials, sampling, folder, meta, schema, cash,
+                                on_chunk, extra_summary, started)
     writer = None
-    if out is not None:
-        meta = run_metadata(scenario, seed, trials, sampling, layout(sampling), columns)
-        schema = result_schema(scenario.drivers(), meta, columns)
+    if folder is not None:
+        writer = DatasetWriter(folder, schema, min(chunk_size, trials), part_blocks * BLOCK_SIZE)
+    elif out is not None:
         check_disk_space(out, trials, len(schema))
         writer = ResultWriter(out, schema, min(chunk_size, trials))
-    acc = StreamingSummary.for_scenario(scenario)
     sim = Simulation(scenario, sampling, trials)
-    cash = fan_buffer(trials, scenario.horizon_months) if writer is not None else None
 
     def consume(results) -> None:
         (result,) = results
@@ -77,7 +98,11 @@ def run(scenario: Scenario, *, trials: int, seed: int, out: Path | None, threads
         acc.finish()
         second_pass(acc, sim, seed, executor)
         summary = {**summary_header(scenario, seed, trials, sampling), **acc.summary(), **(extra_summary or {})}
-        if writer is not None:
+        if isinstance(writer, DatasetWriter):
+            writer.commit({**meta, **fan_metadata(cash)}, summary)
+            writer = None
+            summary_path = folder.location(MANIFEST)
+        elif writer is not None:
             writer.add_metadata(fan_metadata(cash))
             writer.close()
             writer = None
@@ -85,13 +110,60 @@ def run(scenario: Scenario, *, trials: int, seed: int, out: Path | None, threads
     finally:
         if writer is not None:
             writer.abort()
-    return RunReport(summary, out, summary_path, time.perf_counter() - started)
+    return RunReport(summary, result_location(out), summary_path, time.perf_counter() - started)
+
+
+def result_location(out: Path | Folder | None) -> Path | str | None:
+    """Where a result is, as the user names it: a file's path, a local folder's path, a URI."""
+    if isinstance(out, Folder):
+        return out.location()
+    return out
+
+
+def _run_distributed(scenario, executor, acc, seed, trials, sampling, folder, meta, schema, cash, on_chunk,
+                     extra_summary, started) -> RunReport:
+    """A run on a cluster: tasks write their parts, their partials merge here in block order."""
+    job = executor.job(scenario.canonical_json, seed, trials, sampling, folder=folder, schema=schema,
+                       fan=cash is not None)
+
+    def merge(result) -> None:
+        for part in result.partials:
+            acc.merge(part)
+        if cash is not None and result.cash is not None:
+            cash[result.start:result.start + result.cash.shape[0]] = result.cash
+
+    committed = False
+    try:
+        results = executor.run_job(job, merge, acc.pilot, acc.band_limits, on_chunk)
+        acc.finish()
+        names = acc.incomplete()
+        if names:
+            for name, values in executor.metric_columns(job, names).items():
+                acc.metrics[name].rebuild(values)
+        summary = {**summary_header(scenario, seed, trials, sampling), **acc.summary(), **(extra_summary or {})}
+        summary_path = None
+        if folder is not None:
+            write_manifest(folder, {**meta, **fan_metadata(cash)}, [r.part for r in results], summary)
+            summary_path = folder.location(MANIFEST)
+        committed = True
+    finally:
+        if folder is not None and not committed:
+            try:
+                remove_strays(folder, [])  # no manifest: the parts written so far are no result
+            except Exception:  # noqa: BLE001 - cleaning up after a failure is best effort
+                pass
+    return RunReport(summary, result_location(folder), summary_path, time.perf_counter() - started)
 
 
 def second_pass(acc: StreamingSummary, sim: Simulation, seed: int, executor: Executor) -> None:
     """Re-simulate (trials are reproducible) for metrics whose percentiles fell outside their bands."""
     names = acc.incomplete()
     if not names:
+        return
+    if getattr(executor, "distributed", False):
+        job = executor.job(sim.scenario.canonical_json, seed, acc.trials, sim.plan.sampling, fan=False)
+        for name, values in executor.metric_columns(job, names).items():
+            acc.metrics[name].rebuild(values)
         return
     parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
 
@@ -115,7 +187,9 @@ def run_to_precision(scenario: Scenario, *, targets: dict[str, float], max_trial
     simulation twice. `on_chunk` follows the first pass (against max_trials).
     """
     check_run_options(max_trials, seed, sampling, threads, DEFAULT_CHUNK)
-    if out is not None:
+    if isinstance(out, Folder):
+        prepare_folder(out, force, dry_run=True)
+    elif out is not None:
         check_writable([out, summary_path_for(out)], force)
     started = time.perf_counter()
     executor = LocalExecutor(threads)

@@ -1,0 +1,276 @@
+"""The Dask executor: a run's tasks on a dask.distributed cluster (an optional extra).
+
+The client cuts the run into tasks of whole blocks (`cluster_task.run_task`), runs the
+tasks that hold the pilot first, fixes the percentile bands from their partials, then
+submits the rest with the bands. Each worker writes its own part of the dataset; the client
+merges the returned partials in block order, so the summary is exactly the local run's, and
+commits the manifest last. Dask's nanny restarts a killed worker and the scheduler reruns
+its task (a rerun writes the same part again, bit for bit). `distributed` is imported only
+here, only when a cluster run is asked for.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import sys
+import time
+import uuid
+from dataclasses import dataclass, replace
+from typing import Callable
+
+import numpy as np
+
+from .cluster_task import TaskResult, TaskSpec, WorkerCheck, run_digest, run_task, software_versions
+from .dataset import PART_BLOCKS
+from .defaults import DEFAULT_CHUNK
+from .errors import InputError, SimengineError
+from .streams import BLOCK_SIZE
+
+#: Seconds a cluster may have no worker at all before the run is given up.
+LOST_WORKERS_SECONDS = 60.0
+
+
+class ClusterError(SimengineError):
+    """The cluster cannot run the job (unreachable, no workers left, a task failing everywhere)."""
+
+
+def import_distributed():
+    """dask.distributed, or one line naming the extra that provides it."""
+    try:
+        import distributed
+    except ImportError:
+        raise InputError("--executor dask needs dask.distributed: pip install 'simengine[dask]'") from None
+    return distributed
+
+
+def is_local_address(address: str) -> bool:
+    """Whether a scheduler address points at this machine (loopback or a local socket)."""
+    if "://" not in address:
+        address = f"tcp://{address}"
+    scheme, rest = address.split("://", 1)
+    if scheme == "inproc":
+        return True
+    host = rest.rsplit(":", 1)[0].strip("[]") if ":" in rest else rest
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def unencrypted_warning(address: str) -> str | None:
+    """A warning line for a scheduler reached over plain TCP beyond this machine."""
+    scheme = address.split("://", 1)[0] if "://" in address else "tcp"
+    if scheme == "tcp" and not is_local_address(address):
+        return (f"Warning: {address} is plain TCP: scenarios and results cross the network unencrypted; use a "
+                "tls:// address with --tls-ca-file, --tls-cert and --tls-key (see the README, Scaling out)")
+    return None
+
+
+@dataclass(frozen=True)
+class Job:
+    """A run as the cluster sees it: the task template and the trial count."""
+
+    template: TaskSpec  # start/stop/limits filled per task
+    trials: int
+
+
+class DaskExecutor:
+    """Runs a simulation's tasks on a Dask cluster.
+
+    Give a `client` (a `distributed.Client` you manage), or a `scheduler` address, or a
+    `scheduler_file`; with none of them a `LocalCluster` of `workers` processes (default:
+    the machine's cores) is started for the run and closed after it. `blocks_per_task`
+    blocks of 65,536 trials make one task and one part file; `kernel_threads` numba
+    threads run in each worker process (one per process by default: the cluster's
+    parallelism is its processes).
+    """
+
+    name = "dask"
+    distributed = True
+
+    def __init__(self, client=None, *, scheduler: str | None = None, scheduler_file: str | None = None,
+                 workers: int | None = None, blocks_per_task: int = PART_BLOCKS, kernel_threads: int = 1,
+                 security=None, lost_workers_seconds: float = LOST_WORKERS_SECONDS):
+        given = sum(x is not None for x in (client, scheduler, scheduler_file))
+        if given > 1:
+            raise InputError("--scheduler and --scheduler-file exclude each other (and a client excludes both)")
+        if workers is not None and given:
+            raise InputError("--workers starts a local cluster; it excludes --scheduler and --scheduler-file")
+        if workers is not None and workers < 1:
+            raise InputError(f"--workers: must be at least 1, got {workers}")
+        if blocks_per_task < 1:
+            raise InputError(f"blocks_per_task: must be at least 1, got {blocks_per_task}")
+        self._client, self.scheduler, self.scheduler_file = client, scheduler, scheduler_file
+        self.workers, self.blocks_per_task, self.kernel_threads = workers, blocks_per_task, kernel_threads
+        self.security = security
+        self.lost_workers_seconds = lost_workers_seconds
+        self._owned: list = []  # cluster and client started here, closed by close()
+
+    # -- connection -------------------------------------------------------------------------
+    def client(self):
+        """The client, connecting (or starting a local cluster) on first use."""
+        if self._client is not None:
+            return self._client
+        distributed = import_distributed()
+        try:
+            if self.scheduler is not None:
+                warning = unencrypted_warning(self.scheduler)
+                if warning:
+                    print(warning, file=sys.stderr)
+                client = distributed.Client(self.scheduler, security=self.security, timeout="10s",
+                                            set_as_default=False)
+            elif self.scheduler_file is not None:
+                if not os.path.exists(self.scheduler_file):
+                    raise InputError(f"--scheduler-file {self.scheduler_file}: no such file")
+                client = distributed.Client(scheduler_file=self.scheduler_file, security=self.security,
+                                            timeout="10s", set_as_default=False)
+            else:
+                cluster = distributed.LocalCluster(
+                    n_workers=self.workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
+                    dashboard_address=None, silence_logs=logging.ERROR, security=self.security,
+                    protocol="tls" if self.security is not None and getattr(self.security, "require_encryption",
+                                                                            False) else None)
+                self._owned.append(cluster)
+                client = distributed.Client(cluster, set_as_default=False)
+        except (OSError, TimeoutError, RuntimeError) as exc:
+            where = self.scheduler or self.scheduler_file or "the local cluster"
+            raise ClusterError(f"cannot reach the scheduler at {where}: {str(exc).splitlines()[0]}") from None
+        self._owned.append(client)
+        self._client = client
+        return client
+
+    def close(self) -> None:
+        """Close the client and cluster this executor started (not a client it was given)."""
+        for thing in reversed(self._owned):
+            try:
+                thing.close()
+            except Exception:  # noqa: BLE001 - closing is best effort
+                pass
+        if self._owned:
+            self._client = None
+        self._owned = []
+
+    def __enter__(self) -> "DaskExecutor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- running ----------------------------------------------------------------------------
+    def job(self, scenario_json: str, seed: int, trials: int, sampling: str, *, folder=None, schema=None,
+            fan: bool = True) -> Job:
+        """The job of a run (checks computed here, on the client, once)."""
+        check = WorkerCheck(software_versions(), run_digest(scenario_json, seed, trials, sampling))
+        chunk = max(BLOCK_SIZE, DEFAULT_CHUNK // BLOCK_SIZE * BLOCK_SIZE)
+        template = TaskSpec(scenario_json, seed, trials, sampling, 0, 0, check, chunk, folder=folder, schema=schema,
+                            fan=fan, kernel_threads=self.kernel_threads)
+        return Job(template, trials)
+
+    def ranges(self, trials: int) -> list[tuple[int, int]]:
+        size = self.blocks_per_task * BLOCK_SIZE
+        return [(lo, min(trials, lo + size)) for lo in range(0, trials, size)]
+
+    def run_job(self, job: Job, merge: Callable[[TaskResult], None], pilot: int, limits: Callable[[], dict | None],
+                on_progress: Callable[[int], None] | None = None) -> list[TaskResult]:
+        """Run every task of `job`; `merge` receives the results in trial order. The tasks that
+        hold the first `pilot` trials run first; `limits()` then gives the bands the other
+        tasks reduce their blocks with. Returns the results (without their partials)."""
+        ranges = self.ranges(job.trials)
+        first = [r for r in ranges if r[0] < pilot]
+        rest = [r for r in ranges if r[0] >= pilot]
+        done: list[TaskResult] = []
+        progress = [0]
+
+        def step(result: TaskResult) -> None:
+            merge(result)
+            result.partials = []
+            done.append(result)
+
+        self._run([replace(job.template, start=lo, stop=hi) for lo, hi in first], step, progress, on_progress)
+        bands = limits()
+        self._run([replace(job.template, start=lo, stop=hi, limits=bands) for lo, hi in rest], step, progress,
+                  on_progress)
+        return done
+
+    def metric_columns(self, job: Job, names: list[str]) -> dict[str, np.ndarray]:
+        """Every trial's values of some metrics, recomputed on the cluster (a second pass)."""
+        parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
+
+        def keep(result: TaskResult) -> None:
+            for name in names:
+                parts[name].append(result.columns[name])
+
+        specs = [replace(job.template, start=lo, stop=hi, folder=None, schema=None, fan=False, keep=tuple(names))
+                 for lo, hi in self.ranges(job.trials)]
+        self._run(specs, keep, [0], None)
+        return {name: np.concatenate(v) for name, v in parts.items()}
+
+    def _run(self, specs: list[TaskSpec], consume: Callable[[TaskResult], None], progress: list[int],
+             on_progress: Callable[[int], None] | None) -> None:
+        """Submit tasks, pass their results to `consume` in trial order as they arrive."""
+        if not specs:
+            return
+        distributed = import_distributed()
+        client = self.client()
+        batch = uuid.uuid4().hex[:12]  # keys unique per submission: never a stale result of an earlier run
+        futures = [client.submit(run_task, spec, key=f"simengine-{batch}-{spec.start}", pure=False)
+                   for spec in specs]
+        order = {f.key: i for i, f in enumerate(futures)}
+        waiting: dict[int, TaskResult] = {}
+        next_index = 0
+        arrivals = distributed.as_completed(futures, loop=client.loop)
+        no_workers_since = None
+        try:
+            while next_index < len(futures):
+                finished = arrivals.next_batch(block=False) if arrivals.has_ready() else []
+                if not finished:
+                    time.sleep(0.05)
+                for future in finished:
+                    waiting[order[future.key]] = self._result(future)
+                    progress[0] += waiting[order[future.key]].stop - waiting[order[future.key]].start
+                    if on_progress is not None:
+                        on_progress(progress[0])
+                while next_index in waiting:
+                    consume(waiting.pop(next_index))
+                    next_index += 1
+                if not finished:
+                    no_workers_since = self._watch_workers(client, no_workers_since)
+        except BaseException:
+            client.cancel(futures)
+            raise
+
+    def _result(self, future) -> TaskResult:
+        try:
+            return future.result()
+        except SimengineError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a cluster failure, told in one line
+            name = type(exc).__name__
+            if name == "KilledWorker":
+                raise ClusterError("a task killed every worker that ran it (out of memory?); the run is given up "
+                                   "and no result is written") from None
+            if name in ("CancelledError", "FutureCancelledError"):
+                raise ClusterError("the cluster cancelled the run's tasks (the scheduler restarted or the client "
+                                   "lost it); no result is written") from None
+            raise ClusterError(f"a task failed on the cluster: {name}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                               ) from None
+
+    def _watch_workers(self, client, since: float | None) -> float | None:
+        """Give up when the cluster has had no worker for `lost_workers_seconds`."""
+        try:
+            workers = len(client.scheduler_info().get("workers", {}))
+        except Exception:  # noqa: BLE001 - a scheduler that went away
+            workers = 0
+        if workers:
+            return None
+        now = time.monotonic()
+        if since is None:
+            return now
+        if now - since >= self.lost_workers_seconds:
+            raise ClusterError(f"the cluster has had no workers for {self.lost_workers_seconds:.0f} s; the run is "
+                               "given up and no result is written")
+        return since
