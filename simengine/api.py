@@ -98,6 +98,12 @@ def _run(sc, out, targets, trials, max_trials, seed, threads, force, columns, sa
     return report
 
 
+def result_location(path: "Path | str") -> "Path | str":
+    """A stored result's location: a URI stays text (a `Path` would fold its `//`), else a `Path`."""
+    text = str(path)
+    return text if "://" in text else Path(text)
+
+
 def output_target(out: "Path | str | None"):
     """Where a run writes: None, a result file's `Path`, or a dataset `Folder` (a URI, a path
     ending in a separator, or an existing folder)."""
@@ -128,6 +134,7 @@ def open(path: Path | str) -> RunResult:  # noqa: A001 - simengine.open, like io
     from .dataset import MANIFEST, Folder, is_dataset_target
     from .result_file import summarize_file
 
+    path = result_location(path)
     if is_dataset_target(path):
         folder = Folder.of(path)
         return RunResult(Summary(summarize_file(path)), folder.location(), folder.location(MANIFEST))
@@ -152,5 +159,5 @@ def sensitivity(result: RunResult | Path | str, metric: str = "npv") -> Sensitiv
     """The drivers of a result file (run with columns="all") ranked by their effect on `metric`."""
     from .ranking import sensitivity as rank_drivers
 
-    path = result._file() if isinstance(result, RunResult) else Path(result)
+    path = result._file() if isinstance(result, RunResult) else result_location(result)
     return Sensitivity(rank_drivers(path, metric))

@@ -23,6 +23,9 @@ from .errors import InputError, SimengineError
 from .metrics import sensitivity_names
 from .progress import ProgressBar
 
+#: The executors `--executor` accepts (their classes are imported when a run needs one).
+EXECUTOR_NAMES = ("local", "dask")
+
 # Commands import what they compute with when they run, so that `simengine --help` and
 # `simengine validate` start without loading numba, pyarrow or matplotlib.
 
@@ -137,8 +140,9 @@ def main():
               help="With --precision: stop here even if a target is not met.")
 @click.option("--seed", "-s", type=click.IntRange(0, 2**63 - 1), default=None,
               help=f"Random seed [default: the scenario's seed, else {DEFAULT_SEED}].")
-@click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Result Parquet path [default: results/<scenario>-seed<S>-n<N>.parquet].")
+@click.option("--out", "-o", default=None, metavar="PATH|DIR/|URI",
+              help="Result Parquet file [default: results/<scenario>-seed<S>-n<N>.parquet], or a dataset folder "
+                   "(a path ending in /, or a URI such as s3://bucket/run/): part files and a manifest.")
 @click.option("--threads", "-t", type=click.IntRange(min=1), default=None,
               help="Kernel threads [default: all cores]. Results are identical for any value.")
 @click.option("--sampling", type=click.Choice(SAMPLING_METHODS), default="mc", show_default=True,
@@ -154,9 +158,23 @@ def main():
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar (it is shown only on a terminal anyway).")
 @click.option("--report", "with_report", is_flag=True,
               help="Also write the HTML report beside the result (RESULT.html); see `simengine report`.")
+@click.option("--executor", type=click.Choice(list(EXECUTOR_NAMES)), default="local", show_default=True,
+              help="Where the trials run: this machine, or a Dask cluster (needs simengine[dask]; writes a "
+                   "dataset folder).")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="With --executor dask: the scheduler to use (tcp://host:8786, tls://host:8786).")
+@click.option("--scheduler-file", default=None, metavar="FILE",
+              help="With --executor dask: the scheduler's address from this file (dask-jobqueue, dask-mpi).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="With --executor dask and no scheduler: worker processes of the local cluster started for "
+                   "the run [default: the machine's cores].")
+@click.option("--tls-ca-file", default=None, metavar="FILE", help="With a tls:// scheduler: the CA certificate.")
+@click.option("--tls-cert", default=None, metavar="FILE", help="With a tls:// scheduler: this client's certificate.")
+@click.option("--tls-key", default=None, metavar="FILE", help="With a tls:// scheduler: this client's private key.")
 @one_line_errors
 def run_command(scenario, trials, precision_texts, max_trials, seed, out, threads, sampling, columns, summary_only,
-                repair_correlations, force, as_json, quiet, with_report):
+                repair_correlations, force, as_json, quiet, with_report, executor, scheduler, scheduler_file, workers,
+                tls_ca_file, tls_cert, tls_key):
     """Simulate SCENARIO (a TOML file or a bundled scenario's name).
 
     Writes one Parquet row per trial and a .summary.json beside it, then prints the
@@ -169,6 +187,7 @@ def run_command(scenario, trials, precision_texts, max_trials, seed, out, thread
     """
     from .output import check_writable
     from .precision import parse_targets
+    from .executors import make_executor
     from .runner import default_output_path
     from .textout import correlation_repair_text, precision_text, run_header, summary_table
 
@@ -183,22 +202,31 @@ def run_command(scenario, trials, precision_texts, max_trials, seed, out, thread
         raise click.UsageError("--max-trials caps a --precision run; without --precision use --trials")
     if targets and trials is not None:
         raise click.UsageError("--trials and --precision exclude each other: use --max-trials to cap a precision run")
+    cluster = cluster_options(executor, scheduler, scheduler_file, workers, tls_ca_file, tls_cert, tls_key)
+    if cluster is not None and targets:
+        raise click.UsageError("--precision runs on the local executor: give --trials for a cluster run")
+    if cluster is not None and threads is not None:
+        raise click.UsageError("--threads sets this machine's kernel threads; a cluster run uses one per worker "
+                               "process (give --workers instead)")
     path = resolve_scenario(scenario)
     sc = api.load(path, repair_correlations)
     seed = api.scenario_seed(sc, seed)
     trials = trials if trials is not None else DEFAULT_TRIALS
     if not summary_only and out is None:
-        out = default_output_path(path, seed, None if targets else trials)
-    report_path = out.with_suffix(".html") if with_report else None
+        out = default_output_path(path, seed, None if targets else trials, folder=cluster is not None)
+    report_path = report_path_for(out) if with_report else None
     if report_path is not None:
         check_writable([report_path], force)
     progress = ProgressBar(max_trials if targets else trials, enabled=False if quiet else None)
+    runner = make_executor("dask", **cluster) if cluster is not None else None
     try:
         result = api.run(sc, trials=None if targets else trials, seed=seed, out=out, threads=threads, force=force,
                          sampling=sampling, columns=columns, precision=targets, max_trials=max_trials,
-                         on_progress=progress)
+                         on_progress=progress, executor=runner)
     finally:
         progress.close()
+        if runner is not None:
+            runner.close()
     if report_path is not None:
         result.report(report_path, force=force)
         result.report_path = report_path
@@ -221,6 +249,38 @@ def run_command(scenario, trials, precision_texts, max_trials, seed, out, thread
     if report_path is not None:
         click.echo(f"Report:  {report_path}")
     exit_if_imprecise(result.summary.to_dict())
+
+
+def cluster_options(executor, scheduler, scheduler_file, workers, tls_ca_file, tls_cert, tls_key) -> dict | None:
+    """The DaskExecutor's options from the command line (None for a local run)."""
+    given = {"--scheduler": scheduler, "--scheduler-file": scheduler_file, "--workers": workers,
+             "--tls-ca-file": tls_ca_file, "--tls-cert": tls_cert, "--tls-key": tls_key}
+    if executor != "dask":
+        named = [k for k, v in given.items() if v is not None]
+        if named:
+            raise click.UsageError(f"{named[0]} goes with --executor dask")
+        return None
+    tls = (tls_ca_file, tls_cert, tls_key)
+    security = None
+    if any(v is not None for v in tls):
+        if any(v is None for v in tls):
+            raise click.UsageError("--tls-ca-file, --tls-cert and --tls-key go together")
+        for option, value in zip(("--tls-ca-file", "--tls-cert", "--tls-key"), tls):
+            if not os.path.isfile(value):
+                raise click.UsageError(f"{option} {value}: no such file")
+        from .dask_executor import tls_security
+
+        security = tls_security(*tls)
+    return {"scheduler": scheduler, "scheduler_file": scheduler_file, "workers": workers, "security": security}
+
+
+def report_path_for(out) -> Path:
+    """RESULT.html beside a result file or dataset folder (a URI's report needs its own path)."""
+    text = str(out)
+    if "://" in text:
+        raise click.UsageError("--report writes beside the result, and a URI has no beside: run "
+                               "`simengine report RESULT --out FILE.html` after the run")
+    return Path(text.rstrip("/\\")).with_suffix(".html")
 
 
 #: Exit status of a `run --precision` whose targets were not met within --max-trials.
@@ -282,11 +342,11 @@ def validate_command(scenario, repair_correlations):
 
 
 @main.command("summarize")
-@click.argument("result", type=click.Path(path_type=Path))
+@click.argument("result")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @one_line_errors
 def summarize_command(result, as_json):
-    """Recompute the summary of a RESULT Parquet file from its stored trials.
+    """Recompute the summary of a RESULT (Parquet file or dataset folder) from its stored trials.
 
     \b
     Example:
@@ -294,7 +354,7 @@ def summarize_command(result, as_json):
     """
     from .textout import run_header, summary_table
 
-    summary = api.open(result).summary.to_dict()
+    summary = api.open(api.result_location(result)).summary.to_dict()
     if as_json:
         echo_json(summary)
         return
@@ -304,7 +364,7 @@ def summarize_command(result, as_json):
 
 
 @main.command("sensitivity")
-@click.argument("result", type=click.Path(path_type=Path))
+@click.argument("result")
 @click.option("--metric", "-m", type=click.Choice(sensitivity_names()), default="npv", show_default=True,
               help="The metric whose drivers are ranked.")
 @click.option("--top", type=click.IntRange(min=0), default=15, show_default=True,
@@ -312,7 +372,7 @@ def summarize_command(result, as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
 @one_line_errors
 def sensitivity_command(result, metric, top, as_json):
-    """Rank the drivers of a RESULT Parquet file (run with --columns all) by their effect on a metric.
+    """Rank the drivers of a RESULT (file or dataset, run with --columns all) by their effect on a metric.
 
     For each driver: Spearman rank correlation, share of explained variance, and the swing of
     the mean metric from the driver's bottom to its top decile. No simulation is run.
@@ -323,7 +383,7 @@ def sensitivity_command(result, metric, top, as_json):
     """
     from .textout import sensitivity_table
 
-    table = api.sensitivity(result, metric).to_dict()
+    table = api.sensitivity(api.result_location(result), metric).to_dict()
     if as_json:
         echo_json(table)
         return
@@ -376,7 +436,7 @@ def compare_command(scenario_a, scenario_b, trials, seed, threads, as_json, repo
 
 
 @main.command("report")
-@click.argument("result", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("result")
 @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The HTML file [default: RESULT with .html].")
 @click.option("--png-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -397,9 +457,9 @@ def report_command(result, out, png_dir, force):
     from .output import check_writable
     from .report import result_report
 
-    out = out if out is not None else result.with_suffix(".html")
+    out = out if out is not None else report_path_for(result)
     check_writable([out], force)
-    written = result_report(result).write(out, png_dir, force)
+    written = result_report(api.result_location(result)).write(out, png_dir, force)
     click.echo(f"Report: {', '.join(str(p) for p in written)}")
 
 

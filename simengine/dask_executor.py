@@ -12,6 +12,7 @@ here, only when a cluster run is asked for.
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import os
 import sys
@@ -70,6 +71,66 @@ def unencrypted_warning(address: str) -> str | None:
     return None
 
 
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def address_in(scheduler_file: str) -> str:
+    """The scheduler address a scheduler file (JSON, as `dask scheduler --scheduler-file` writes) holds."""
+    try:
+        with open(scheduler_file, encoding="utf-8") as f:
+            address = json.load(f)["address"]
+    except FileNotFoundError:
+        raise InputError(f"--scheduler-file {scheduler_file}: no such file") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"--scheduler-file {scheduler_file}: not a scheduler file ({first_line(exc)})") from None
+    if not isinstance(address, str):
+        raise InputError(f"--scheduler-file {scheduler_file}: its address is not text")
+    return address
+
+
+def probe_scheduler(address: str, security=None, timeout: float = 10.0) -> None:
+    """Connect to a scheduler once and hang up, so that an address with no scheduler behind it
+    fails here in one line (a `Client` that fails to start lingers and retries for seconds)."""
+    import asyncio
+
+    from distributed.comm import connect
+    from distributed.comm.addressing import parse_address
+
+    try:
+        parse_address(address)
+    except ValueError as exc:
+        raise InputError(f"--scheduler {address}: not a scheduler address ({first_line(exc)})") from None
+
+    scheme, location = address.split("://", 1) if "://" in address else ("tcp", address)
+    if scheme in ("tcp", "tls") and ":" in location:
+        import socket
+
+        host, port = location.rsplit(":", 1)
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+        except (OSError, ValueError) as exc:  # refused, unreachable, unknown host: say so at once
+            raise ClusterError(f"cannot reach a Dask scheduler at {address}: {first_line(exc)}") from None
+
+    async def hello() -> None:
+        args = security.get_connection_args("client") if security is not None else {}
+        comm = await connect(address, timeout=timeout, **args)
+        await comm.close()
+
+    try:
+        asyncio.run(hello())
+    except Exception as exc:  # noqa: BLE001 - refused, timed out, TLS refused, not a scheduler
+        raise ClusterError(f"cannot reach a Dask scheduler at {address}: {first_line(exc)}") from None
+
+
+def tls_security(ca_file: str, cert: str, key: str):
+    """dask's `Security` for a TLS scheduler: these files, and encryption required."""
+    distributed = import_distributed()
+    return distributed.security.Security(tls_ca_file=ca_file, tls_client_cert=cert, tls_client_key=key,
+                                         require_encryption=True)
+
+
 @dataclass(frozen=True)
 class Job:
     """A run as the cluster sees it: the task template and the trial count."""
@@ -117,17 +178,13 @@ class DaskExecutor:
             return self._client
         distributed = import_distributed()
         try:
-            if self.scheduler is not None:
-                warning = unencrypted_warning(self.scheduler)
+            if self.scheduler is not None or self.scheduler_file is not None:
+                address = self.scheduler if self.scheduler is not None else address_in(self.scheduler_file)
+                warning = unencrypted_warning(address)
                 if warning:
                     print(warning, file=sys.stderr)
-                client = distributed.Client(self.scheduler, security=self.security, timeout="10s",
-                                            set_as_default=False)
-            elif self.scheduler_file is not None:
-                if not os.path.exists(self.scheduler_file):
-                    raise InputError(f"--scheduler-file {self.scheduler_file}: no such file")
-                client = distributed.Client(scheduler_file=self.scheduler_file, security=self.security,
-                                            timeout="10s", set_as_default=False)
+                probe_scheduler(address, self.security)
+                client = distributed.Client(address, security=self.security, timeout="10s", set_as_default=False)
             else:
                 cluster = distributed.LocalCluster(
                     n_workers=self.workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
@@ -138,7 +195,7 @@ class DaskExecutor:
                 client = distributed.Client(cluster, set_as_default=False)
         except (OSError, TimeoutError, RuntimeError) as exc:
             where = self.scheduler or self.scheduler_file or "the local cluster"
-            raise ClusterError(f"cannot reach the scheduler at {where}: {str(exc).splitlines()[0]}") from None
+            raise ClusterError(f"cannot start or reach the scheduler ({where}): {first_line(exc)}") from None
         self._owned.append(client)
         self._client = client
         return client

@@ -83,8 +83,9 @@ class Folder:
 
     def location(self, name: str | None = None) -> Path | str:
         """The folder (or a file in it) as a user names it: a local path, else a URI."""
-        if self.is_local and not self.uri.startswith("file://"):
-            return Path(self.path) / name if name else Path(self.path)
+        if self.is_local and "://" not in self.uri:
+            given = Path(self.uri.rstrip("/\\") or "/")
+            return given / name if name else given
         base = self.uri.rstrip("/")
         return f"{base}/{name}" if name else base
 

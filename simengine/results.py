@@ -205,7 +205,9 @@ class RunResult:
         from .output import check_writable
         from .report import result_report
 
-        out = Path(path) if path is not None else self._file().with_suffix(".html")
+        if path is None and "://" in str(self._file()):
+            raise InputError("report(): this result is at a URI; give the report a local path")
+        out = Path(path) if path is not None else Path(str(self._file()).rstrip("/\\")).with_suffix(".html")
         check_writable([out], force)
         return result_report(self._file()).write(out, Path(png_dir) if png_dir is not None else None, force)
 

@@ -35,10 +35,12 @@ class RunReport:
     seconds: float
 
 
-def default_output_path(scenario_file: Path, seed: int, trials: int | None) -> Path:
+def default_output_path(scenario_file: Path, seed: int, trials: int | None, folder: bool = False) -> str:
     """`results/<file stem>-seed<S>-n<N>.parquet` under the current folder (`-precision` for a
-    precision run, whose trials are found as it runs)."""
-    return Path("results") / f"{scenario_file.stem}-seed{seed}-{'precision' if trials is None else f'n{trials}'}.parquet"
+    precision run, whose trials are found as it runs); a dataset folder `.../<stem>-seed<S>-n<N>/`
+    with `folder`."""
+    stem = f"{scenario_file.stem}-seed{seed}-{'precision' if trials is None else f'n{trials}'}"
+    return f"results/{stem}/" if folder else str(Path("results") / f"{stem}.parquet")
 
 
 def run(scenario: Scenario, *, trials: int, seed: int, out: Path | Folder | None, threads: int | None = None,
