@@ -63,12 +63,12 @@ def run(scenario: Scenario | str | Path, *, trials: int | None = None, seed: int
     targets = check_targets(dict(precision or {}))
     sc = load(scenario, repair_correlations)
     seed = scenario_seed(sc, whole_number("seed", seed))
-    out = output_target(out)
     owned = None
     if isinstance(executor, str):
         from .executors import make_executor
 
         executor = owned = make_executor(executor)
+    out = output_target(out, folder=getattr(executor, "distributed", False))
     if targets and getattr(executor, "distributed", False):
         raise InputError("--precision runs on the local executor (it checks the standard errors as it goes); "
                          "run a fixed --trials on the cluster")
@@ -104,14 +104,15 @@ def result_location(path: "Path | str") -> "Path | str":
     return text if "://" in text else Path(text)
 
 
-def output_target(out: "Path | str | None"):
+def output_target(out: "Path | str | None", folder: bool = False):
     """Where a run writes: None, a result file's `Path`, or a dataset `Folder` (a URI, a path
-    ending in a separator, or an existing folder)."""
+    ending in a separator, or an existing folder; with `folder`, for a cluster run, any path
+    not ending in .parquet)."""
     from .dataset import Folder, is_dataset_target
 
     if out is None:
         return None
-    if is_dataset_target(out):
+    if is_dataset_target(out) or (folder and not str(out).lower().endswith(".parquet")):
         return Folder.of(out)
     out = Path(out)
     if not out.name:

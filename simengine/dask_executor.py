@@ -188,7 +188,7 @@ class DaskExecutor:
             else:
                 cluster = distributed.LocalCluster(
                     n_workers=self.workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                    dashboard_address=None, silence_logs=logging.ERROR, security=self.security,
+                    dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR, security=self.security,
                     protocol="tls" if self.security is not None and getattr(self.security, "require_encryption",
                                                                             False) else None)
                 self._owned.append(cluster)
