@@ -236,64 +236,82 @@ class DaskExecutor:
         """Run every task of `job`; `merge` receives the results in trial order. The tasks that
         hold the first `pilot` trials run first; `limits()` then gives the bands the other
         tasks reduce their blocks with. Returns the results (without their partials)."""
-        ranges = self.ranges(job.trials)
-        first = [r for r in ranges if r[0] < pilot]
-        rest = [r for r in ranges if r[0] >= pilot]
-        done: list[TaskResult] = []
+        return self.run_jobs([job], [merge], pilot, [limits], on_progress)[0]
+
+    def run_jobs(self, jobs: list[Job], merges: list[Callable[[TaskResult], None]], pilot: int,
+                 limits: list[Callable[[], dict | None]],
+                 on_progress: Callable[[int], None] | None = None) -> list[list[TaskResult]]:
+        """`run_job` for several runs at once (a sweep's variants): their pilot tasks are
+        submitted together, then all their other tasks, so the cluster stays busy across runs."""
+        done: list[list[TaskResult]] = [[] for _ in jobs]
         progress = [0]
 
-        def step(result: TaskResult) -> None:
-            merge(result)
+        def step(k: int, result: TaskResult) -> None:
+            merges[k](result)
             result.partials = []
-            done.append(result)
+            done[k].append(result)
 
-        self._run([replace(job.template, start=lo, stop=hi) for lo, hi in first], step, progress, on_progress)
-        bands = limits()
-        self._run([replace(job.template, start=lo, stop=hi, limits=bands) for lo, hi in rest], step, progress,
-                  on_progress)
+        first = [(k, replace(job.template, start=lo, stop=hi))
+                 for k, job in enumerate(jobs) for lo, hi in self.ranges(job.trials) if lo < pilot]
+        self._run(first, step, progress, on_progress)
+        rest = []
+        for k, job in enumerate(jobs):
+            bands = limits[k]()
+            rest += [(k, replace(job.template, start=lo, stop=hi, limits=bands))
+                     for lo, hi in self.ranges(job.trials) if lo >= pilot]
+        self._run(rest, step, progress, on_progress)
         return done
 
     def metric_columns(self, job: Job, names: list[str]) -> dict[str, np.ndarray]:
         """Every trial's values of some metrics, recomputed on the cluster (a second pass)."""
         parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
 
-        def keep(result: TaskResult) -> None:
+        def keep(k: int, result: TaskResult) -> None:
             for name in names:
                 parts[name].append(result.columns[name])
 
-        specs = [replace(job.template, start=lo, stop=hi, folder=None, schema=None, fan=False, keep=tuple(names))
+        specs = [(0, replace(job.template, start=lo, stop=hi, folder=None, schema=None, fan=False, keep=tuple(names)))
                  for lo, hi in self.ranges(job.trials)]
         self._run(specs, keep, [0], None)
         return {name: np.concatenate(v) for name, v in parts.items()}
 
-    def _run(self, specs: list[TaskSpec], consume: Callable[[TaskResult], None], progress: list[int],
-             on_progress: Callable[[int], None] | None) -> None:
-        """Submit tasks, pass their results to `consume` in trial order as they arrive."""
+    def _run(self, specs: list[tuple[int, TaskSpec]], consume: Callable[[int, TaskResult], None],
+             progress: list[int], on_progress: Callable[[int], None] | None) -> None:
+        """Submit tasks (each with its job's index, in trial order within a job) and pass each
+        job's results to `consume` in trial order as they arrive."""
         if not specs:
             return
         distributed = import_distributed()
         client = self.client()
         batch = uuid.uuid4().hex[:12]  # keys unique per submission: never a stale result of an earlier run
-        futures = [client.submit(run_task, spec, key=f"simengine-{batch}-{spec.start}", pure=False)
-                   for spec in specs]
-        order = {f.key: i for i, f in enumerate(futures)}
-        waiting: dict[int, TaskResult] = {}
-        next_index = 0
+        futures = [client.submit(run_task, spec, key=f"simengine-{batch}-{k}-{spec.start}", pure=False)
+                   for k, spec in specs]
+        where: dict[str, tuple[int, int]] = {}  # future key -> (job, index within the job)
+        counts: dict[int, int] = {}
+        for future, (k, _) in zip(futures, specs):
+            where[future.key] = (k, counts.get(k, 0))
+            counts[k] = counts.get(k, 0) + 1
+        waiting: dict[tuple[int, int], TaskResult] = {}
+        next_index: dict[int, int] = {k: 0 for k, _ in specs}
+        remaining = len(futures)
         arrivals = distributed.as_completed(futures, loop=client.loop)
         no_workers_since = None
         try:
-            while next_index < len(futures):
+            while remaining:
                 finished = arrivals.next_batch(block=False) if arrivals.has_ready() else []
                 if not finished:
                     time.sleep(0.05)
                 for future in finished:
-                    waiting[order[future.key]] = self._result(future)
-                    progress[0] += waiting[order[future.key]].stop - waiting[order[future.key]].start
+                    result = self._result(future)
+                    waiting[where[future.key]] = result
+                    progress[0] += result.stop - result.start
                     if on_progress is not None:
                         on_progress(progress[0])
-                while next_index in waiting:
-                    consume(waiting.pop(next_index))
-                    next_index += 1
+                for k in next_index:
+                    while (k, next_index[k]) in waiting:
+                        consume(k, waiting.pop((k, next_index[k])))
+                        next_index[k] += 1
+                        remaining -= 1
                 if not finished:
                     no_workers_since = self._watch_workers(client, no_workers_since)
         except BaseException:

@@ -157,6 +157,42 @@ def _run_distributed(scenario, executor, acc, seed, trials, sampling, folder, me
     return RunReport(summary, result_location(folder), summary_path, time.perf_counter() - started)
 
 
+def run_summaries(scenarios: list[Scenario], *, trials: int, seed: int, sampling: str = "mc",
+                  executor: Executor | None = None, threads: int | None = None, on_progress=None) -> list[dict]:
+    """The summaries of summary-only runs of several scenarios with one seed (common random
+    numbers: drivers with the same name draw the same numbers in each), each exactly the
+    summary `run` gives. On a cluster every run's tasks go to it together; locally they run
+    one after another. `on_progress` counts trials over all runs."""
+    executor = executor or LocalExecutor(threads)
+    if not getattr(executor, "distributed", False):
+        summaries = []
+        for k, scenario in enumerate(scenarios):
+            step = None if on_progress is None else (lambda done, base=k * trials: on_progress(base + done))
+            summaries.append(run(scenario, trials=trials, seed=seed, out=None, sampling=sampling, on_chunk=step,
+                                 executor=executor).summary)
+        return summaries
+    accs = [StreamingSummary.for_scenario(sc) for sc in scenarios]
+    jobs = [executor.job(sc.canonical_json, seed, trials, sampling, fan=False) for sc in scenarios]
+
+    def merger(acc: StreamingSummary):
+        def merge(result) -> None:
+            for part in result.partials:
+                acc.merge(part)
+        return merge
+
+    executor.run_jobs(jobs, [merger(acc) for acc in accs], accs[0].pilot if accs else 0,
+                      [acc.band_limits for acc in accs], on_progress)
+    summaries = []
+    for scenario, acc, job in zip(scenarios, accs, jobs):
+        acc.finish()
+        names = acc.incomplete()
+        if names:
+            for name, values in executor.metric_columns(job, names).items():
+                acc.metrics[name].rebuild(values)
+        summaries.append({**summary_header(scenario, seed, trials, sampling), **acc.summary()})
+    return summaries
+
+
 def second_pass(acc: StreamingSummary, sim: Simulation, seed: int, executor: Executor) -> None:
     """Re-simulate (trials are reproducible) for metrics whose percentiles fell outside their bands."""
     names = acc.incomplete()

@@ -87,7 +87,7 @@ def test_a_run_past_the_pilot_uses_the_bands_and_agrees(tmp_path, client):
         original = ex._run
 
         def spy(specs, *args):
-            seen.extend((s.start, s.limits is not None) for s in specs)
+            seen.extend((s.start, s.limits is not None) for _, s in specs)
             return original(specs, *args)
 
         ex._run = spy
