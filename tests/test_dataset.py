@@ -17,7 +17,6 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
@@ -26,7 +25,7 @@ import simengine
 from simengine import dataset
 from simengine.api import load
 from simengine.cli import main
-from simengine.dataset import MANIFEST, PART_NAME, TEMP_NAME, Folder, read_manifest, verify_parts
+from simengine.dataset import MANIFEST, TEMP_NAME, Folder, read_manifest, verify_parts
 from simengine.errors import OutputExistsError, ResultFileError
 from simengine.runner import run
 from simengine.streams import BLOCK_SIZE
@@ -167,6 +166,7 @@ def test_pyarrow_dataset_reads_every_row(pair):
 
 
 def test_polars_scans_the_parts(pair):
+    """polars scans the parts by glob (the bare folder holds the manifest): the file's rows."""
     pl = pytest.importorskip("polars")
     ds, one = pair
     frame = pl.scan_parquet(f"{ds}/*.parquet").sort("trial").collect()
@@ -175,6 +175,7 @@ def test_polars_scans_the_parts(pair):
 
 
 def test_duckdb_reads_the_parts(pair):
+    """DuckDB reads the parts by glob: every trial, the file's NPV total."""
     duckdb = pytest.importorskip("duckdb")
     ds, one = pair
     (got,) = duckdb.sql(f"select count(*), sum(npv) from read_parquet('{ds}/*.parquet')").fetchall()
@@ -184,6 +185,7 @@ def test_duckdb_reads_the_parts(pair):
 
 
 def test_pandas_reads_the_folder(pair):
+    """pandas reads the bare folder (pyarrow skips the `_` manifest): the file's frame."""
     pd = pytest.importorskip("pandas")
     ds, one = pair
     frame = pd.read_parquet(ds).sort_values("trial").reset_index(drop=True)
@@ -206,12 +208,14 @@ def copy_of(pair, tmp_path):
 
 
 def test_a_folder_without_manifest_is_no_result(copy_of):
+    """No manifest, no result: the error names the missing manifest."""
     (copy_of / MANIFEST).unlink()
     with pytest.raises(ResultFileError, match=f"no {MANIFEST}"):
         simengine.open(copy_of)
 
 
 def test_a_missing_part_is_named(copy_of):
+    """A part listed in the manifest but gone is named."""
     (copy_of / PARTS[2]).unlink()
     with pytest.raises(ResultFileError, match=f"part {PARTS[2]} is missing"):
         simengine.open(copy_of)
@@ -249,6 +253,7 @@ def test_a_misstated_part_row_count_is_refused(copy_of):
 
 
 def test_parts_out_of_order_are_refused(copy_of):
+    """A manifest whose parts are not in trial order is refused."""
     manifest = manifest_of(copy_of)
     manifest["parts"][1], manifest["parts"][2] = manifest["parts"][2], manifest["parts"][1]
     (copy_of / MANIFEST).write_text(json.dumps(manifest))
@@ -434,6 +439,7 @@ def cli_runs(tmp_path_factory):
 
 
 def test_cli_run_writes_a_dataset(cli_runs):
+    """`run --out DIR/` exits 0 and writes one part and the manifest, whose summary is the file run's."""
     base, ds, one = cli_runs
     assert ds.exit_code == 0, ds.output
     assert one.exit_code == 0, one.output
@@ -443,6 +449,7 @@ def test_cli_run_writes_a_dataset(cli_runs):
 
 
 def test_cli_summarize_a_folder_prints_the_file_summary(cli_runs):
+    """`summarize DIR` prints what `summarize FILE` prints (the NPV line included); --json too."""
     base, _, _ = cli_runs
     runner = CliRunner()
     folder = runner.invoke(main, ["summarize", str(base / "ds")])
@@ -456,6 +463,7 @@ def test_cli_summarize_a_folder_prints_the_file_summary(cli_runs):
 
 
 def test_cli_sensitivity_of_a_folder(cli_runs):
+    """`sensitivity DIR` exits 0 and ranks the drivers exactly as for the file."""
     base, _, _ = cli_runs
     runner = CliRunner()
     folder = runner.invoke(main, ["sensitivity", str(base / "ds"), "--json"])
@@ -466,6 +474,7 @@ def test_cli_sensitivity_of_a_folder(cli_runs):
 
 
 def test_cli_report_of_a_folder(cli_runs):
+    """`report DIR --out r.html` writes the page and leaves the dataset as it was."""
     base, _, _ = cli_runs
     res = CliRunner().invoke(main, ["report", str(base / "ds"), "--out", str(base / "r.html")])
     assert res.exit_code == 0, res.output
