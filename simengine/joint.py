@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 JOINT_LEVEL = 0.70
 #: At most this many go-live months on the frontier.
 MAX_MONTHS = 24
+#: The largest finite double: the top of a band that would otherwise reach +inf.
+LARGEST = float(np.finfo(np.float64).max)
 
 
 def costs_by_month(cost: np.ndarray, go_live: np.ndarray, month: float) -> np.ndarray:
@@ -79,7 +81,10 @@ class JointFrontier:
         self.months = self._choose_months(go_live)
         for month in self.months:
             x = np.sort(costs_by_month(cost, go_live, month))
-            low, high = band_around(x, self.level)
+            # The trials not live by D (x_D = +inf) are never kept, only counted (by the go-live
+            # histogram): a band reaching into them ends at the largest finite cost, or it
+            # would hold every such trial of the run (most of them in the early months).
+            low, high = (min(end, LARGEST) for end in band_around(x, self.level))
             lows, highs = [low], [high]
             for cost_anchor, month_anchor in self._anchors():
                 if month == month_anchor:
@@ -144,9 +149,10 @@ class JointFrontier:
         frontier = []
         for month in self.months:
             lo, rank, hi = needed_ranks(n, self.level)
-            value = self._order_statistic(month, rank)
-            ends = self._order_statistic(month, lo), self._order_statistic(month, hi)
-            point = {"go_live_month": month, "p_live_by": probability(live_by(month), n)}
+            live = live_by(month)
+            value = self._order_statistic(month, rank) if rank <= live else math.inf
+            ends = tuple(self._order_statistic(month, r) if r <= live else math.inf for r in (lo, hi))
+            point = {"go_live_month": month, "p_live_by": probability(live, n)}
             if value is None:
                 point["budget"] = {**estimate(None, None), "note": "outside the pilot's band: not determined"}
             elif math.isinf(value):
