@@ -21,7 +21,7 @@ from .errors import InputError, ScenarioError, SimengineError
 
 #: Public name -> the module that defines it.
 _LAZY = {
-    "run": "api", "open": "api", "compare": "api", "sensitivity": "api", "load": "api",
+    "run": "api", "open": "api", "compare": "api", "sensitivity": "api", "load": "api", "sweep": "api",
     "RunResult": "results", "Summary": "results", "MetricSummary": "results", "Estimate": "results",
     "TargetResult": "results", "Comparison": "results", "Sensitivity": "results",
     "Scenario": "scenario", "load_scenario": "scenario", "parse_scenario": "scenario",

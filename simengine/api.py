@@ -130,13 +130,19 @@ def whole_number(name: str, value) -> int | None:
     return int(value)
 
 
-def open(path: Path | str) -> RunResult:  # noqa: A001 - simengine.open, like io.open, opens a result
-    """A result file or dataset folder as a `RunResult`, its summary recomputed exactly from the stored trials."""
-    from .dataset import MANIFEST, Folder, is_dataset_target
+def open(path: Path | str, verify: bool = False) -> RunResult:  # noqa: A001 - like io.open, opens a result
+    """A result file or dataset folder as a `RunResult`, its summary recomputed exactly from the
+    stored trials. `verify` first checks a dataset's every part against its manifest's sha256."""
+    from .dataset import MANIFEST, Folder, is_dataset_target, read_manifest, verify_parts
     from .result_file import summarize_file
 
     path = result_location(path)
+    if verify and not is_dataset_target(path):
+        raise InputError(f"--verify: {path} is a single file; its check is the one every read makes (row count, "
+                         "metadata); --verify checks a dataset's parts against their sha256")
     if is_dataset_target(path):
+        if verify:
+            verify_parts(read_manifest(path))
         folder = Folder.of(path)
         return RunResult(Summary(summarize_file(path)), folder.location(), folder.location(MANIFEST))
     path = Path(path)
@@ -162,3 +168,25 @@ def sensitivity(result: RunResult | Path | str, metric: str = "npv") -> Sensitiv
 
     path = result._file() if isinstance(result, RunResult) else result_location(result)
     return Sensitivity(rank_drivers(path, metric))
+
+
+def sweep(scenario: "Scenario | str | Path", *, sets=None, variants=None, trials: int = DEFAULT_TRIALS,
+          seed: int | None = None, sampling: str = "mc", figure: str = "npv_mean", executor=None,
+          threads: int | None = None, out: Path | str | None = None, force: bool = False,
+          on_progress: Callable[[int], None] | None = None):
+    """Run a scenario over a grid of settings, every variant with one seed (common random numbers).
+
+    `sets` edits the scenario's TOML data at dotted paths, {"schedule.delay_months.max": [3, 6, 9],
+    "adoption.ceiling.mode": [0.6, 0.8]}, and runs every combination (the first path varies
+    slowest); or `variants` runs a folder of scenario files (each *.toml, sorted by name), a list
+    of files or a {name: scenario} dict. Every variant is validated before any trial runs.
+    `figure` ("npv_mean", "p_npv_negative" or "p_all_targets") ranks the variants and is charted.
+    With `out` (a folder) sweep.parquet, sweep.csv, sweep.json and sweep.html are written there;
+    existing files are kept unless `force`. Returns a `SweepResult` (`.rows`, `.to_arrow()`,
+    `.to_dict()`, `.summary(i)`, `.best`).
+    """
+    from .sweeps import run_sweep
+
+    return run_sweep(scenario, sets=sets, variants=variants, trials=trials, seed=seed, sampling=sampling,
+                     figure=figure, executor=executor, threads=threads, out=out, force=force,
+                     on_progress=on_progress)

@@ -129,6 +129,34 @@ def main():
     """
 
 
+def cluster_run_options(what: str):
+    """The options of a command that can run on a Dask cluster: --executor, the scheduler to
+    use (or --workers for a local cluster) and the TLS files; `what` ends --executor's help."""
+    options = [
+        click.option("--executor", type=click.Choice(list(EXECUTOR_NAMES)), default="local", show_default=True,
+                     help=f"Where the trials run: this machine, or a Dask cluster (needs simengine[dask]; {what})."),
+        click.option("--scheduler", default=None, metavar="ADDRESS",
+                     help="With --executor dask: the scheduler to use (tcp://host:8786, tls://host:8786)."),
+        click.option("--scheduler-file", default=None, metavar="FILE",
+                     help="With --executor dask: the scheduler's address from this file (dask-jobqueue, dask-mpi)."),
+        click.option("--workers", type=click.IntRange(min=1), default=None,
+                     help="With --executor dask and no scheduler: worker processes of a local cluster started "
+                          "for this command [default: the machine's cores]."),
+        click.option("--tls-ca-file", default=None, metavar="FILE",
+                     help="With a tls:// scheduler: the CA certificate."),
+        click.option("--tls-cert", default=None, metavar="FILE",
+                     help="With a tls:// scheduler: this client's certificate."),
+        click.option("--tls-key", default=None, metavar="FILE",
+                     help="With a tls:// scheduler: this client's private key."),
+    ]
+
+    def apply(func):
+        for option in reversed(options):
+            func = option(func)
+        return func
+    return apply
+
+
 @main.command("run")
 @click.argument("scenario")
 @click.option("--trials", "-n", type=click.IntRange(min=1), default=None,
@@ -158,19 +186,7 @@ def main():
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar (it is shown only on a terminal anyway).")
 @click.option("--report", "with_report", is_flag=True,
               help="Also write the HTML report beside the result (RESULT.html); see `simengine report`.")
-@click.option("--executor", type=click.Choice(list(EXECUTOR_NAMES)), default="local", show_default=True,
-              help="Where the trials run: this machine, or a Dask cluster (needs simengine[dask]; writes a "
-                   "dataset folder).")
-@click.option("--scheduler", default=None, metavar="ADDRESS",
-              help="With --executor dask: the scheduler to use (tcp://host:8786, tls://host:8786).")
-@click.option("--scheduler-file", default=None, metavar="FILE",
-              help="With --executor dask: the scheduler's address from this file (dask-jobqueue, dask-mpi).")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="With --executor dask and no scheduler: worker processes of the local cluster started for "
-                   "the run [default: the machine's cores].")
-@click.option("--tls-ca-file", default=None, metavar="FILE", help="With a tls:// scheduler: the CA certificate.")
-@click.option("--tls-cert", default=None, metavar="FILE", help="With a tls:// scheduler: this client's certificate.")
-@click.option("--tls-key", default=None, metavar="FILE", help="With a tls:// scheduler: this client's private key.")
+@cluster_run_options("a run writes a dataset folder")
 @one_line_errors
 def run_command(scenario, trials, precision_texts, max_trials, seed, out, threads, sampling, columns, summary_only,
                 repair_correlations, force, as_json, quiet, with_report, executor, scheduler, scheduler_file, workers,
@@ -202,12 +218,9 @@ def run_command(scenario, trials, precision_texts, max_trials, seed, out, thread
         raise click.UsageError("--max-trials caps a --precision run; without --precision use --trials")
     if targets and trials is not None:
         raise click.UsageError("--trials and --precision exclude each other: use --max-trials to cap a precision run")
-    cluster = cluster_options(executor, scheduler, scheduler_file, workers, tls_ca_file, tls_cert, tls_key)
+    cluster = cluster_options(executor, scheduler, scheduler_file, workers, tls_ca_file, tls_cert, tls_key, threads)
     if cluster is not None and targets:
         raise click.UsageError("--precision runs on the local executor: give --trials for a cluster run")
-    if cluster is not None and threads is not None:
-        raise click.UsageError("--threads sets this machine's kernel threads; a cluster run uses one per worker "
-                               "process (give --workers instead)")
     path = resolve_scenario(scenario)
     sc = api.load(path, repair_correlations)
     seed = api.scenario_seed(sc, seed)
@@ -251,7 +264,8 @@ def run_command(scenario, trials, precision_texts, max_trials, seed, out, thread
     exit_if_imprecise(result.summary.to_dict())
 
 
-def cluster_options(executor, scheduler, scheduler_file, workers, tls_ca_file, tls_cert, tls_key) -> dict | None:
+def cluster_options(executor, scheduler, scheduler_file, workers, tls_ca_file, tls_cert, tls_key,
+                    threads=None) -> dict | None:
     """The DaskExecutor's options from the command line (None for a local run)."""
     given = {"--scheduler": scheduler, "--scheduler-file": scheduler_file, "--workers": workers,
              "--tls-ca-file": tls_ca_file, "--tls-cert": tls_cert, "--tls-key": tls_key}
@@ -260,6 +274,9 @@ def cluster_options(executor, scheduler, scheduler_file, workers, tls_ca_file, t
         if named:
             raise click.UsageError(f"{named[0]} goes with --executor dask")
         return None
+    if threads is not None:
+        raise click.UsageError("--threads sets this machine's kernel threads; a cluster run uses one per worker "
+                               "process (give --workers instead)")
     tls = (tls_ca_file, tls_cert, tls_key)
     security = None
     if any(v is not None for v in tls):
@@ -344,8 +361,10 @@ def validate_command(scenario, repair_correlations):
 @main.command("summarize")
 @click.argument("result")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--verify", is_flag=True, help="For a dataset folder: first check every part against the sha256 "
+              "its manifest lists (reads every byte).")
 @one_line_errors
-def summarize_command(result, as_json):
+def summarize_command(result, as_json, verify):
     """Recompute the summary of a RESULT (Parquet file or dataset folder) from its stored trials.
 
     \b
@@ -354,7 +373,7 @@ def summarize_command(result, as_json):
     """
     from .textout import run_header, summary_table
 
-    summary = api.open(api.result_location(result)).summary.to_dict()
+    summary = api.open(api.result_location(result), verify=verify).summary.to_dict()
     if as_json:
         echo_json(summary)
         return
@@ -433,6 +452,87 @@ def compare_command(scenario_a, scenario_b, trials, seed, threads, as_json, repo
     click.echo(comparison_table(result.to_dict()))
     if report_path is not None:
         click.echo(f"\nReport: {', '.join(str(p) for p in written)}")
+
+
+@main.command("sweep")
+@click.argument("scenario")
+@click.option("--set", "set_texts", multiple=True, metavar="PATH=V1,V2,...",
+              help="Sweep the scenario's field at this dotted path over these values (repeatable: every "
+                   "combination runs, the first --set varying slowest), e.g. schedule.delay_months.max=3,6,9. "
+                   "Values are numbers, true/false or text.")
+@click.option("--variants", "variants_dir", type=click.Path(path_type=Path), default=None, metavar="DIR",
+              help="Instead of --set: run every scenario file (*.toml) of DIR, sorted by name, each a variant "
+                   "named by its file stem.")
+@click.option("--trials", "-n", type=click.IntRange(min=1), default=DEFAULT_TRIALS, show_default=True,
+              help="Trials for each variant.")
+@click.option("--seed", "-s", type=click.IntRange(0, 2**63 - 1), default=None,
+              help=f"Random seed for every variant [default: the scenario's seed, else {DEFAULT_SEED}].")
+@click.option("--sampling", type=click.Choice(SAMPLING_METHODS), default="mc", show_default=True,
+              help="Sampling design.")
+@click.option("--figure", type=click.Choice(["npv_mean", "p_npv_negative", "p_all_targets"]), default="npv_mean",
+              show_default=True, help="The figure that ranks the variants (best marked) and that the charts show.")
+@click.option("--out", "-o", type=click.Path(path_type=Path), default=None, metavar="DIR",
+              help="Folder for sweep.parquet, sweep.csv, sweep.json and sweep.html "
+                   "[default: results/<scenario>-sweep-seed<S>-n<N>/].")
+@click.option("--threads", "-t", type=click.IntRange(min=1), default=None,
+              help="Kernel threads [default: all cores]. Results are identical for any value.")
+@click.option("--force", is_flag=True, help="Overwrite the sweep's existing files in --out.")
+@click.option("--json", "as_json", is_flag=True, help="Print the sweep as JSON (every variant's summary) instead "
+              "of a table.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar (it is shown only on a terminal anyway).")
+@cluster_run_options("every variant's tasks go in one graph")
+@one_line_errors
+def sweep_command(scenario, set_texts, variants_dir, trials, seed, sampling, figure, out, threads, force, as_json,
+                  quiet, executor, scheduler, scheduler_file, workers, tls_ca_file, tls_cert, tls_key):
+    """Run SCENARIO over a grid of settings, every variant with the same seed.
+
+    Each --set PATH=V1,V2,... edits the scenario at a dotted path (tables of the file, an
+    array entry as [0]); every combination of the values is a variant. All variants are
+    validated before any trial runs, then run with common random numbers: the differences
+    between them reflect their settings, not sampling noise. Prints one row per variant
+    (mean NPV, P(NPV < 0), P(all targets), P80 one-time cost, each with its standard error;
+    the best by --figure marked) and writes sweep.parquet, sweep.csv, sweep.json and
+    sweep.html (a chart of --figure against each setting) into --out.
+
+    \b
+    Examples:
+      simengine sweep crm_upgrade_big_bang --set schedule.delay_months.max=3,6,9 \\
+          --set adoption.ceiling.mode=0.6,0.8 --trials 20000
+      simengine sweep crm_upgrade_big_bang --variants my_alternatives/
+    """
+    from .executors import make_executor
+    from .sweeps import check_sets, default_folder, parse_set, variant_count
+
+    if set_texts and variants_dir is not None:
+        raise click.UsageError("--set and --variants exclude each other: sweep settings of SCENARIO, or a folder "
+                               "of scenario files")
+    if not set_texts and variants_dir is None:
+        raise click.UsageError("nothing to sweep: give --set PATH=V1,V2,... (repeatable) or --variants DIR")
+    cluster = cluster_options(executor, scheduler, scheduler_file, workers, tls_ca_file, tls_cert, tls_key, threads)
+    sets = check_sets([parse_set(text) for text in set_texts]) if set_texts else None
+    pairs = [(s.path, list(s.values)) for s in sets] if sets else None
+    path = resolve_scenario(scenario)
+    base = api.load(path)
+    seed = api.scenario_seed(base, seed)
+    if out is None:
+        out = default_folder(path, seed, trials)
+    progress = ProgressBar(trials * variant_count(pairs, variants_dir), enabled=False if quiet else None)
+    runner = make_executor("dask", **cluster) if cluster is not None else None
+    try:
+        result = api.sweep(path, sets=pairs, variants=variants_dir, trials=trials, seed=seed, sampling=sampling,
+                           figure=figure, executor=runner, threads=threads, out=out, force=force,
+                           on_progress=progress)
+    finally:
+        progress.close()
+        if runner is not None:
+            runner.close()
+    if as_json:
+        echo_json(result.to_dict())
+        return
+    click.echo(result.text())
+    click.echo("")
+    folder = result.paths[0].parent
+    click.echo(f"Written to {folder}{os.sep}: {', '.join(p.name for p in result.paths)}")
 
 
 @main.command("report")

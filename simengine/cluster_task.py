@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -121,6 +122,7 @@ class TaskResult:
     part: PartInfo | None = None
     cash: np.ndarray | None = None
     columns: dict[str, np.ndarray] = field(default_factory=dict)
+    seconds: float = 0.0  # the task's own time on its worker (check, simulation, part)
 
 
 def run_task(spec: TaskSpec) -> TaskResult:
@@ -128,6 +130,7 @@ def run_task(spec: TaskSpec) -> TaskResult:
     from .engine import simulate_range
     from .jit import get_threads, set_threads
 
+    started = time.perf_counter()
     check_worker(spec.check, spec.scenario, spec.seed, spec.trials, spec.sampling)
     before = get_threads()
     set_threads(spec.kernel_threads)
@@ -154,4 +157,4 @@ def run_task(spec: TaskSpec) -> TaskResult:
             part.abort()
         set_threads(before)
     return TaskResult(spec.start, spec.stop, partials, info, np.concatenate(cash) if cash else None,
-                      {name: np.concatenate(v) for name, v in kept.items()})
+                      {name: np.concatenate(v) for name, v in kept.items()}, time.perf_counter() - started)

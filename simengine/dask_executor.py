@@ -227,9 +227,13 @@ class DaskExecutor:
                             fan=fan, kernel_threads=self.kernel_threads)
         return Job(template, trials)
 
-    def ranges(self, trials: int) -> list[tuple[int, int]]:
+    def ranges(self, trials: int, pilot: int = 0) -> list[tuple[int, int]]:
+        """The tasks' trial ranges: one block each up to `pilot` (so that every worker helps
+        with the pilot, which the others wait for), then `blocks_per_task` blocks each."""
         size = self.blocks_per_task * BLOCK_SIZE
-        return [(lo, min(trials, lo + size)) for lo in range(0, trials, size)]
+        head = [(lo, min(trials, lo + BLOCK_SIZE)) for lo in range(0, min(trials, pilot), BLOCK_SIZE)]
+        start = head[-1][1] if head else 0
+        return head + [(lo, min(trials, lo + size)) for lo in range(start, trials, size)]
 
     def run_job(self, job: Job, merge: Callable[[TaskResult], None], pilot: int, limits: Callable[[], dict | None],
                 on_progress: Callable[[int], None] | None = None) -> list[TaskResult]:
@@ -252,13 +256,13 @@ class DaskExecutor:
             done[k].append(result)
 
         first = [(k, replace(job.template, start=lo, stop=hi))
-                 for k, job in enumerate(jobs) for lo, hi in self.ranges(job.trials) if lo < pilot]
+                 for k, job in enumerate(jobs) for lo, hi in self.ranges(job.trials, pilot) if lo < pilot]
         self._run(first, step, progress, on_progress)
         rest = []
         for k, job in enumerate(jobs):
             bands = limits[k]()
             rest += [(k, replace(job.template, start=lo, stop=hi, limits=bands))
-                     for lo, hi in self.ranges(job.trials) if lo >= pilot]
+                     for lo, hi in self.ranges(job.trials, pilot) if lo >= pilot]
         self._run(rest, step, progress, on_progress)
         return done
 

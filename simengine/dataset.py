@@ -50,6 +50,8 @@ def part_name(first_block: int) -> str:
 def is_dataset_target(out: str | Path) -> bool:
     """Whether `--out` names a dataset folder: a URI, a path ending in a separator, or a folder."""
     text = str(out)
+    if not text.strip():
+        return False  # not a name at all: the caller says so
     return "://" in text or text.endswith(("/", "\\")) or Path(text).is_dir()
 
 

@@ -79,7 +79,8 @@ def test_metric_columns_only_is_bit_identical(tmp_path, client):
 
 def test_a_run_past_the_pilot_uses_the_bands_and_agrees(tmp_path, client):
     """Past the pilot (16 blocks) the client fixes the percentile bands from the first tasks
-    and the others reduce their blocks through them: the summary is still the local one."""
+    (one block each, so that every worker helps) and the others reduce their blocks through
+    them: the summary is still the local one."""
     trials = 17 * BLOCK_SIZE + 500
     local = simengine.run("deterministic_example", trials=trials, seed=3, out=None)
     with DaskExecutor(client, blocks_per_task=4) as ex:
@@ -93,8 +94,8 @@ def test_a_run_past_the_pilot_uses_the_bands_and_agrees(tmp_path, client):
         ex._run = spy
         remote = simengine.run("deterministic_example", trials=trials, seed=3, out=None, executor=ex)
     assert json.dumps(remote.summary.to_dict()) == json.dumps(local.summary.to_dict())
-    assert seen[:4] == [(0, False), (4 * BLOCK_SIZE, False), (8 * BLOCK_SIZE, False), (12 * BLOCK_SIZE, False)]
-    assert seen[4:] == [(16 * BLOCK_SIZE, True)]
+    assert seen[:16] == [(b * BLOCK_SIZE, False) for b in range(16)]  # the pilot: a block per task
+    assert seen[16:] == [(16 * BLOCK_SIZE, True)]
 
 
 def test_the_second_pass_runs_on_the_cluster(client):
@@ -290,3 +291,27 @@ def test_tasks_write_only_inside_their_folder(tmp_path):
     with pytest.raises(ValueError):
         folder.file("../escape.parquet")
     assert folder.file("part-000000001.parquet") == f"{folder.path}/part-000000001.parquet"
+
+
+def test_the_cli_knows_every_registered_executor():
+    """The CLI lists the executors without importing them (a light start-up): the same names."""
+    from simengine.cli import EXECUTOR_NAMES
+    from simengine.executors import EXECUTORS
+
+    assert tuple(EXECUTORS) == EXECUTOR_NAMES
+
+
+def test_summarize_verify_finds_a_changed_part(tmp_path):
+    """--verify reads every part against its sha256: a byte changed in place (same size, which
+    the everyday read does not notice) is one line and exit status 2."""
+    simengine.run("crm_new_small_firm", trials=3000, seed=2, out=f"{tmp_path}/ds/")
+    assert CliRunner().invoke(main, ["summarize", "--verify", str(tmp_path / "ds")]).exit_code == 0
+    part = tmp_path / "ds" / "part-000000000.parquet"
+    data = bytearray(part.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    part.write_bytes(bytes(data))
+    result = CliRunner().invoke(main, ["summarize", "--verify", str(tmp_path / "ds")])
+    assert result.exit_code == 2
+    assert "part-000000000.parquet does not match its sha256" in result.output
+    single = CliRunner().invoke(main, ["summarize", "--verify", str(tmp_path / "none.parquet")])
+    assert single.exit_code == 2 and "is a single file" in single.output
