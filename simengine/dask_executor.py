@@ -300,6 +300,7 @@ class DaskExecutor:
         remaining = len(futures)
         arrivals = distributed.as_completed(futures, loop=client.loop)
         no_workers_since = None
+        next_watch = time.monotonic() + 1.0
         try:
             while remaining:
                 finished = arrivals.next_batch(block=False) if arrivals.has_ready() else []
@@ -316,8 +317,9 @@ class DaskExecutor:
                         consume(k, waiting.pop((k, next_index[k])))
                         next_index[k] += 1
                         remaining -= 1
-                if not finished:
+                if not finished and time.monotonic() >= next_watch:  # an RPC: once a second at most
                     no_workers_since = self._watch_workers(client, no_workers_since)
+                    next_watch = time.monotonic() + 1.0
         except BaseException:
             client.cancel(futures)
             raise
