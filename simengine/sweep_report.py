@@ -347,7 +347,8 @@ def setting_chart(d: dict, k: int):
     if labels:
         order = [i for i, t in enumerate(labels) if not t.startswith("best")] + \
                 [i for i, t in enumerate(labels) if t.startswith("best")]
-        columns = min(len(labels), 4 if max(len(t) for t in labels) <= 32 else 2)
+        # as many columns as fit across the figure (about 110 characters of legend text)
+        columns = max(1, min(len(labels), 110 // (max(len(t) for t in labels) + 8)))
         fig.legend([handles[i] for i in order], [labels[i] for i in order], loc="outside lower center",
                    ncol=columns, frameon=False)
     return fig
