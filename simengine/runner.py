@@ -138,10 +138,7 @@ def _run_distributed(scenario, executor, acc, seed, trials, sampling, folder, me
     try:
         results = executor.run_job(job, merge, acc.pilot, acc.band_limits, on_chunk)
         acc.finish()
-        names = acc.incomplete()
-        if names:
-            for name, values in executor.metric_columns(job, names).items():
-                acc.metrics[name].rebuild(values)
+        rebuild_on_cluster(acc, executor, job)
         summary = {**summary_header(scenario, seed, trials, sampling), **acc.summary(), **(extra_summary or {})}
         summary_path = None
         if folder is not None:
@@ -185,12 +182,18 @@ def run_summaries(scenarios: list[Scenario], *, trials: int, seed: int, sampling
     summaries = []
     for scenario, acc, job in zip(scenarios, accs, jobs):
         acc.finish()
-        names = acc.incomplete()
-        if names:
-            for name, values in executor.metric_columns(job, names).items():
-                acc.metrics[name].rebuild(values)
+        rebuild_on_cluster(acc, executor, job)
         summaries.append({**summary_header(scenario, seed, trials, sampling), **acc.summary()})
     return summaries
+
+
+def rebuild_on_cluster(acc: StreamingSummary, executor, job) -> None:
+    """The second pass of a cluster run: the metrics whose percentiles fell outside their bands
+    get all their values, recomputed by the cluster's tasks (trials are reproducible)."""
+    names = acc.incomplete()
+    if names:
+        for name, values in executor.metric_columns(job, names).items():
+            acc.metrics[name].rebuild(values)
 
 
 def second_pass(acc: StreamingSummary, sim: Simulation, seed: int, executor: Executor) -> None:
@@ -199,9 +202,8 @@ def second_pass(acc: StreamingSummary, sim: Simulation, seed: int, executor: Exe
     if not names:
         return
     if getattr(executor, "distributed", False):
-        job = executor.job(sim.scenario.canonical_json, seed, acc.trials, sim.plan.sampling, fan=False)
-        for name, values in executor.metric_columns(job, names).items():
-            acc.metrics[name].rebuild(values)
+        rebuild_on_cluster(acc, executor, executor.job(sim.scenario.canonical_json, seed, acc.trials,
+                                                       sim.plan.sampling, fan=False))
         return
     parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
 

@@ -109,6 +109,23 @@ def test_the_second_pass_runs_on_the_cluster(client):
     np.testing.assert_array_equal(got["irr"], want.metric("irr"))
 
 
+def test_a_band_miss_takes_the_second_pass_on_the_cluster(tmp_path, client, monkeypatch):
+    """When a percentile falls outside its pilot band (forced here for npv), the run recomputes
+    that metric's every value; on a cluster its tasks do it, and the summary is still the
+    local run's (which takes its own second pass)."""
+    from simengine.summary_stream import ContinuousMetric
+
+    complete = ContinuousMetric.complete
+    monkeypatch.setattr(ContinuousMetric, "complete", lambda self: self.name != "npv" and complete(self))
+    calls = []
+    metric_columns = DaskExecutor.metric_columns
+    monkeypatch.setattr(DaskExecutor, "metric_columns",
+                        lambda self, job, names: calls.append(names) or metric_columns(self, job, names))
+    local, remote = local_and_dask(tmp_path, client, "crm_new_small_firm", TRIALS)
+    assert calls == [["npv"]]
+    assert summary_text(tmp_path / "dask" / MANIFEST) == summary_text(tmp_path / "local.summary.json")
+
+
 def test_the_dataset_reads_as_one_table_everywhere(tmp_path, client):
     """pyarrow.dataset, polars and DuckDB read the parts of a cluster run as one table."""
     import duckdb
