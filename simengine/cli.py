@@ -373,7 +373,10 @@ def summarize_command(result, as_json, verify):
     """
     from .textout import run_header, summary_table
 
-    summary = api.open(api.result_location(result), verify=verify).summary.to_dict()
+    opened = api.open(api.result_location(result), verify=verify)
+    summary = opened.summary.to_dict()
+    if verify:
+        click.echo(f"Verified: every part of {opened.path} matches the sha256 its manifest lists", err=True)
     if as_json:
         echo_json(summary)
         return

@@ -83,7 +83,9 @@ def address_in(scheduler_file: str) -> str:
             address = json.load(f)["address"]
     except FileNotFoundError:
         raise InputError(f"--scheduler-file {scheduler_file}: no such file") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except KeyError:
+        raise InputError(f"--scheduler-file {scheduler_file}: not a scheduler file (it has no \"address\")") from None
+    except (OSError, ValueError, TypeError) as exc:
         raise InputError(f"--scheduler-file {scheduler_file}: not a scheduler file ({first_line(exc)})") from None
     if not isinstance(address, str):
         raise InputError(f"--scheduler-file {scheduler_file}: its address is not text")
@@ -116,16 +118,60 @@ def probe_scheduler(address: str, security=None, timeout: float = 10.0) -> None:
     async def hello() -> None:
         args = security.get_connection_args("client") if security is not None else {}
         comm = await connect(address, timeout=timeout, **args)
-        await comm.close()
+        try:
+            await comm.write({"op": "identity"})
+            answer = await comm.read()
+        finally:
+            await comm.close()
+        if not isinstance(answer, dict) or answer.get("type") != "Scheduler":
+            raise ValueError(f"it answered as {answer.get('type') if isinstance(answer, dict) else 'something else'}")
 
     try:
-        asyncio.run(hello())
-    except Exception as exc:  # noqa: BLE001 - refused, timed out, TLS refused, not a scheduler
+        asyncio.run(asyncio.wait_for(hello(), 2 * timeout))
+    except (asyncio.TimeoutError, TimeoutError):
+        raise ClusterError(f"cannot reach a Dask scheduler at {address}: no answer within {2 * timeout:.0f} s "
+                           "(is a Dask scheduler listening there?)") from None
+    except ValueError as exc:  # a Dask server that is not a scheduler
+        raise ClusterError(f"{address} answered, but not as a Dask scheduler ({first_line(exc)})") from None
+    except (MemoryError, TypeError, KeyError):  # bytes that are not Dask's protocol at all
+        raise ClusterError(f"{address} answered, but not as a Dask scheduler") from None
+    except Exception as exc:  # noqa: BLE001 - refused, TLS refused, closed
         raise ClusterError(f"cannot reach a Dask scheduler at {address}: {first_line(exc)}") from None
 
 
+def start_local_cluster(distributed, workers: int):
+    """A LocalCluster of `workers` single-threaded processes, quiet and local.
+
+    Its worker processes are started with SIGINT ignored: Ctrl-C in a terminal goes to the
+    whole process group, and the client, which handles it (cancels, cleans up, says so in one
+    line), closes the workers itself; otherwise each worker would print its own traceback.
+    Its dashboard listens on a random loopback port; its log is errors-free noise on shutdown,
+    so only critical messages are shown.
+    """
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                        dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def tls_security(ca_file: str, cert: str, key: str):
-    """dask's `Security` for a TLS scheduler: these files, and encryption required."""
+    """dask's `Security` for a TLS scheduler: these files, and encryption required. The files
+    are read here, so that a wrong one is named at once (not as an X.509 error on connecting)."""
+    import ssl
+
+    try:
+        ssl.create_default_context(cafile=ca_file)
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        raise InputError(f"--tls-ca-file {ca_file}: not a CA certificate in PEM ({first_line(exc)})") from None
+    try:
+        ssl.create_default_context().load_cert_chain(cert, key)
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        raise InputError(f"--tls-cert {cert} / --tls-key {key}: not a certificate and its private key in PEM "
+                         f"({first_line(exc)})") from None
     distributed = import_distributed()
     return distributed.security.Security(tls_ca_file=ca_file, tls_client_cert=cert, tls_client_key=key,
                                          require_encryption=True)
@@ -163,6 +209,11 @@ class DaskExecutor:
             raise InputError("--workers starts a local cluster; it excludes --scheduler and --scheduler-file")
         if workers is not None and workers < 1:
             raise InputError(f"--workers: must be at least 1, got {workers}")
+        if security is not None and client is None and scheduler is None and scheduler_file is None:
+            raise InputError("--tls-ca-file, --tls-cert and --tls-key are for a tls:// scheduler; the local cluster "
+                             "started for a run listens on this machine only")
+        if security is not None and scheduler is not None and not scheduler.startswith("tls://"):
+            raise InputError(f"--tls-*: the scheduler {scheduler} is not a tls:// address")
         if blocks_per_task < 1:
             raise InputError(f"blocks_per_task: must be at least 1, got {blocks_per_task}")
         self._client, self.scheduler, self.scheduler_file = client, scheduler, scheduler_file
@@ -180,17 +231,21 @@ class DaskExecutor:
         try:
             if self.scheduler is not None or self.scheduler_file is not None:
                 address = self.scheduler if self.scheduler is not None else address_in(self.scheduler_file)
+                if self.security is not None and not address.startswith("tls://"):
+                    raise InputError(f"--tls-*: the scheduler {address} (from --scheduler-file) is not a tls:// "
+                                     "address")
                 warning = unencrypted_warning(address)
                 if warning:
                     print(warning, file=sys.stderr)
+                if self.security is None and address.startswith("tls://"):
+                    self.security = distributed.security.Security()  # dask's configuration, if any
+                    if not self.security.tls_client_cert and not self.security.tls_ca_file:
+                        raise InputError(f"{address} is a TLS scheduler: give --tls-ca-file, --tls-cert and "
+                                         "--tls-key (or set dask's distributed.comm.tls configuration)")
                 probe_scheduler(address, self.security)
                 client = distributed.Client(address, security=self.security, timeout="10s", set_as_default=False)
             else:
-                cluster = distributed.LocalCluster(
-                    n_workers=self.workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                    dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR, security=self.security,
-                    protocol="tls" if self.security is not None and getattr(self.security, "require_encryption",
-                                                                            False) else None)
+                cluster = start_local_cluster(distributed, self.workers or os.cpu_count() or 1)
                 self._owned.append(cluster)
                 client = distributed.Client(cluster, set_as_default=False)
         except (OSError, TimeoutError, RuntimeError) as exc:
@@ -199,6 +254,11 @@ class DaskExecutor:
         self._owned.append(client)
         self._client = client
         return client
+
+    def connect(self) -> None:
+        """Connect now (or start the local cluster), so that a scheduler that cannot be reached
+        is reported before anything is written."""
+        self.client()
 
     def close(self) -> None:
         """Close the client and cluster this executor started (not a client it was given)."""

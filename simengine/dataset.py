@@ -241,6 +241,18 @@ def prepare_folder(folder: Folder, force: bool, dry_run: bool = False) -> None:
         raise InputError(f"--out {folder.uri}: cannot create the folder ({exc})") from None
 
 
+def discard_run(folder: Folder, created: bool) -> None:
+    """After a run that failed or was stopped: remove its parts and temporary files, and the
+    folder itself if the run created it and it is empty now (best effort: a task still
+    running on a cluster may write its part later; without a manifest it is no result)."""
+    try:
+        remove_strays(folder, [])
+        if created and not folder.names():
+            folder.fs.delete_dir(folder.path)
+    except Exception:  # noqa: BLE001 - cleaning up after a failure must not hide the failure
+        pass
+
+
 def remove_strays(folder: Folder, parts: list[PartInfo]) -> None:
     """Remove what killed or repeated tasks left: temporary parts, and parts the run does not list."""
     listed = {p.name for p in parts}

@@ -14,7 +14,7 @@ from .engine import Simulation, check_run_options
 from .kernels.cashflows import METRICS
 from .executors import Executor, LocalExecutor
 from .errors import InputError
-from .dataset import MANIFEST, PART_BLOCKS, DatasetWriter, Folder, prepare_folder, remove_strays, write_manifest
+from .dataset import MANIFEST, PART_BLOCKS, DatasetWriter, Folder, discard_run, prepare_folder, write_manifest
 from .output import (COLUMN_CHOICES, ResultWriter, check_disk_space, check_writable, result_schema, run_metadata,
                      summary_path_for, write_json_atomic)
 from .streams import BLOCK_SIZE
@@ -67,9 +67,14 @@ def run(scenario: Scenario, *, trials: int, seed: int, out: Path | Folder | None
         raise InputError(f"--out {out}: a cluster run writes a dataset folder, not one file (its workers write their "
                          "own parts); give a folder, e.g. --out results/run/")
     summary_path = summary_path_for(out) if out is not None and folder is None else None
+    created = False
     if folder is not None:
         if folder.is_local:
             check_disk_space(Path(folder.path) / MANIFEST, trials, len(scenario.drivers()) + len(METRICS) + 1)
+        prepare_folder(folder, force, dry_run=True)
+        if distributed:
+            executor.connect()  # an unreachable scheduler is told before anything is written
+        created = not folder.exists()
         prepare_folder(folder, force)
     elif out is not None:
         check_writable([out, summary_path], force)
@@ -80,7 +85,7 @@ def run(scenario: Scenario, *, trials: int, seed: int, out: Path | Folder | None
     cash = fan_buffer(trials, scenario.horizon_months) if out is not None else None
     if distributed:
         return _run_distributed(scenario, executor, acc, seed, trials, sampling, folder, meta, schema, cash,
-                                on_chunk, extra_summary, started)
+                                on_chunk, extra_summary, started, created)
     writer = None
     if folder is not None:
         writer = DatasetWriter(folder, schema, min(chunk_size, trials), part_blocks * BLOCK_SIZE)
@@ -112,6 +117,8 @@ def run(scenario: Scenario, *, trials: int, seed: int, out: Path | Folder | None
     finally:
         if writer is not None:
             writer.abort()
+            if folder is not None:
+                discard_run(folder, created)
     return RunReport(summary, result_location(out), summary_path, time.perf_counter() - started)
 
 
@@ -123,7 +130,7 @@ def result_location(out: Path | Folder | None) -> Path | str | None:
 
 
 def _run_distributed(scenario, executor, acc, seed, trials, sampling, folder, meta, schema, cash, on_chunk,
-                     extra_summary, started) -> RunReport:
+                     extra_summary, started, created: bool = False) -> RunReport:
     """A run on a cluster: tasks write their parts, their partials merge here in block order."""
     job = executor.job(scenario.canonical_json, seed, trials, sampling, folder=folder, schema=schema,
                        fan=cash is not None)
@@ -147,10 +154,7 @@ def _run_distributed(scenario, executor, acc, seed, trials, sampling, folder, me
         committed = True
     finally:
         if folder is not None and not committed:
-            try:
-                remove_strays(folder, [])  # no manifest: the parts written so far are no result
-            except Exception:  # noqa: BLE001 - cleaning up after a failure is best effort
-                pass
+            discard_run(folder, created)  # no manifest: the parts written so far are no result
     return RunReport(summary, result_location(folder), summary_path, time.perf_counter() - started)
 
 

@@ -649,7 +649,8 @@ def build_result(base, base_path, settings, chosen, summaries, *, trials, seed, 
     columns = [(s.path, s.kind) for s in settings] if settings else [("file", "string")]
     info = {
         "scenario": base.name,
-        "scenario_file": str(base_path) if base_path is not None else None,
+        # the file's name only: a full path would tell whoever receives the sweep about this machine
+        "scenario_file": Path(base_path).name if base_path is not None else None,
         "scenario_sha256": base.sha256,
         "scenario_canonical": base.canonical,
         "currency": base.currency,

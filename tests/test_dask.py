@@ -202,8 +202,7 @@ def test_a_cluster_without_workers_gives_up_in_one_line(tmp_path):
     finally:
         c.close()
         cluster.close()
-    assert not (tmp_path / "ds" / MANIFEST).exists()
-    assert list((tmp_path / "ds").iterdir()) == []
+    assert not (tmp_path / "ds").exists()  # the run created the folder, and removed it empty
 
 
 def test_an_interrupted_run_leaves_no_result(tmp_path, client):
@@ -217,8 +216,9 @@ def test_an_interrupted_run_leaves_no_result(tmp_path, client):
                       executor=DaskExecutor(client, blocks_per_task=1), on_progress=interrupt)
     time.sleep(1.0)  # a task still running when cancelled may finish its part; the run has no manifest
     assert not (tmp_path / "ds" / MANIFEST).exists()
-    with pytest.raises(simengine.SimengineError, match="no _simengine.json"):
-        simengine.open(tmp_path / "ds")
+    assert not (tmp_path / "ds").exists() or not any(PART_NAME.fullmatch(p.name) for p in (tmp_path / "ds").iterdir())
+    with pytest.raises(simengine.SimengineError, match="no _simengine.json|no such result"):
+        simengine.open(f"{tmp_path}/ds/")
 
 
 def test_an_unreachable_scheduler_is_one_line(tmp_path):
@@ -228,7 +228,45 @@ def test_an_unreachable_scheduler_is_one_line(tmp_path):
     assert result.exit_code == 1
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("Error: cannot reach a Dask scheduler at tcp://127.0.0.1:1")
-    assert not (tmp_path / "ds" / MANIFEST).exists()
+    assert not (tmp_path / "ds").exists()  # refused before anything was written
+
+
+def test_a_listener_that_is_not_a_scheduler_is_one_line(tmp_path):
+    """Something listening at the address that does not speak Dask's protocol (here a socket
+    that accepts and never answers) ends the run in one line, not a hang."""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    try:
+        from simengine.dask_executor import probe_scheduler
+
+        with pytest.raises(ClusterError, match=r"no answer within 2 s \(is a Dask scheduler listening there\?\)"):
+            probe_scheduler(address, timeout=1.0)
+    finally:
+        server.close()
+
+
+def test_tls_files_are_checked_and_only_for_a_tls_scheduler(tmp_path):
+    """TLS options name their mistakes at once: a local cluster takes none, a tcp:// scheduler
+    none, and a file that is not PEM is named."""
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a certificate")
+    tls = ["--tls-ca-file", str(bad), "--tls-cert", str(bad), "--tls-key", str(bad)]
+    base = ["run", "crm_new_small_firm", "--trials", "1000", "--executor", "dask", "-q", "--out", str(tmp_path / "o/")]
+    for extra, message in [([], "--tls-ca-file " + str(bad) + ": not a CA certificate in PEM"),
+                           (["--scheduler", "tcp://127.0.0.1:1"], "not a CA certificate in PEM")]:
+        result = CliRunner().invoke(main, [*base, *extra, *tls])
+        assert result.exit_code == 2, result.output
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert len(lines) == 1 and message in lines[0], result.output
+    with pytest.raises(simengine.InputError, match="for a tls:// scheduler"):
+        DaskExecutor(workers=2, security=object())
+    with pytest.raises(simengine.InputError, match="is not a tls:// address"):
+        DaskExecutor(scheduler="tcp://127.0.0.1:1", security=object())
+    assert not (tmp_path / "o").exists()
 
 
 def test_the_missing_extra_is_named(tmp_path, monkeypatch):
@@ -282,9 +320,9 @@ def test_a_tls_scheduler_with_the_tls_options(tmp_path):
         assert ok.exit_code == 0, ok.output
         assert (tmp_path / "tls" / MANIFEST).exists()
         refused = CliRunner().invoke(main, [*base, "--out", str(tmp_path / "plain/")])
-        assert refused.exit_code == 1
+        assert refused.exit_code == 2
         lines = [line for line in refused.output.splitlines() if line.strip()]
-        assert len(lines) == 1 and lines[0].startswith(f"Error: cannot reach a Dask scheduler at {address}")
+        assert len(lines) == 1 and lines[0].startswith(f"Error: {address} is a TLS scheduler: give --tls-ca-file")
     finally:
         cluster.close()
     local = simengine.run("crm_new_small_firm", trials=2000, out=None)  # the scenario's seed, as the CLI's

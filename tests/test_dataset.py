@@ -308,13 +308,18 @@ def test_write_manifest_removes_strays_and_lists_parts_in_order(copy_of):
 
 
 def test_an_interrupted_run_leaves_nothing(tmp_path, sc):
-    """A run stopped after some parts were written leaves no part, temporary file or manifest."""
+    """A run stopped after some parts were written leaves no part, temporary file or manifest:
+    a folder the run created is removed, one that existed is left empty."""
     folder = tmp_path / "ds"
 
     def stop(done):
         if done >= 2 * BLOCK_SIZE:
             raise KeyboardInterrupt
 
+    with pytest.raises(KeyboardInterrupt):
+        run_dataset(sc, folder, on_chunk=stop, chunk_size=BLOCK_SIZE)
+    assert not folder.exists()
+    folder.mkdir()
     with pytest.raises(KeyboardInterrupt):
         run_dataset(sc, folder, on_chunk=stop, chunk_size=BLOCK_SIZE)
     assert list(folder.iterdir()) == []
