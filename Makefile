@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test bench bench-big clean
+.PHONY: run test bench bench-big bench-check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "simengine needs Python >= 3.11"'
@@ -26,6 +26,12 @@ bench: $(STAMP)
 
 bench-big: $(STAMP)
 	$(BIN)/python benchmarks/run.py --sizes 1e5 --big 1e8
+
+# The guard (under a minute): engine/floor and kernel/floor ratios against benchmarks/baseline.json;
+# fails when one is worse by more than BENCH_TOLERANCE (CI passes a looser one for a shared machine).
+BENCH_TOLERANCE ?= 0.25
+bench-check: $(STAMP)
+	$(BIN)/python benchmarks/check.py --tolerance $(BENCH_TOLERANCE)
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .hypothesis

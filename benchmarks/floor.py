@@ -46,7 +46,8 @@ def floor_run(scenario, trials: int, seed: int, out: Path, chunk_size: int = DEF
                 segments = list(block_segments(start, stop))
                 list(pool.map(draw, [(j, seg) for j in range(len(drivers)) for seg in segments]))
                 m = metrics[:, :stop - start]
-                m[:] = draws[:len(METRICS), :stop - start]
+                # the metric columns made of the drivers' uniforms, cycling when there are fewer drivers
+                m[:] = draws[np.arange(len(METRICS)) % max(1, len(drivers)), :stop - start]
                 m[INTEGER_ROWS] = np.floor(m[INTEGER_ROWS] * 60.0) + 1.0
                 consumer.put(RangeResult(start, {}, m))
         consumer.close()
