@@ -18,7 +18,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy.stats import qmc
 
 from .streams import BLOCK_SIZE, STREAM_LAYOUT, block_generator
 
@@ -31,6 +30,8 @@ SOBOL_KEY = "simengine:sobol-scramble"
 def lhs_block(seed: int, name: str, block: int, skip: int, trials: int, out: np.ndarray) -> None:
     """Uniforms `skip..skip+len(out)-1` of one driver's Latin hypercube for one block of a run of `trials`."""
     size = min(BLOCK_SIZE, trials - block * BLOCK_SIZE)
+    from scipy.stats import qmc  # scipy.stats takes a second to import: only when a design runs
+
     sampler = qmc.LatinHypercube(d=1, rng=block_generator(seed, f"lhs:{name}", block))
     design = sampler.random(size)[:, 0]
     np.clip(design[skip:skip + out.size], U_MIN, U_MAX, out=out)
@@ -38,6 +39,8 @@ def lhs_block(seed: int, name: str, block: int, skip: int, trials: int, out: np.
 
 def sobol_points(seed: int, dimensions: int, start: int, stop: int) -> np.ndarray:
     """Points start..stop-1 (rows) of the run's scrambled Sobol' sequence, inside (0, 1)."""
+    from scipy.stats import qmc
+
     engine = qmc.Sobol(d=dimensions, scramble=True, rng=block_generator(seed, SOBOL_KEY, 0))
     if start:
         engine.fast_forward(start)

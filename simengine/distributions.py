@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from . import metalog
 from .designs import U_MAX, U_MIN
@@ -28,6 +28,18 @@ from .kernels import quantiles as q
 from .kernels.quantile_table import QuantileTable
 
 # Standard normal quantiles used by the quantile parameterizations.
+class _LazyStats:
+    """scipy.stats, imported on first use: it takes about a second, and validating a scenario
+    needs only scipy.special; the frozen distributions (tests, fitting, reports) need it."""
+
+    def __getattr__(self, name):
+        from scipy import stats as module
+
+        return getattr(module, name)
+
+
+stats = _LazyStats()
+
 Z90 = float(special.ndtri(0.90))
 Z95 = float(special.ndtri(0.95))
 #: The largest normal score of one uniform: Phi^-1(1 - 2^-53) = 8.2095... (and -Z_MAX at 2^-53).
