@@ -158,3 +158,17 @@ def test_invalid_parameters_name_the_field(raw, message):
         parse_distribution(raw, "x")
     assert str(exc.value).startswith(message)
     assert "\n" not in str(exc.value)
+
+
+def test_the_beta_density_of_the_quantile_tables_is_scipys_bit_for_bit():
+    """The PERT and beta tables take their density from scipy.special (beta_logpdf), so that a
+    run need not import scipy.stats; it must be scipy.stats.beta.logpdf exactly, endpoints too."""
+    from scipy import stats
+
+    from simengine.distributions import beta_logpdf
+
+    rng = np.random.default_rng(7)
+    for a, b in rng.uniform(0.5, 60.0, (200, 2)):
+        x = np.concatenate([rng.uniform(0.0, 1.0, 200), rng.uniform(0.0, 1e-9, 20), 1.0 - rng.uniform(0.0, 1e-9, 20),
+                            [0.0, 0.5, 1.0]])
+        np.testing.assert_array_equal(beta_logpdf(x, a, b), stats.beta.logpdf(x, a, b))
