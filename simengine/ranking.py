@@ -93,11 +93,11 @@ def sensitivity(path, metric: str = "npv", max_trials: int | None = None) -> dic
     scenario = scenario_from_json(meta["scenario"])
     names = stored.schema.names
     if not scenario.drivers():
-        raise ResultFileError(f"{path}: scenario {scenario.name} has no sampled drivers: nothing to rank")
+        raise ResultFileError(f"{stored.where}: scenario {scenario.name} has no sampled drivers: nothing to rank")
     drivers = [d for d in scenario.drivers() if d in names]
     if metric not in names or not drivers:
-        raise ResultFileError(f"{path}: sensitivity needs the drivers and the metrics stored; this file was run "
-                              f"with --columns {meta.get('columns', 'all')} (use --columns all)")
+        raise ResultFileError(f"{stored.where}: sensitivity needs the drivers and the metrics stored; this result "
+                              f"was run with --columns {meta.get('columns', 'all')} (use --columns all)")
     limit = int(meta["trials"]) if max_trials is None else max_trials
     values = stored.head([metric], limit)[metric]
     nulls = np.isnan(values)
@@ -109,7 +109,8 @@ def sensitivity(path, metric: str = "npv", max_trials: int | None = None) -> dic
         keep = ~nulls
         values = values[keep]
     if values.size < 10:
-        raise ResultFileError(f"{path}: too few trials with {metric} defined ({values.size}) for a sensitivity table")
+        raise ResultFileError(f"{stored.where}: too few trials with {metric} defined ({values.size}) for a "
+                              "sensitivity table")
     metric_ranks = stats.rankdata(values)
     rows = []
     for name in drivers:

@@ -398,7 +398,7 @@ def result_report(path: Path, correlation_repairs_made=None) -> Report:
                               f"{meta.get('columns', 'drivers')} (use --columns all or metrics)")
     trials, currency, horizon = int(meta["trials"]), scenario.currency, scenario.horizon_months
     repairs = correlation_repairs(meta, correlation_repairs_made)
-    _, _, acc = accumulate_file(path)
+    _, _, acc = accumulate_file(stored)
     summary = {**summary_header(scenario, int(meta["seed"]), trials, meta["sampling"]), **acc.summary()}
     absent = [m for m in summary["metrics"] if m not in names]
     if absent:  # written before these metrics existed: left out, as `simengine summarize` does
@@ -494,7 +494,7 @@ def result_report(path: Path, correlation_repairs_made=None) -> Report:
     else:
         used = min(trials, TORNADO_TRIALS)
         try:
-            table_rows = sensitivity(path, "npv", max_trials=used)["drivers"]
+            table_rows = sensitivity(stored, "npv", max_trials=used)["drivers"]
         except ResultFileError as exc:  # too few trials to rank drivers
             tornado_note = f"No tornado chart: {str(exc).split(': ', 1)[-1]}."
     if table_rows:

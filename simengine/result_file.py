@@ -13,17 +13,18 @@ import numpy as np
 from .errors import ResultFileError
 from .kernels.cashflows import METRICS
 from .scenario import Scenario, scenario_from_json
-from .stored import open_stored
+from .stored import StoredResult, open_stored
 from .summary import SUMMARY_METRICS, summary_header
 from .summary_stream import StreamingSummary
 
 
-def summarize_file(path: Path | str) -> dict:
+def summarize_file(path: "Path | str | StoredResult") -> dict:
     """Recompute a result's summary (a file or a dataset folder) from its stored trials, row
     group by row group."""
-    meta, scenario, acc = accumulate_file(path)
+    source = open_stored(path)
+    meta, scenario, acc = accumulate_file(source)
     summary = acc.summary()
-    stored = set(open_stored(path).schema.names)
+    stored = set(source.schema.names)
     absent = [m for m in summary["metrics"] if m not in stored]
     if absent:  # written by an older simengine, before these metrics existed: leave them out
         summary["metrics"] = {m: block for m, block in summary["metrics"].items() if m in stored}
@@ -32,7 +33,7 @@ def summarize_file(path: Path | str) -> dict:
     return {**summary_header(scenario, int(meta["seed"]), int(meta["trials"]), meta["sampling"]), **summary}
 
 
-def accumulate_file(path: Path | str) -> tuple[dict, Scenario, StreamingSummary]:
+def accumulate_file(path: "Path | str | StoredResult") -> tuple[dict, Scenario, StreamingSummary]:
     """A result's metadata, scenario and finished streaming summary of its stored trials
     (the summary's accumulators, such as the exact payback histogram, stay available)."""
     stored = open_stored(path)
@@ -40,7 +41,7 @@ def accumulate_file(path: Path | str) -> tuple[dict, Scenario, StreamingSummary]
     scenario = scenario_from_json(meta["scenario"])
     needed = [m for m in METRICS if m in SUMMARY_METRICS and m in stored.schema.names]
     if "npv" not in needed or "payback_months" not in needed:
-        raise ResultFileError(f"{path}: has no metric columns; it was run with "
+        raise ResultFileError(f"{stored.where}: has no metric columns; it was run with "
                               f"--columns {meta.get('columns', 'drivers')}; summarize needs metrics stored")
     acc = StreamingSummary.for_scenario(scenario)
     for batch in stored.iter_batches(needed, 1 << 17):

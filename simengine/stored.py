@@ -59,8 +59,11 @@ class StoredResult:
         return {c: np.concatenate(v) if v else np.empty(0) for c, v in parts.items()}
 
 
-def open_stored(path: str | Path) -> StoredResult:
-    """A result file or dataset folder, its metadata checked (see `output.read_metadata`)."""
+def open_stored(path: "str | Path | StoredResult") -> StoredResult:
+    """A result file or dataset folder, its metadata checked (see `output.read_metadata`);
+    one already open is returned as it is (opening a dataset reads every part's footer)."""
+    if isinstance(path, StoredResult):
+        return path
     from .dataset import MANIFEST, is_dataset_target, read_manifest
     from .output import check_stored_metadata, read_metadata
 
