@@ -61,7 +61,8 @@ def sample_drivers(scenario, trials: int, rng: np.random.Generator) -> dict[str,
 
 
 def cash_flows(scenario, x: dict, trials: int):
-    """Costs C and benefits B (both trials x months), go-live month g and discount factors d."""
+    """Costs C and benefits B (both trials x months), go-live month g, discount factors d and the
+    one-time cost (upfront, spread and event costs in full, even past the horizon)."""
     H = scenario.horizon_months
     t = np.arange(H)
 
@@ -79,12 +80,14 @@ def cash_flows(scenario, x: dict, trials: int):
     C = np.zeros((trials, H))
     spread = col(x["schedule.delay_cost_per_month"] * delay)   # delay cost, not overrun
     labor = np.zeros((trials, 1))
+    upfront = np.zeros((trials, 1))
     for c in scenario.costs:
         amount = col(x[f"costs.{c.name}.amount"] * (overrun if c.overrun else 1.0))
         if c.labor:
             labor = labor + amount
         if c.timing == "upfront":
             C[:, :1] += amount
+            upfront = upfront + amount
         elif c.timing == "implementation":
             spread = spread + amount
         else:                                                   # recurring, per year
@@ -118,7 +121,7 @@ def cash_flows(scenario, x: dict, trials: int):
 
     monthly = col((1.0 + x["discount_rate"]) ** (1.0 / 12.0))  # 1 + m
     d = monthly ** -t
-    return C, B, g[:, 0], d
+    return C, B, g[:, 0], d, (upfront + spread)[:, 0]
 
 
 def irr_npf(cf: np.ndarray) -> np.ndarray:
@@ -171,7 +174,7 @@ def simulate_numpy(scenario, trials: int, seed: int, irr: str = "npf") -> dict[s
     """Per-trial metrics of MODEL.md for `trials` trials (NaN where a metric is null)."""
     rng = np.random.default_rng(seed)
     x = sample_drivers(scenario, trials, rng)
-    C, B, g, d = cash_flows(scenario, x, trials)
+    C, B, g, d, one_time = cash_flows(scenario, x, trials)
     cf = B - C
     cost_pv, benefit_pv = (C * d).sum(axis=1), (B * d).sum(axis=1)
     npv = benefit_pv - cost_pv
@@ -184,11 +187,13 @@ def simulate_numpy(scenario, trials: int, seed: int, irr: str = "npf") -> dict[s
         return np.where(reached.any(axis=1), reached.argmax(axis=1) + 1.0, np.nan)
 
     monthly_irr = {"npf": irr_npf, "newton": irr_newton}[irr](cf)
+    paid_back = payback(cf)
     return {
         "npv": npv, "roi": roi, "bcr": bcr, "irr": (1.0 + monthly_irr) ** 12 - 1.0,
-        "payback_months": payback(cf), "discounted_payback_months": payback(cf * d),
+        "payback_months": paid_back, "discounted_payback_months": payback(cf * d),
         "go_live_month": g, "cost_pv": cost_pv, "benefit_pv": benefit_pv,
         "total_cost": C.sum(axis=1), "total_benefit": B.sum(axis=1),
+        "one_time_cost": one_time, "payback_after_go_live_months": paid_back - g,
     }
 
 

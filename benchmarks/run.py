@@ -11,9 +11,12 @@ The numpy baselines hold trials x months matrices, so above --baseline-max trial
 timed at --baseline-max and scaled linearly (marked "extrapolated").
 Also measured: the kernel alone at 1 and 2 threads, and, as the machine's own ceiling,
 an embarrassingly parallel numba loop at 1 and 2 threads.
-Prints a table and writes benchmarks/results.json.
+Prints a table, writes benchmarks/results.json and draws benchmarks/throughput.png
+(trials/s against trials, log-log, one line per contender; benchmarks/chart.py).
 
-Usage: python benchmarks/run.py [--scenario NAME] [--sizes 1e5,1e6,1e7] [--big 1e8]
+Usage: python benchmarks/run.py [--scenario NAME] [--sizes 1e3,1e4,1e5,1e6,1e7] [--big 1e8]
+                                [--chart PATH | --no-chart] [--results PATH]
+       python benchmarks/run.py --chart-only   (redraw the chart from results.json, no measuring)
 """
 
 from __future__ import annotations
@@ -25,9 +28,12 @@ import platform
 import subprocess
 import sys
 import tempfile
+import time
+from datetime import date
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 
 CHILD = r"""
 import json, resource, sys, time
@@ -111,17 +117,35 @@ def best_of(repeat: int, kind: str, scenario: str, trials: int, out: Path) -> di
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", default="crm_upgrade_big_bang")
-    parser.add_argument("--sizes", default="1e5,1e6,1e7")
+    parser.add_argument("--sizes", default="1e3,1e4,1e5,1e6,1e7")
     parser.add_argument("--baseline-max", type=float, default=1e5,
                         help="largest size the numpy baselines run at (then scaled linearly)")
     parser.add_argument("--npf-max", type=float, default=2e4, help="largest size numpy_financial runs at")
     parser.add_argument("--repeat", type=int, default=2, help="runs per measurement; the fastest counts")
     parser.add_argument("--big", type=float, default=0, help="also run the engine alone at this size (e.g. 1e8)")
+    parser.add_argument("--results", type=Path, default=HERE / "results.json",
+                        help="the JSON file written (or, with --chart-only, read)")
+    parser.add_argument("--chart", type=Path, default=HERE / "throughput.png",
+                        help="the PNG chart of trials/s against trials (default benchmarks/throughput.png)")
+    parser.add_argument("--no-chart", action="store_true", help="do not draw the chart")
+    parser.add_argument("--chart-only", action="store_true",
+                        help="only redraw the chart from an existing --results file, measuring nothing")
     args = parser.parse_args()
+    if args.chart_only:
+        if not args.results.exists():
+            raise SystemExit(f"{args.results} does not exist: run the benchmark first")
+        from chart import draw_chart
+        print(f"written {draw_chart(json.loads(args.results.read_text()), args.chart)}")
+        return
+    from simengine import metrics as registry
+
+    started = time.perf_counter()
     sizes = [int(float(s)) for s in args.sizes.split(",")]
     result = {"scenario": args.scenario, "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
-              f"{platform.processor() or platform.platform()}", "python": platform.python_version(),
-              "columns_stored": "trial + 11 metrics", "sizes": []}
+              f"{platform.processor() or platform.platform()}", "cores": os.cpu_count(), "cpu": cpu_model(),
+              "python": platform.python_version(), "date": date.today().isoformat(), "repeat": args.repeat,
+              "columns_stored": f"trial + {len(registry.METRICS)} metrics", "load_average": [load_average()],
+              "sizes": []}
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "bench.parquet"
         baseline_cache: dict[str, dict] = {}
@@ -162,9 +186,31 @@ def main() -> None:
           f"{t['kernel_trials_per_second']['2']:,.0f} on 2: {t['kernel_speedup_2_over_1']:.2f}x "
           f"(an embarrassingly parallel loop gets {t['machine_ceiling_speedup_2_over_1']:.2f}x on this machine)")
     print(f"scenario {args.scenario}; {result['machine']}; Python {result['python']}")
-    path = HERE / "results.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"written {path}")
+    result["wall_seconds"] = time.perf_counter() - started
+    result["load_average"].append(load_average())  # 1-minute load at start and end: other work on the machine
+    args.results.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"written {args.results} ({result['wall_seconds']:.0f} s in all)")
+    if not args.no_chart:
+        from chart import draw_chart
+        print(f"written {draw_chart(result, args.chart)}")
+
+
+def load_average() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
+def cpu_model() -> str | None:
+    """The CPU's model name from /proc/cpuinfo (Linux), else platform.processor(), else None."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip() or None
+    except OSError:
+        pass
+    return platform.processor() or None
 
 
 def print_row(row: dict) -> None:
