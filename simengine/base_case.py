@@ -4,6 +4,10 @@ the single figure a spreadsheet gives (docs/model.md, "Base case").
 It is what the budget and date are measured against: the contingency a confidence level
 needs is that level's percentile minus the base case, and the gap between the base case's
 NPV and the simulated mean is the cost of the risk a spreadsheet leaves out.
+
+One trial is computed by the kernel's plain-Python twins (twins.py): the same code, the
+same doubles (tests/test_base_case.py), without loading numba, which costs ~1 s: `validate`
+needs the base case and nothing compiled.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import math
 import numpy as np
 
 from . import metrics as registry
+from .twins import python_twin
+from .kernels import cashflows
 from .model import ModelStructure
 from .scenario import Scenario
 
@@ -37,5 +43,11 @@ def base_case(scenario: Scenario) -> dict[str, float | None]:
     structure = ModelStructure.of(scenario)
     values = base_values(scenario)
     inputs = np.array([[values[name]] for name in structure.columns], dtype=np.float64)
-    metrics = structure.run_kernel(inputs)[:, 0]
+    out = np.empty((len(cashflows.METRICS), 1))
+    s = structure  # the arguments of ModelStructure.run_kernel's call, to the twin of the same kernel
+    with np.errstate(all="ignore"):  # numpy scalars warn of overflow where compiled code just gives inf
+        python_twin(cashflows.simulate)(inputs, s.cost_timing, s.cost_from_start, s.cost_overrun, s.cost_labor,
+                                        s.benefit_scales, s.phase_share, s.phase_offset, s.n_events, s.curve,
+                                        s.n_months, out, np.empty((0, s.n_months)))
+    metrics = out[:, 0]
     return {name: (None if math.isnan(x) else float(x)) for name, x in zip(registry.names(), metrics)}

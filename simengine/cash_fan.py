@@ -26,6 +26,31 @@ def fan_buffer(trials: int, months: int) -> np.ndarray:
     return np.empty((min(trials, FAN_TRIALS), months))
 
 
+class FanBuffer:
+    """A run's fan buffer, released as soon as its rows are filled: their percentiles are
+    taken then (by the consumer, while later chunks are computed), so the buffer does not
+    stay for the rest of the run. An executor that fills it drops its own reference to the
+    buffer once it has computed the trials of its last row."""
+
+    def __init__(self, trials: int, months: int):
+        self.buffer: np.ndarray | None = fan_buffer(trials, months)
+        self.rows = self.buffer.shape[0]
+        self._metadata: dict[str, str] | None = None
+
+    def filled(self, stop: int) -> None:
+        """Trials 0..stop-1 are computed (their cash rows written): once that covers every
+        row, keep the fan's metadata and let the buffer go."""
+        if self.buffer is not None and stop >= self.rows:
+            self._metadata = fan_metadata(self.buffer)
+            self.buffer = None
+
+    def metadata(self) -> dict[str, str]:
+        """`fan_metadata` of the filled buffer."""
+        if self._metadata is None:
+            self.filled(self.rows)
+        return self._metadata
+
+
 def fan_percentiles(cash: np.ndarray) -> dict:
     """Percentiles P10, P25, P50, P75, P90 of cumulative cash at the end of each month, with SEs.
 

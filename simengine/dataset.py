@@ -22,13 +22,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.fs as pafs
-import pyarrow.parquet as pq
 
 from .errors import InputError, OutputExistsError, ResultFileError
+from .lazy import LazyModule
 from .output import META_PREFIX, TableBuilder, parquet_options
 from .streams import BLOCK_SIZE
+
+#: pyarrow (~0.2 s to import) only when a dataset is written or read: runner.py imports this module.
+pa = LazyModule("pyarrow")
+pafs = LazyModule("pyarrow.fs")
+pq = LazyModule("pyarrow.parquet")
 
 MANIFEST = "_simengine.json"
 FORMAT = "simengine-dataset"

@@ -3,7 +3,7 @@
 DEFAULT_SEED = 1
 DEFAULT_TRIALS = 100_000
 DEFAULT_MAX_TRIALS = 10_000_000
-DEFAULT_CHUNK = 131_072
+DEFAULT_CHUNK = 65_536
 MAX_TRIALS = 10**10
 
 #: Sampling designs (simengine/designs.py) and stored-column choices (simengine/output.py).

@@ -19,31 +19,27 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy import special
 
 from . import metalog
 from .designs import U_MAX, U_MIN
 from .errors import ScenarioError
 from .kernels import quantiles as q
 from .kernels.quantile_table import QuantileTable
+from .lazy import LazyModule
+from .table_cache import cached_table
+from .twins import python_twin
 
-# Standard normal quantiles used by the quantile parameterizations.
-class _LazyStats:
-    """scipy.stats, imported on first use: it takes about a second, and validating a scenario
-    needs only scipy.special; the frozen distributions (tests, fitting, reports) need it."""
+#: scipy.stats (about a second to import) for the frozen distributions (tests, fitting, reports);
+#: scipy.special (~0.2 s) where a family needs it: validating PERT and fixed fields needs neither.
+stats = LazyModule("scipy.stats")
+special = LazyModule("scipy.special")
 
-    def __getattr__(self, name):
-        from scipy import stats as module
-
-        return getattr(module, name)
-
-
-stats = _LazyStats()
-
-Z90 = float(special.ndtri(0.90))
-Z95 = float(special.ndtri(0.95))
+# Standard normal quantiles used by the quantile parameterizations: float(special.ndtri(p)),
+# written out so that importing this module needs no scipy (tests/test_distributions.py checks them).
+Z90 = 1.2815515655446004
+Z95 = 1.6448536269514722
 #: The largest normal score of one uniform: Phi^-1(1 - 2^-53) = 8.2095... (and -Z_MAX at 2^-53).
-Z_MAX = float(special.ndtri(U_MAX))
+Z_MAX = 8.209536151601387
 
 #: Short names of the C0 and C1 control characters (and DEL), for error messages.
 _C0_NAMES = ("NUL SOH STX ETX EOT ENQ ACK BEL BS HT LF VT FF CR SO SI DLE DC1 DC2 DC3 DC4 NAK SYN ETB CAN EM "
@@ -199,9 +195,13 @@ class Distribution:
 
     def most_likely(self) -> float:
         """The value the base case uses (docs/model.md, "Base case"): the median, through the
-        same quantile function the sampler uses; triangular and PERT, which a modeller gives a
-        most likely value, override it with their mode."""
-        return float(self.ppf(np.array([0.5]))[0])
+        same quantile function the sampler uses (its plain-Python twin: one value is not worth
+        loading numba); triangular and PERT, which a modeller gives a most likely value,
+        override it with their mode."""
+        spec, values = self.spec, np.array([0.5])
+        with np.errstate(all="ignore"):  # as quiet as the compiled kernel
+            python_twin(q.quantile_column)(spec.code, spec.params, *spec.tables, values, False)
+        return float(values[0])
 
     @property
     def is_fixed(self) -> bool:
@@ -324,12 +324,13 @@ class Triangular(Distribution):
 
 @functools.lru_cache(maxsize=512)
 def beta_quantile_table(a: float, b: float) -> QuantileTable:
-    """Tabulated Beta(a, b) quantile on [0, 1] (exact nodes from scipy; see quantile_table)."""
-    return QuantileTable(
+    """Tabulated Beta(a, b) quantile on [0, 1] (exact nodes from scipy; see quantile_table), kept
+    on disk between runs (table_cache.py): building it takes ~20 ms."""
+    return cached_table("beta", (a, b), lambda: QuantileTable(
         ppf_lower=lambda p: special.betaincinv(a, b, p),
         ppf_upper=lambda q: 1.0 - special.betaincinv(b, a, q),
         logpdf=lambda x: beta_logpdf(x, a, b),
-    )
+    ), __file__)
 
 
 def beta_logpdf(x, a: float, b: float):

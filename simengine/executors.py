@@ -19,6 +19,7 @@ from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
+from .cash_fan import FanBuffer
 from .defaults import DEFAULT_CHUNK
 from .engine import RangeResult, Simulation, check_run_options
 from .errors import InputError
@@ -42,7 +43,7 @@ class Executor(Protocol):
     name: str
 
     def run(self, sims: Sequence[Simulation], seed: int, start: int, stop: int, consume: RangeConsumer, *,
-            cash: np.ndarray | None = None, on_progress: Callable[[int], None] | None = None) -> None: ...
+            cash: np.ndarray | FanBuffer | None = None, on_progress: Callable[[int], None] | None = None) -> None: ...
 
 
 class LocalExecutor:
@@ -53,9 +54,11 @@ class LocalExecutor:
     """
 
     name = "local"
-    #: Buffer sets in turn: the consumer handles chunk k while chunk k+1 waits in the queue and
-    #: chunk k+2 is computed into the set chunk k-1 used.
-    BUFFER_SETS = 3
+    #: Buffer sets in turn: the consumer handles chunk k while chunk k+1 is computed into the
+    #: other set; chunk k+2 is computed into chunk k's set once the consumer is done with it.
+    #: Each set holds a chunk's input matrix and metrics (~37 MB at 65,536 trials and ~60
+    #: input rows), and it is most of a run's memory: a third set bought no speed.
+    BUFFER_SETS = 2
 
     def __init__(self, threads: int | None = None, chunk_size: int = DEFAULT_CHUNK):
         check_run_options(1, 0, "mc", threads, chunk_size)
@@ -63,9 +66,12 @@ class LocalExecutor:
         self.chunk_size = chunk_size
 
     def run(self, sims: Sequence[Simulation], seed: int, start: int, stop: int, consume: RangeConsumer, *,
-            cash: np.ndarray | None = None, on_progress: Callable[[int], None] | None = None) -> None:
+            cash: np.ndarray | FanBuffer | None = None, on_progress: Callable[[int], None] | None = None) -> None:
         """`cash` (rows x months) receives the cumulative cash of the first simulation's trials
-        0..rows-1 (those of start..stop-1 among them)."""
+        0..rows-1 (those of start..stop-1 among them). Given as a `FanBuffer`, its buffer is
+        not held here once those rows are written (the caller's `filled` may then let it go)."""
+        if isinstance(cash, FanBuffer):  # the caller's frame holds the FanBuffer, not its array
+            cash = cash.buffer
         if not 0 <= start <= stop:
             raise InputError(f"trials {start}..{stop}: not a range")
         size = min(self.chunk_size, max(stop - start, 1))
@@ -73,22 +79,28 @@ class LocalExecutor:
         before = get_threads()
         if self.threads is not None:
             set_threads(self.threads)
-        handoff = ConsumerThread(consume)
+        handoff = ConsumerThread(consume, self.BUFFER_SETS)
         try:
             with ThreadPoolExecutor(max_workers=get_threads(), thread_name_prefix="simengine-sampler") as pool:
                 for k, lo in enumerate(range(start, stop, self.chunk_size)):
                     if handoff.stopped:
                         break
                     hi = min(stop, lo + self.chunk_size)
+                    handoff.claim()  # the consumer is done with this buffer set's last chunk
+                    if handoff.stopped:
+                        break
                     results = []
                     for j, sim in enumerate(sims):
                         rows = None
                         if j == 0 and cash is not None and lo < cash.shape[0]:
                             rows = cash[lo:min(hi, cash.shape[0])]
                         results.append(sim.chunk(seed, lo, hi, pool, rings[k % self.BUFFER_SETS][j], rows))
+                    if cash is not None and hi >= cash.shape[0]:
+                        cash = None  # every row written: the caller may release it once consumed
                     if on_progress is not None:
                         on_progress(hi)
                     handoff.put(results)
+                    results = rows = None  # no view of the fan's buffer outlives its last chunk
             handoff.close()
         finally:
             handoff.stop()
@@ -100,14 +112,19 @@ class ConsumerThread:
 
     pyarrow's Parquet writer and the summary kernels release the GIL, so on two cores the
     consumer's work overlaps the sampling and kernel of the following chunk. An error in the
-    thread is re-raised in the caller at the next `put` or at `close`.
+    thread is re-raised in the caller at the next `claim`, `put` or at `close`.
+
+    With `slots`, the producer calls `claim()` before it fills one of its `slots` buffer sets
+    (in turn): it returns once at most slots - 1 items are still unconsumed, i.e. once the
+    consumer is done with the item that set last held.
     """
 
-    def __init__(self, consume: RangeConsumer):
+    def __init__(self, consume: RangeConsumer, slots: int | None = None):
         self.consume = consume
         self.stopped = False
         self.queue: queue.Queue = queue.Queue(maxsize=1)
         self.error: BaseException | None = None
+        self._free = threading.Semaphore(slots) if slots is not None else None
         self.thread = threading.Thread(target=self._work, name="simengine-consumer", daemon=True)
         self.thread.start()
 
@@ -116,16 +133,29 @@ class ConsumerThread:
             item = self.queue.get()
             if item is None:
                 return
-            if self.error is not None or self.stopped:
-                continue  # drain after a failure or an early stop
             try:
-                self.stopped = bool(self.consume(item))
-            except BaseException as exc:  # re-raised in the main thread
-                self.error = exc
+                if self.error is not None or self.stopped:
+                    continue  # drain after a failure or an early stop
+                try:
+                    self.stopped = bool(self.consume(item))
+                except BaseException as exc:  # re-raised in the main thread
+                    self.error = exc
+            finally:
+                del item  # the buffers' views go before their set is handed back
+                if self._free is not None:
+                    self._free.release()
 
     def _check(self) -> None:
         if self.error is not None:
             raise self.error
+
+    def claim(self) -> None:
+        """Wait until a buffer set is free (see the class)."""
+        if self._free is None:
+            return
+        while not self._free.acquire(timeout=0.1):
+            self._check()
+        self._check()
 
     def put(self, item) -> None:
         self._check()

@@ -1,44 +1,114 @@
-"""The single place numba is imported: jit defaults for every kernel live here.
+"""The single place numba is imported, on first use: jit defaults for every kernel live here.
 
-Kernels are written as plain Python functions (their "twins") and compiled with
-`jit` or `parallel_jit`; with NUMBA_DISABLE_JIT=1 the twins run as ordinary Python.
+Kernels are written as plain Python functions (their "twins") and wrapped with `jit` or
+`parallel_jit`. numba (~0.3 s to import, more to load the cached kernels) is imported only
+when a kernel is first called, so commands that run none (`--help`, `validate`) never load
+it: `jit` returns a `Kernel` that then turns itself, and every kernel made so far, into
+numba dispatchers. `python_twin` runs a kernel and its helpers as plain Python, without
+numba (twins.py); with NUMBA_DISABLE_JIT=1 the twins run as ordinary Python everywhere.
 """
 
 from __future__ import annotations
 
-import numba
+import functools
+import re
+import threading
+import time
 
 #: Options every kernel shares: cached to disk, no fastmath (results must be exact and
 #: reproducible across machines and thread counts).
 JIT_OPTIONS = dict(cache=True, fastmath=False, nogil=True)
 
-prange = numba.prange
+_lock = threading.RLock()
+_numba = None  # the numba module once the kernels are bound
+_kernels: list["Kernel"] = []  # the placeholders made before numba was loaded, bound together
+_externals: list["External"] = []
+#: id of every kernel, dispatcher and external function handed out -> (it, its twin's source: the
+#: py_func or the C API name); holding it keeps the id from being reused.
+_made: dict[int, tuple[object, object]] = {}
+#: Called as hook(None) when a kernel starts compiling (a disk cache miss) and hook(seconds) when
+#: it is done; a compile nested in another's counts once. See compile_notice.py.
+compile_hooks: list = []
+
+
+def prange(*args):
+    """numba.prange in kernels once numba is loaded; a plain range in Python."""
+    return range(*args)
+
+
+_PRANGE = prange
+
+
+class Kernel:
+    """A kernel whose numba dispatcher is made on first use: calling it (or asking for a dispatcher
+    attribute such as `stats`) loads numba and binds every kernel, see `_bind`."""
+
+    def __init__(self, func, parallel: bool):
+        functools.update_wrapper(self, func)
+        self.py_func, self.parallel, self.target = func, parallel, None
+
+    def __call__(self, *args, **kwargs):
+        if self.target is None:
+            _bind()
+        return self.target(*args, **kwargs)
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        _bind()
+        return getattr(self.target, name)
+
+    def __repr__(self) -> str:
+        return f"<simengine kernel {self.py_func.__qualname__}{' (bound)' if self.target else ''}>"
+
+
+class External:
+    """A `cython_special` function before numba is loaded (see there); called from Python, its twin."""
+
+    def __init__(self, capi_name: str):
+        self.capi_name, self.target, self._python = capi_name, None, None
+
+    def __call__(self, *args):
+        if self._python is None:
+            self._python = python_special(self.capi_name)
+        return self._python(*args)
+
+
+def _dispatcher(numba, func, parallel: bool):
+    options = dict(parallel=True, **JIT_OPTIONS) if parallel else JIT_OPTIONS
+    made = numba.njit(**options)(func)
+    _remember(made, func)
+    return made
+
+
+def _remember(made, source) -> None:
+    _made[id(made)] = (made, source)
+
+
+def _source(value):
+    """What `value` was made from (a py_func or a C API name) if this module made it, else None."""
+    entry = _made.get(id(value))
+    return entry[1] if entry is not None and entry[0] is value else None
 
 
 def jit(func):
-    """Compile a serial kernel with the project defaults."""
-    return numba.njit(**JIT_OPTIONS)(func)
+    """Compile a serial kernel with the project defaults (on first use)."""
+    return _wrap(func, parallel=False)
 
 
 def parallel_jit(func):
-    """Compile a kernel whose outer `prange` loop runs across threads."""
-    return numba.njit(parallel=True, **JIT_OPTIONS)(func)
+    """Compile a kernel whose outer `prange` loop runs across threads (on first use)."""
+    return _wrap(func, parallel=True)
 
 
-def max_threads() -> int:
-    """Largest thread count numba's pool can use on this machine."""
-    return int(numba.config.NUMBA_NUM_THREADS)
-
-
-def set_threads(n_threads: int) -> None:
-    """Set the kernel thread count for the calling thread."""
-    numba.set_num_threads(int(n_threads))
-
-
-def get_threads() -> int:
-    """Kernel thread count now in force."""
-    return int(numba.get_num_threads())
-
+def _wrap(func, parallel: bool):
+    with _lock:
+        if _numba is not None:
+            return _dispatcher(_numba, func, parallel)
+        kernel = Kernel(func, parallel)
+        _kernels.append(kernel)
+        _remember(kernel, func)
+        return kernel
 
 
 def cython_special(capi_name: str):
@@ -49,16 +119,98 @@ def cython_special(capi_name: str):
     The address is registered with LLVM under a fixed symbol so that kernels calling it
     can still be cached to disk. Results are bit-identical to scipy.special's ufuncs.
     With NUMBA_DISABLE_JIT=1 it is `python_special(capi_name)` instead: the kernels' twins
-    then run as plain Python, where a numba ExternalFunction cannot be called.
+    then run as plain Python, where a numba ExternalFunction cannot be called. Until numba is
+    loaded it is an `External` placeholder, replaced in the kernels' globals by `_bind`.
     """
-    if numba.config.DISABLE_JIT:
-        return python_special(capi_name)
-    import llvmlite.binding as llvm
-    from numba.extending import get_cython_function_address
+    with _lock:
+        if _numba is not None:
+            return _external(_numba, capi_name)
+        external = External(capi_name)
+        _externals.append(external)
+        _remember(external, capi_name)
+        return external
 
-    symbol = f"simengine_cython_special_{capi_name}"
-    llvm.add_symbol(symbol, get_cython_function_address("scipy.special.cython_special", capi_name))
-    return numba.types.ExternalFunction(symbol, numba.types.float64(numba.types.float64, numba.types.int32))
+
+def _external(numba, capi_name: str):
+    if numba.config.DISABLE_JIT:
+        made = python_special(capi_name)
+    else:
+        import llvmlite.binding as llvm
+        from numba.extending import get_cython_function_address
+
+        symbol = f"simengine_cython_special_{capi_name}"
+        llvm.add_symbol(symbol, get_cython_function_address("scipy.special.cython_special", capi_name))
+        made = numba.types.ExternalFunction(symbol, numba.types.float64(numba.types.float64, numba.types.int32))
+    _remember(made, capi_name)
+    return made
+
+
+def _bind():
+    """Import numba, make every kernel's dispatcher and put the dispatchers, numba.prange and the
+    external functions in place of the placeholders in the kernels' module globals (numba reads
+    a kernel's callees from there when it compiles it). Returns numba; done once per process."""
+    global _numba, prange
+    if _numba is not None:
+        return _numba
+    with _lock:
+        if _numba is not None:
+            return _numba
+        import numba
+
+        for kernel in _kernels:
+            kernel.target = _dispatcher(numba, kernel.py_func, kernel.parallel)
+        for external in _externals:
+            external.target = _external(numba, external.capi_name)
+        swap = {id(p): (p, p.target) for p in (*_kernels, *_externals)}
+        swap[id(_PRANGE)] = (_PRANGE, numba.prange)
+        for namespace in {id(k.py_func.__globals__): k.py_func.__globals__ for k in _kernels}.values():
+            for name, value in list(namespace.items()):
+                placeholder, target = swap.get(id(value), (None, None))
+                if value is placeholder:
+                    namespace[name] = target
+        prange = numba.prange
+        _listen(numba)
+        _numba = numba
+        return numba
+
+
+def _listen(numba) -> None:
+    """Pass numba's compile events (fired on a disk cache miss only) to `compile_hooks`."""
+    from numba.core import event
+
+    class CompileListener(event.Listener):
+        depth, started = 0, 0.0
+
+        def on_start(self, ev):
+            self.depth += 1
+            if self.depth == 1:
+                self.started = time.perf_counter()
+                for hook in list(compile_hooks):
+                    hook(None)
+
+        def on_end(self, ev):
+            self.depth -= 1
+            if self.depth == 0:
+                seconds = time.perf_counter() - self.started
+                for hook in list(compile_hooks):
+                    hook(seconds)
+
+    event.register("numba:compile", CompileListener())
+
+
+def max_threads() -> int:
+    """Largest thread count numba's pool can use on this machine."""
+    return int(_bind().config.NUMBA_NUM_THREADS)
+
+
+def set_threads(n_threads: int) -> None:
+    """Set the kernel thread count for the calling thread."""
+    _bind().set_num_threads(int(n_threads))
+
+
+def get_threads() -> int:
+    """Kernel thread count now in force."""
+    return int(_bind().get_num_threads())
 
 
 def python_special(capi_name: str):
@@ -69,8 +221,6 @@ def python_special(capi_name: str):
     The ufunc's float64 loop calls the same C routine as the C API, so the doubles are the
     same (tests/test_nojit.py checks this against the compiled kernels).
     """
-    import re
-
     import scipy.special
 
     name = re.sub(r"^__pyx_fuse_[0-9_]*", "", capi_name)

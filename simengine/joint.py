@@ -44,43 +44,51 @@ class JointFrontier:
     """The joint budget-and-date figures of a run, streamed block by block in trial order."""
 
     def __init__(self, base_cost: float, plan: float, level: float = JOINT_LEVEL,
-                 chosen: tuple[float, float] | None = None):
+                 chosen: tuple[float, float] | None = None, pilot: int = 0):
+        from .summary_stream import PilotValues  # (summary_stream imports this module)
+
         self.base_cost, self.plan, self.level = float(base_cost), float(plan), level
         #: the decision's budget and date (decision.budget_max, go_live_month_max), when both are set
         self.chosen = (float(chosen[0]), float(chosen[1])) if chosen is not None else None
         self.trials = 0
-        self.pairs: list[np.ndarray] | None = []  # (2, k) blocks of (cost, go-live) until the pilot ends
+        #: the pilot's go-live months, in trial order, until the pilot ends (their one-time costs
+        #: are the summary's pilot of that metric, passed to `end_pilot`)
+        self.go_live: PilotValues | None = PilotValues(pilot)
         self.months: tuple[float, ...] = ()
         self.bands: dict[float, "Bands"] = {}
 
     # --- streaming ---------------------------------------------------------------------
     def limits(self) -> dict[float, tuple[np.ndarray, np.ndarray]] | None:
         """Each month's bands once the pilot has fixed them, else None."""
-        if self.pairs is not None:
+        if self.go_live is not None:
             return None
         return {month: (bands.lows, bands.highs) for month, bands in self.bands.items()}
 
-    def merge(self, pairs: np.ndarray | None, reduced: dict | None, size: int) -> None:
-        """Add the next block: its (cost, go-live) pairs, or their reduction through the bands."""
+    def merge(self, cost: np.ndarray | None, go_live: np.ndarray | None, reduced: dict | None,
+              size: int) -> None:
+        """Add the next block: its trials' one-time costs and go-live months (only the months
+        are kept during the pilot), or their reduction through the bands."""
         self.trials += size
-        if self.pairs is not None:
-            self.pairs.append(pairs)
+        if self.go_live is not None:
+            self.go_live.append(go_live)
         elif reduced is not None:
             for month, part in reduced.items():
                 self.bands[month].merge(part)
         else:
             for month, bands in self.bands.items():
-                bands.add(costs_by_month(pairs[0], pairs[1], month))
+                bands.add(costs_by_month(cost, go_live, month))
 
-    def end_pilot(self) -> None:
-        """Choose the months and fix their bands from the pilot's pairs, then feed them in."""
+    def end_pilot(self, cost: np.ndarray) -> None:
+        """Choose the months and fix their bands from the pilot's pairs, then feed them in.
+        `cost`: the pilot's one-time costs, one a trial in trial order."""
         from .summary_stream import Bands, band_around  # (summary_stream imports this module)
 
-        cost, go_live = self._pilot_pairs()
-        self.pairs = None
+        go_live = self.go_live.view()
+        self.go_live = None
         self.months = self._choose_months(go_live)
         for month in self.months:
-            x = np.sort(costs_by_month(cost, go_live, month))
+            x = costs_by_month(cost, go_live, month)
+            x.sort()  # in place: a fresh array, sorted as np.sort would
             # The trials not live by D (x_D = +inf) are never kept, only counted (by the go-live
             # histogram): a band reaching into them ends at the largest finite cost, or it
             # would hold every such trial of the run (most of them in the early months).
@@ -93,21 +101,18 @@ class JointFrontier:
             self.bands[month] = Bands(lows, highs)
             self.bands[month].add(x)
 
-    def finish(self) -> None:
+    def finish(self, cost: np.ndarray) -> None:
         """A run shorter than the pilot: its pairs are the whole run, so the bands fixed from
         them as from a pilot hold every rank the figures need, exactly, while keeping only
-        the values near them (keeping every x_D of every month took 14 x 8 bytes a trial)."""
-        if self.pairs is not None:
-            self.end_pilot()
+        the values near them (keeping every x_D of every month took 14 x 8 bytes a trial).
+        `cost` as for `end_pilot`."""
+        if self.go_live is not None:
+            self.end_pilot(cost)
 
     def _anchors(self) -> list[tuple[float, float]]:
         """(cost, month) pairs whose joint count is kept exactly: the base case and plan, and
         the decision's budget and date."""
         return [(self.base_cost, self.plan)] + ([self.chosen] if self.chosen is not None else [])
-
-    def _pilot_pairs(self) -> tuple[np.ndarray, np.ndarray]:
-        both = np.concatenate(self.pairs, axis=1) if self.pairs else np.empty((2, 0))
-        return both[0], both[1]
 
     def _choose_months(self, go_live: np.ndarray) -> tuple[float, ...]:
         """The months of the frontier: every month from the one before the earliest that can

@@ -9,6 +9,8 @@ from __future__ import annotations
 import sys
 import time
 
+from . import compile_notice
+
 
 def format_seconds(seconds: float) -> str:
     seconds = int(round(seconds))
@@ -49,6 +51,7 @@ class ProgressBar:
         if elapsed < self.delay or (now - self.last_draw < self.interval and done < self.total):
             return
         self.last_draw = now
+        compile_notice.finish()  # the bar never draws over an open compile notice
         self.stream.write("\r" + progress_text(done, self.total, elapsed) + "\033[K")
         self.stream.flush()
         self.drawn = True

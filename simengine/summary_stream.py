@@ -113,6 +113,29 @@ def band_around(sorted_values: np.ndarray, p: float) -> tuple[float, float]:
             sorted_values[min(n - 1, math.ceil((p + delta) * n))])
 
 
+class PilotValues:
+    """The values of the pilot's blocks, in trial order, in one growing array (no list of
+    blocks to concatenate at the end of the pilot: that doubled its memory)."""
+
+    def __init__(self, capacity: int = 0, dtype=np.float64):
+        # np.empty: pages are touched (and resident) only as values are written
+        self._data = np.empty(max(capacity, 0), dtype=dtype)
+        self.size = 0
+
+    def append(self, values: np.ndarray) -> None:
+        stop = self.size + values.size
+        if stop > self._data.size:  # more than announced (a pilot that is not whole blocks): grow
+            grown = np.empty(max(stop, 2 * self._data.size), dtype=self._data.dtype)
+            grown[:self.size] = self._data[:self.size]
+            self._data = grown
+        self._data[self.size:stop] = values
+        self.size = stop
+
+    def view(self) -> np.ndarray:
+        """The values so far (a view: sorting it sorts them in place)."""
+        return self._data[:self.size]
+
+
 class Bands:
     """Value bands [low_b, high_b] of one metric: the values inside each, and the count and
     sums of the values below each."""
@@ -141,10 +164,31 @@ class Bands:
         self._sorted.clear()
 
     def values(self, b: int) -> np.ndarray:
-        """The sorted values inside band b."""
+        """The sorted values inside band b.
+
+        They replace the band's parts (the same values, one array), so that the sorted copy
+        does not double the band's memory.
+        """
         if b not in self._sorted:
-            self._sorted[b] = np.sort(np.concatenate(self.parts[b])) if self.parts[b] else np.empty(0)
+            parts = self.parts[b]
+            if not parts:
+                self._sorted[b] = np.empty(0)
+            else:
+                # Parts are this object's own arrays (copies made by `reduce_to_bands`, or handed
+                # over to `keep_all`): one is sorted where it is, as np.sort would sort a copy.
+                one = len(parts) == 1 and parts[0].flags.writeable
+                values = parts[0] if one else np.concatenate(parts)
+                values.sort()
+                self.parts[b] = [values]
+                self._sorted[b] = values
         return self._sorted[b]
+
+    def keep_all(self, values: np.ndarray) -> None:
+        """Take `values` (NaN-free, handed over: used by no one else) as a part of the band
+        (-inf, inf): what `add` would keep, without its copies."""
+        assert self.lows.size == 1 and self.lows[0] == -math.inf and self.highs[0] == math.inf
+        self.parts[0].append(values)
+        self._sorted.clear()
 
     def kept(self) -> int:
         return sum(sum(p.size for p in part) for part in self.parts)
@@ -170,13 +214,14 @@ class Bands:
 class ContinuousMetric:
     """Moments and exact order statistics of one metric with nulls (NaN) counted apart."""
 
-    def __init__(self, name: str, anchors: tuple[float, ...] = ()):
+    def __init__(self, name: str, anchors: tuple[float, ...] = (), pilot: int = 0):
         self.name = name
         #: values whose count of trials at or below them is kept exactly (a base estimate)
         self.anchors = tuple(float(a) for a in anchors)
         self.moments = Moments()
         self.nulls = 0
-        self.pilot: list[np.ndarray] | None = []
+        #: the pilot's values, NaN included, in trial order (None once the bands are fixed)
+        self.pilot: PilotValues | None = PilotValues(pilot)
         self.bands = Bands([], [])
 
     def merge(self, part: "MetricPartial") -> None:
@@ -197,9 +242,15 @@ class ContinuousMetric:
         """The bands' (lows, highs) once the pilot has fixed them, else None."""
         return None if self.pilot is not None else (self.bands.lows, self.bands.highs)
 
+    def pilot_values(self) -> np.ndarray:
+        """The pilot's values so far, one a trial in trial order (NaN = null); a view, valid
+        until the pilot ends."""
+        return self.pilot.view()
+
     def end_pilot(self) -> None:
         """Fix the bands from the pilot's values, then feed the pilot through them."""
-        values = np.sort(np.concatenate(self.pilot))
+        values = _defined(self.pilot.view())
+        values.sort()  # in place, as np.sort would; the pilot's values are released below
         self.pilot = None
         n = values.size
         if n == 0:
@@ -215,13 +266,21 @@ class ContinuousMetric:
 
     def finish(self) -> None:
         if self.pilot is not None:  # a run shorter than the pilot keeps everything
-            self.rebuild(np.concatenate(self.pilot) if self.pilot else np.empty(0))
+            values = self.pilot.view()
+            self.pilot = None
+            self.bands = Bands([-math.inf], [math.inf])
+            self.bands.keep_all(_defined(values))  # the pilot's own array (or its defined values)
 
-    def rebuild(self, values: np.ndarray) -> None:
-        """Order statistics from all of the metric's values (NaN dropped): short runs, second passes."""
+    def rebuild(self, values: np.ndarray, take: bool = False) -> None:
+        """Order statistics from all of the metric's values (NaN dropped): second passes.
+
+        The values are copied once, unless the caller hands them over (`take`: they are then
+        sorted in place, and must not be used elsewhere).
+        """
         self.pilot = None
         self.bands = Bands([-math.inf], [math.inf])
-        self.bands.add(values)
+        defined = _defined(values)
+        self.bands.keep_all(defined.copy() if defined is values and not take else defined)
 
     def complete(self) -> bool:
         """Whether every rank the summary needs lies inside a band (else a second pass is needed)."""
@@ -316,10 +375,10 @@ class StreamingSummary:
         level = getattr(decision, "joint_confidence", None) or JOINT_LEVEL
         budget, date = getattr(decision, "budget_max", None), getattr(decision, "go_live_month_max", None)
         chosen = (budget, date) if budget is not None and date is not None else None
-        self.joint = (JointFrontier(base["one_time_cost"], base["go_live_month"], level, chosen)
+        self.joint = (JointFrontier(base["one_time_cost"], base["go_live_month"], level, chosen, pilot)
                       if base is not None else None)
         self.trials = 0
-        self.metrics = {m: ContinuousMetric(m, anchors.get(m, ())) for m in CONTINUOUS}
+        self.metrics = {m: ContinuousMetric(m, anchors.get(m, ()), pilot) for m in CONTINUOUS}
         self.histograms = {m: HistogramMetric(m) for m in HISTOGRAMS}
         self.npv_negative = 0
         self.targets = {rule.key: 0 for rule, _ in registry.decision_targets(decision)}
@@ -387,22 +446,26 @@ class StreamingSummary:
             self.targets[key] += hits
         self.all_targets += part.all_targets
         if self.joint is not None:
-            self.joint.merge(part.pairs, part.joint, part.trials)
+            self.joint.merge(part.continuous["one_time_cost"].values, part.go_live, part.joint, part.trials)
         self.trials += part.trials
         if self.trials == self.pilot:
-            for metric in self.metrics.values():
-                metric.end_pilot()
+            # The one-time costs' pilot ends last: the joint frontier reads it (in trial order)
+            # once the other metrics' pilots are released, which makes room for its own work.
+            for name, metric in self.metrics.items():
+                if name != "one_time_cost":
+                    metric.end_pilot()
             if self.joint is not None:
-                self.joint.end_pilot()
+                self.joint.end_pilot(self.metrics["one_time_cost"].pilot_values())
+            self.metrics["one_time_cost"].end_pilot()
 
     def finish(self) -> None:
         """Flush the last partial block; call once, after the last chunk."""
         if self._pending_n:
             self._flush(self._pending_n)
+        if self.joint is not None and self.metrics["one_time_cost"].pilot is not None:
+            self.joint.finish(self.metrics["one_time_cost"].pilot_values())  # (before the costs' own finish)
         for metric in self.metrics.values():
             metric.finish()
-        if self.joint is not None:
-            self.joint.finish()
 
     def incomplete(self) -> list[str]:
         """Metrics whose needed ranks fell outside their bands (they need a second pass)."""
@@ -450,8 +513,8 @@ class BandPartial:
 
 @dataclass
 class MetricPartial:
-    """One block of a continuous metric: (n, nulls, mean, M2, M3, M4), and either its defined
-    values (no bands given: the pilot) or their reduction through the bands."""
+    """One block of a continuous metric: (n, nulls, mean, M2, M3, M4), and either its values,
+    one a trial (NaN = null; no bands given: the pilot) or their reduction through the bands."""
 
     moments: tuple
     values: np.ndarray | None
@@ -479,20 +542,35 @@ class BlockPartial:
     npv_negative: int
     targets: dict[str, int]
     all_targets: int
-    #: (one-time cost, go-live month) of each trial, for blocks reduced without bands (the pilot)
-    pairs: np.ndarray | None = None
+    #: the go-live month of each trial, for blocks reduced without bands (the pilot); with the
+    #: one-time costs (`continuous["one_time_cost"].values`) they are the joint frontier's pairs
+    go_live: np.ndarray | None = None
     #: the joint frontier's bands: go-live month -> the block's x_D through them (joint.py)
     joint: dict | None = None
 
 
+def _defined(values: np.ndarray) -> np.ndarray:
+    """`values` without NaN: `values` itself when it has none, else a copy without them."""
+    nan = np.isnan(values)
+    return values[~nan] if nan.any() else values
+
+
 def reduce_to_bands(x: np.ndarray, lows: np.ndarray, highs: np.ndarray) -> BandPartial:
-    """Values against bands [lows[b], highs[b]] (NaN skipped)."""
+    """Values against bands [lows[b], highs[b]] (NaN skipped).
+
+    One band at a time through one row of scratch (the kernel treats bands independently):
+    a row per band was k x 8 bytes a value, 64 MiB at the end of the pilot.
+    """
     k = lows.size
     below, below_sum, below_sumsq = np.zeros(k, dtype=np.int64), np.zeros(k), np.zeros(k)
-    inside = np.empty((k, x.size))
-    inside_n = np.zeros(k, dtype=np.int64)
-    block_bands(x, lows, highs, below, below_sum, below_sumsq, inside, inside_n)
-    return BandPartial(below, below_sum, below_sumsq, [inside[b, :inside_n[b]].copy() for b in range(k)])
+    inside = np.empty((1, x.size))
+    inside_n = np.zeros(1, dtype=np.int64)
+    kept = []
+    for b in range(k):
+        block_bands(x, lows[b:b + 1], highs[b:b + 1], below[b:b + 1], below_sum[b:b + 1], below_sumsq[b:b + 1],
+                    inside, inside_n)
+        kept.append(inside[0, :inside_n[0]].copy())
+    return BandPartial(below, below_sum, below_sumsq, kept)
 
 
 def target_hits(cols: dict[str, np.ndarray], decision) -> tuple[dict[str, int], int]:
@@ -514,20 +592,20 @@ def block_partial(cols: dict[str, np.ndarray], decision,
         x = cols[name]
         moments = tuple(block_moments(x))
         if limits is None:
-            continuous[name] = MetricPartial(moments, x[~np.isnan(x)], None)
+            continuous[name] = MetricPartial(moments, x.copy(), None)
         else:
             continuous[name] = MetricPartial(moments, None, reduce_to_bands(x, *limits[name]))
     histograms = {name: histogram_partial(cols[name]) for name in HISTOGRAMS}
     hits, all_hits = target_hits(cols, decision)
     cost, go_live = cols["one_time_cost"], cols["go_live_month"]
-    pairs = joint = None
+    months = joint = None
     if limits is None:
-        pairs = np.vstack((cost, go_live))
+        months = go_live.copy()
     elif limits.get(JOINT) is not None:
         joint = {month: reduce_to_bands(costs_by_month(cost, go_live, month), lows, highs)
                  for month, (lows, highs) in limits[JOINT].items()}
     return BlockPartial(int(cols["npv"].size), continuous, histograms,
-                        int(np.count_nonzero(cols["npv"] < 0)), hits, all_hits, pairs, joint)
+                        int(np.count_nonzero(cols["npv"] < 0)), hits, all_hits, months, joint)
 
 
 def histogram_partial(x: np.ndarray) -> HistogramPartial:

@@ -18,13 +18,22 @@ HYPOTHESIS_PROFILE=ci|dev overrides the choice (e.g. to reproduce a CI run local
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 from simengine.bundled import bundled_scenarios
 from simengine.scenario import load_scenario
+
+#: Quantile tables (simengine/table_cache.py) go to a folder of this session, not the user's cache,
+#: unless SIMENGINE_CACHE_DIR is set; the CLI tests' subprocesses share it.
+if "SIMENGINE_CACHE_DIR" not in os.environ:
+    os.environ["SIMENGINE_CACHE_DIR"] = tempfile.mkdtemp(prefix="simengine-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["SIMENGINE_CACHE_DIR"], ignore_errors=True)
 
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True, deadline=None, max_examples=50,
                           suppress_health_check=[HealthCheck.too_slow])

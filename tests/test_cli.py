@@ -305,3 +305,72 @@ def test_values_that_round_to_zero_show_no_sign():
     assert fmt_value(-12.5, "money") == "-12"
     line = correlation_repair_text([("a", "b", 0.5, 0.4999999)]).splitlines()[-1]
     assert line.split()[-1] == "0.000"
+
+
+# --- the compile notice (compile_notice.py) ---------------------------------------------------------
+
+NOTICE = "simengine: compiling the kernels for this machine (once, cached afterwards)..."
+
+
+def fake_compiles(monkeypatch, seconds: list[float], fail: bool = False):
+    """api.run as on a cold numba cache: the compile hooks fire (as numba's compile events would
+    on cache misses) before the run; with `fail`, the run then fails with an input error."""
+    import simengine.api
+    from simengine import jit
+    from simengine.errors import InputError
+
+    real = simengine.api.run
+
+    def run(*args, **kwargs):
+        for s in seconds:
+            for hook in list(jit.compile_hooks):
+                hook(None)
+            for hook in list(jit.compile_hooks):
+                hook(s)
+        if fail:
+            raise InputError("the disk is full")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(simengine.api, "run", run)
+
+
+def test_a_cold_cache_is_announced_once_on_stderr_with_the_compile_time(monkeypatch):
+    fake_compiles(monkeypatch, [30.2, 10.9])
+    res = CliRunner().invoke(main, ["run", DET, "-n", "200", "--summary-only", "--json"])
+    assert res.exit_code == 0, res.output
+    assert res.stderr == NOTICE + " done in 41 s\n"
+    json.loads(res.stdout)  # stdout is the JSON alone
+    res = CliRunner().invoke(main, ["run", DET, "-n", "200", "--summary-only"])
+    assert res.output.startswith(NOTICE + " done in 41 s\nDeterministic example: 200 trials")  # a whole line
+
+
+def test_a_warm_cache_prints_nothing_and_short_compiles_show_tenths(monkeypatch):
+    res = CliRunner().invoke(main, ["run", DET, "-n", "200", "--summary-only"])
+    assert res.exit_code == 0 and res.stderr == ""
+    fake_compiles(monkeypatch, [0.42])
+    res = CliRunner().invoke(main, ["run", DET, "-n", "200", "--summary-only"])
+    assert res.stderr == NOTICE + " done in 0.4 s\n"
+
+
+def test_the_notice_line_is_closed_before_an_error(monkeypatch):
+    fake_compiles(monkeypatch, [12.0], fail=True)
+    res = CliRunner().invoke(main, ["run", DET, "-n", "200", "--summary-only"])
+    assert res.exit_code == 2
+    assert res.stderr == NOTICE + " done in 12 s\nError: the disk is full\n"
+
+
+def test_the_progress_bar_closes_the_notice_before_drawing():
+    import io
+
+    from simengine import compile_notice
+    from simengine.progress import ProgressBar
+
+    stream = io.StringIO()
+    with compile_notice.watching(stream) as notice:
+        notice(None)
+        notice(3.0)
+        ProgressBar(100, stream=stream, enabled=True, delay=0.0)(50)
+        notice(None)  # a later compile: no second notice
+        notice(1.0)
+    text = stream.getvalue()
+    assert text.startswith(NOTICE + " done in 3 s\n\r[") and text.count(NOTICE) == 1

@@ -172,3 +172,15 @@ def test_the_beta_density_of_the_quantile_tables_is_scipys_bit_for_bit():
         x = np.concatenate([rng.uniform(0.0, 1.0, 200), rng.uniform(0.0, 1e-9, 20), 1.0 - rng.uniform(0.0, 1e-9, 20),
                             [0.0, 0.5, 1.0]])
         np.testing.assert_array_equal(beta_logpdf(x, a, b), stats.beta.logpdf(x, a, b))
+
+
+def test_the_written_out_normal_scores_are_scipys():
+    """distributions.py spells these out so that importing it needs no scipy."""
+    from scipy import special
+
+    from simengine import distributions
+    from simengine.designs import U_MAX
+
+    assert distributions.Z90 == float(special.ndtri(0.90))
+    assert distributions.Z95 == float(special.ndtri(0.95))
+    assert distributions.Z_MAX == float(special.ndtri(U_MAX))

@@ -85,3 +85,32 @@ def test_summary_json_is_next_to_the_file(result):
     _, path, report = result
     stored = json.loads(path.with_name("r.summary.json").read_text())
     assert stored == report.summary
+
+
+@pytest.mark.parametrize("dtype, arrow", [(np.float64, pa.float64()), (np.int64, pa.int64()), (np.int32, pa.int32())])
+def test_arrow_array_is_pa_array(dtype, arrow):
+    """The writer's columns without pa.array (whose first call on numpy imports pandas)."""
+    from simengine.output import arrow_array
+
+    rng = np.random.default_rng(1)
+    values = (rng.normal(size=1001) * 1000).astype(dtype)
+    null = rng.random(1001) < 0.1
+    for mask in (None, null, np.zeros(1001, dtype=bool)):
+        got = arrow_array(values, arrow, mask)
+        assert got.type == arrow and got.equals(pa.array(values, type=arrow, mask=mask))
+        assert got.null_count == (0 if mask is None else int(mask.sum()))
+    assert arrow_array(values[::2], arrow).equals(pa.array(values[::2], type=arrow))  # strided: copied
+
+
+@pytest.mark.parametrize("summary_only", [False, True])
+def test_a_run_loads_no_pandas_and_pyarrow_only_to_write(tmp_path, summary_only):
+    import subprocess
+    import sys
+
+    where = ["--summary-only"] if summary_only else ["--out", str(tmp_path / "r.parquet")]
+    code = ("import sys\nfrom simengine.cli import main\n"
+            f"sys.argv = ['simengine', 'run', 'deterministic_example', '-n', '300', *{where!r}]\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print('pandas' in sys.modules, 'pyarrow' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == f"False {not summary_only}"

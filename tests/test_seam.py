@@ -125,3 +125,53 @@ def test_a_consumer_can_stop_the_run_early(bundled):
     seen = []
     LocalExecutor(chunk_size=1000).run([Simulation(sc)], 1, 0, 100_000, lambda r: seen.append(r[0].start) or True)
     assert seen == [0]
+
+
+def test_a_slow_consumer_sees_every_chunk_intact(bundled):
+    """Two buffer sets in turn: a chunk's set is not refilled while the consumer still reads it."""
+    import time
+
+    sc = bundled["crm_new_small_firm"]
+    sim = Simulation(sc)
+    seen = []
+
+    def slow(results):
+        (r,) = results
+        first = r.metrics.copy()
+        time.sleep(0.02)  # the next chunks are computed meanwhile
+        assert np.array_equal(first, r.metrics, equal_nan=True)
+        seen.append((r.start, first))
+
+    LocalExecutor(chunk_size=700).run([sim], 4, 0, 7000, slow)
+    assert [start for start, _ in seen] == list(range(0, 7000, 700))
+    for start, metrics in seen:
+        assert np.array_equal(metrics, sim.chunk(4, start, start + 700).metrics, equal_nan=True)
+
+
+def test_the_fan_buffer_goes_once_its_trials_are_computed(bundled):
+    """A FanBuffer's rows are taken into its metadata by the consumer, and the buffer released,
+    as soon as they are computed: the same metadata as from a buffer kept to the end."""
+    import gc
+    import weakref
+
+    from simengine.cash_fan import FanBuffer, fan_buffer, fan_metadata
+
+    sc = bundled["crm_new_small_firm"]
+    trials = 100_000
+    kept = fan_buffer(trials, sc.horizon_months)
+    LocalExecutor(chunk_size=20_000).run([Simulation(sc)], 5, 0, trials, lambda r: None, cash=kept)
+    fan = FanBuffer(trials, sc.horizon_months)
+    array = weakref.ref(fan.buffer)
+    released_at = []
+
+    def consume(results):
+        fan.filled(results[0].stop)
+        gc.collect()
+        if array() is None and not released_at:
+            released_at.append(results[0].stop)
+
+    LocalExecutor(chunk_size=20_000).run([Simulation(sc)], 5, 0, trials, consume, cash=fan)
+    # the metadata is taken with the chunk holding the last fan row (60,000..79,999); its
+    # views gone, the buffer is freed by the next chunk
+    assert fan.buffer is None and released_at == [100_000]
+    assert fan.metadata() == fan_metadata(kept)

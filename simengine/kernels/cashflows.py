@@ -24,6 +24,7 @@ import numpy as np
 
 from ..jit import jit, parallel_jit, prange
 from .. import metrics as registry
+from .powers import int_power
 
 # Columns of the per-trial input matrix (scalars first, then the variable-length groups).
 (DISCOUNT, PLANNED, DELAY, DELAY_COST, OVERRUN, MLOAD, MCAP, CEILING, RAMP, REALIZATION, BASS_P, BASS_Q,
@@ -468,7 +469,7 @@ def trial_python(x, i, cost_timing, cost_from_start, cost_overrun, cost_labor, b
         irr, settled = irr_newton(cf, n_months, split, start)
     if not settled:
         irr = irr_monthly(cf, n_months)
-    out[IRR, i] = (1.0 + irr) ** 12 - 1.0 if irr == irr else np.nan
+    out[IRR, i] = int_power(1.0 + irr, 12) - 1.0 if irr == irr else np.nan
     out[PAYBACK, i] = payback
     out[DPAYBACK, i] = dpayback
     out[GO_LIVE, i] = g

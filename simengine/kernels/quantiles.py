@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 from ..jit import cython_special, jit
+from .powers import int_power
 from .quantile_table import cubic_at
 
 from ..designs import U_MAX as U_TOP, U_MIN as U_BOTTOM  # the most extreme uniforms any design gives
@@ -97,7 +98,7 @@ def metalog_column_python(p, values):
             m += p[7] * c
         for k in range(5, terms + 1):
             power = (k - 1) // 2
-            term = c ** power
+            term = int_power(c, power)
             m += p[3 + k] * (term if k % 2 == 1 else term * logit)
         if kind == 1:
             values[i] = lower + math.exp(m)
@@ -121,8 +122,8 @@ def component_cdf_python(code, p, x):
         if x >= hi:
             return 1.0
         if x <= mode:
-            return (x - lo) ** 2 / ((hi - lo) * (mode - lo))
-        return 1.0 - (hi - x) ** 2 / ((hi - lo) * (hi - mode))
+            return (x - lo) * (x - lo) / ((hi - lo) * (mode - lo))
+        return 1.0 - (hi - x) * (hi - x) / ((hi - lo) * (hi - mode))
     if code == NORMAL:
         return ndtr((x - p[0]) / p[1])
     if code == LOGNORMAL:

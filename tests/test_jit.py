@@ -1,0 +1,82 @@
+"""simengine.jit: numba is imported on a kernel's first call, and then the kernels are numba's."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+from simengine import jit
+
+CHILD = """
+import json, sys
+import numpy as np
+from simengine.kernels import cashflows, quantiles
+from simengine import jit
+before = sorted(m for m in ('numba', 'llvmlite', 'scipy') if m in sys.modules)
+kinds = {"kernel": type(cashflows.simulate).__name__, "external": type(quantiles._NDTRI).__name__,
+         "prange": cashflows.prange is jit.prange}
+values = np.array([0.5, 0.975])
+quantiles.ndtri_column(values)  # the first call: numba is loaded, every kernel bound
+import numba
+print(json.dumps({"before": before, "kinds": kinds, "values": values.tolist(),
+                  "simulate": type(cashflows.simulate).__name__, "helper": type(cashflows.adoption_into).__name__,
+                  "prange": cashflows.prange is numba.prange, "jit_prange": jit.prange is numba.prange,
+                  "ndtri": type(quantiles._NDTRI).__name__}))
+"""
+
+
+def test_kernels_load_numba_on_first_call_and_become_its_dispatchers():
+    out = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, check=True).stdout
+    got = json.loads(out.strip().splitlines()[-1])
+    assert got["before"] == []  # importing the kernels loaded neither numba nor scipy
+    assert got["kinds"] == {"kernel": "Kernel", "external": "External", "prange": True}
+    assert got["values"][0] == 0.0 and abs(got["values"][1] - 1.959963984540054) < 1e-15
+    # numba compiles a kernel's callees from its module's globals: those are numba's objects now
+    assert got["simulate"] == "CPUDispatcher" and got["helper"] == "CPUDispatcher"
+    assert got["prange"] and got["jit_prange"]
+    assert got["ndtri"] == "ExternalFunction"
+
+
+def twice_python(x):
+    return 2.0 * x
+
+
+def test_a_kernel_made_after_binding_is_a_dispatcher_at_once():
+    jit.max_threads()  # binds
+    kernel = jit.jit(twice_python)
+    assert type(kernel).__name__ == "CPUDispatcher" and kernel(2.5) == 5.0
+    assert kernel.py_func is twice_python
+
+
+def test_kernel_placeholders_forward_calls_and_attributes():
+    from simengine.kernels import summary_block
+
+    kernel = summary_block.block_moments
+    x = np.arange(10.0)
+    kernel(x)
+    stats = kernel.stats  # a numba attribute, through the placeholder or on the dispatcher itself
+    assert sum(stats.cache_hits.values()) + sum(stats.cache_misses.values()) >= 1
+
+
+class FakeListener:
+    def __init__(self):
+        self.events = []
+
+    def __call__(self, seconds):
+        self.events.append(seconds)
+
+
+def test_compile_hooks_see_top_level_compiles_once_with_their_time(tmp_path, monkeypatch):
+    """A compile nested in another's (a callee compiled with its caller) counts once."""
+    listener = FakeListener()
+    monkeypatch.setattr(jit, "compile_hooks", [listener])
+    from numba.core import event
+
+    jit.max_threads()
+    with event.trigger_event("numba:compile", data={}):
+        with event.trigger_event("numba:compile", data={}):
+            pass
+    assert len(listener.events) == 2 and listener.events[0] is None and listener.events[1] >= 0.0
