@@ -81,18 +81,22 @@ class JointFrontier:
     def end_pilot(self, cost: np.ndarray) -> None:
         """Choose the months and fix their bands from the pilot's pairs, then feed them in.
         `cost`: the pilot's one-time costs, one a trial in trial order."""
-        from .summary_stream import Bands, band_around  # (summary_stream imports this module)
+        from .summary_stream import Bands, band_ranks  # (summary_stream imports this module)
 
         go_live = self.go_live.view()
         self.go_live = None
         self.months = self._choose_months(go_live)
         for month in self.months:
-            x = costs_by_month(cost, go_live, month)
-            x.sort()  # in place: a fresh array, sorted as np.sort would
-            # The trials not live by D (x_D = +inf) are never kept, only counted (by the go-live
-            # histogram): a band reaching into them ends at the largest finite cost, or it
-            # would hold every such trial of the run (most of them in the early months).
-            low, high = (min(end, LARGEST) for end in band_around(x, self.level))
+            # x_D is +inf for the trials not live by D, so its order statistics are those of the
+            # live trials' costs, sorted, up to their count, then +inf: only those are sorted (and
+            # kept in the bands: a +inf is above every band, neither counted below nor kept).
+            x = cost[go_live <= month]
+            x.sort()  # in place: a fresh array
+            ranks = band_ranks(go_live.size, self.level)
+            # The trials not live by D are never kept, only counted (by the go-live histogram):
+            # a band reaching into them ends at the largest finite cost, or it would hold every
+            # such trial of the run (most of them in the early months).
+            low, high = (min(x[rank], LARGEST) if rank < x.size else LARGEST for rank in ranks)
             lows, highs = [low], [high]
             for cost_anchor, month_anchor in self._anchors():
                 if month == month_anchor:

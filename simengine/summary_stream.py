@@ -104,13 +104,17 @@ def percentiles(order_statistic, n: int) -> dict:
     return out
 
 
-def band_around(sorted_values: np.ndarray, p: float) -> tuple[float, float]:
-    """The pilot's value band for the order statistic of level p: the ranks p +/- BAND_SIGMAS
-    pilot standard errors (and two ranks) of the sorted pilot values."""
-    n = sorted_values.size
+def band_ranks(n: int, p: float) -> tuple[int, int]:
+    """The ranks (0-based) of the pilot's value band for the order statistic of level p among n
+    values: p +/- BAND_SIGMAS pilot standard errors, and two ranks."""
     delta = BAND_SIGMAS * math.sqrt(p * (1.0 - p) / n) + 2.0 / n
-    return (sorted_values[max(0, math.floor((p - delta) * n) - 1)],
-            sorted_values[min(n - 1, math.ceil((p + delta) * n))])
+    return max(0, math.floor((p - delta) * n) - 1), min(n - 1, math.ceil((p + delta) * n))
+
+
+def band_around(sorted_values: np.ndarray, p: float) -> tuple[float, float]:
+    """The pilot's value band for the order statistic of level p, from the sorted pilot values."""
+    low, high = band_ranks(sorted_values.size, p)
+    return sorted_values[low], sorted_values[high]
 
 
 class PilotValues:
