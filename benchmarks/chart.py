@@ -124,7 +124,7 @@ def draw_chart(result: dict, path: Path) -> Path:
     ax.grid(True, which="minor", alpha=0.12)
     ax.set_xlabel("trials per run (count, log scale)")
     ax.set_ylabel("throughput (trials per second, log scale)")
-    ax.set_title(f"Monte Carlo throughput on {result['scenario']}\n{textwrap.fill(subtitle(result), 90)}",
+    ax.set_title(f"Monte Carlo throughput on {result['scenario']}\n{textwrap.fill(subtitle(result), 110)}",
                  fontsize=11)
     fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=9, frameon=False)
     path = Path(path)
