@@ -1,5 +1,5 @@
 """A line on stderr when a command compiles the kernels (numba's disk cache is cold: the first run
-after installing or upgrading, ~40 s), saying what is happening and how long it took.
+after installing or upgrading, ~20 s on 2 cores), saying what is happening and how long it took.
 
 numba signals a compile only when a kernel is not in its disk cache (jit.compile_hooks), so
 later runs, which load the cached kernels, print nothing. The line is opened at the first
