@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Callable
 from .bundled import resolve_scenario
 from .defaults import DEFAULT_MAX_TRIALS, DEFAULT_SEED, DEFAULT_TRIALS
 from .errors import InputError
-from .results import Comparison, RunResult, Sensitivity, Summary
+from .results import Comparison, RunResult, Sensitivity, SobolIndices, Summary, ValueOfInformation
 
 if TYPE_CHECKING:  # the scenario module loads scipy: imported when a scenario is read
     from .scenario import Scenario
@@ -162,12 +162,82 @@ def compare(a: Scenario | str | Path, b: Scenario | str | Path, *, trials: int =
     return Comparison(data, samples, (sa, sb))
 
 
-def sensitivity(result: RunResult | Path | str, metric: str = "npv") -> Sensitivity:
-    """The drivers of a result file (run with columns="all") ranked by their effect on `metric`."""
-    from .ranking import sensitivity as rank_drivers
+def sobol_subject(source: "RunResult | Scenario | Path | str", seed: int | None) -> tuple["Scenario", int]:
+    """The scenario and seed Sobol' indices run: a result's (its seed unless `seed` is given) or a scenario's."""
+    from .scenario import Scenario
+    from .information_value import is_result
 
-    path = result._file() if isinstance(result, RunResult) else result_location(result)
-    return Sensitivity(rank_drivers(path, metric))
+    if isinstance(source, RunResult):
+        source = source._file()
+    if not isinstance(source, Scenario) and is_result(source):
+        from .scenario import scenario_from_json
+        from .stored import open_stored
+
+        meta = open_stored(result_location(source)).metadata
+        sc = scenario_from_json(meta["scenario"])
+        return sc, int(meta["seed"]) if seed is None else whole_number("seed", seed)
+    sc = load(source)
+    return sc, scenario_seed(sc, whole_number("seed", seed))
+
+
+def sensitivity(source: "RunResult | Scenario | Path | str", metric: str = "npv", *, method: str = "rank",
+                trials: int | None = None, seed: int | None = None, threads: int | None = None, executor=None,
+                on_progress: Callable[[int], None] | None = None) -> "Sensitivity | SobolIndices":
+    """Which drivers move `metric`.
+
+    method="rank": the drivers of a result file (run with columns="all") ranked by rank
+    correlation and decile swing, from its stored trials. method="sobol": first-order and total
+    Sobol' indices from (factors + 2) runs of `trials` each of a scenario (or of a result's
+    scenario, with its seed unless `seed` is given), on `executor` (default: local threads).
+    """
+    if method == "rank":
+        from .ranking import sensitivity as rank_drivers
+
+        path = source._file() if isinstance(source, RunResult) else result_location(source)
+        return Sensitivity(rank_drivers(path, metric))
+    if method != "sobol":
+        raise InputError(f"--method: must be rank or sobol, got {method!r}")
+    from .sobol import DEFAULT_SOBOL_TRIALS, sobol_indices
+
+    sc, seed = sobol_subject(source, seed)
+    owned = None
+    if isinstance(executor, str):
+        from .executors import make_executor
+
+        executor = owned = make_executor(executor)
+    try:
+        data = sobol_indices(sc, metric=metric, trials=whole_number("trials", trials) or DEFAULT_SOBOL_TRIALS,
+                             seed=seed, executor=executor, threads=threads,
+                             on_progress=on_progress)
+    finally:
+        if owned is not None and hasattr(owned, "close"):
+            owned.close()
+    return SobolIndices(data)
+
+
+def value_of_information(a: "Scenario | RunResult | str | Path", b: "Scenario | RunResult | str | Path | None" = None, *,
+                         decision: str | None = None, metric: str = "npv", groups: tuple[str, ...] | list[str] = (),
+                         trials: int | None = None, seed: int | None = None, max_trials: int | None = None,
+                         threads: int | None = None, gp_trials: int = 1500) -> ValueOfInformation:
+    """What knowing the drivers before deciding is worth: EVPI, and EVPPI per driver and per group.
+
+    The decision is to invest in `a` or not (E[NPV] against 0), or, with `b`, to choose A or B
+    (common random numbers). Each side is a result file (run with columns="all"; its first
+    `max_trials` trials) or a scenario, simulated here (`trials`, `seed`). `groups` name drivers
+    learnt together: "schedule.*" or "adoption.ceiling,adoption.ramp_months".
+    """
+    from .information_value import DEFAULT_VOI_MAX_TRIALS, open_decision, value_of_information as voi
+
+    a, b = (x._file() if isinstance(x, RunResult) else x for x in (a, b))
+    decision = decision or ("invest" if b is None else "compare")
+    if isinstance(groups, str):
+        groups = (groups,)
+    side_a, side_b = open_decision(a, b, decision=decision, metric=metric, trials=whole_number("trials", trials),
+                                   seed=whole_number("seed", seed),
+                                   max_trials=whole_number("max_trials", max_trials) or DEFAULT_VOI_MAX_TRIALS,
+                                   threads=threads)
+    return ValueOfInformation(voi(side_a, side_b, metric=metric, groups=tuple(groups), seed=side_a.seed,
+                                  gp_trials=whole_number("gp_trials", gp_trials)))
 
 
 def sweep(scenario: "Scenario | str | Path", *, sets=None, variants=None, trials: int = DEFAULT_TRIALS,

@@ -631,3 +631,63 @@ def joint_chart(cost: np.ndarray, go_live: np.ndarray, block: dict, currency: st
             handle.set_sizes([25.0])
             handle.set_alpha(0.8)
     return fig
+
+
+def voi_bars(result: dict, top: int = 12) -> Figure:
+    """EVPPI of the drivers most worth learning (and of each named group), 95 % whiskers, against
+    EVPI (value_of_information.py): what a pilot or study of each could be worth at most."""
+    cur = result["currency"]
+    worth = [r for r in result["drivers"] if r["evppi"]["value"] > 0.0]
+    rows = [("group", r) for r in result["groups"]] + [("driver", r) for r in worth[:top]]
+    rows = rows[::-1]  # barh draws bottom-up
+    evpi = result["evpi"]["value"]
+    scale, unit = money_scale([evpi] + [r["evppi"]["value"] for _, r in rows])
+    fig, ax = _figure(height=max(3.0, 0.42 * len(rows) + 1.6))
+    y = np.arange(len(rows))
+    values = np.array([r["evppi"]["value"] for _, r in rows]) / scale
+    errors = 1.96 * np.array([r["evppi"]["se"] or 0.0 for _, r in rows]) / scale
+    colours = [ORANGE if kind == "group" else BLUE for kind, _ in rows]
+    ax.barh(y, values, height=0.7, color=colours, xerr=errors, ecolor=BLACK, capsize=2.5,
+            error_kw={"linewidth": 0.9})
+    ax.axvline(evpi / scale, color=VERMILLION, linestyle="--", linewidth=1.5)
+    ax.set_yticks(y, [r["name"] + " (group)" if kind == "group" else short_driver(r["name"]) for kind, r in rows])
+    ax.set_xlim(left=0.0)
+    ax.set_xlabel(money_label("expected value of learning it before deciding (EVPPI)", cur, unit))
+    never = len(result["drivers"]) - len(worth)
+    what = "whether to invest" if result["decision"] == "invest" else "between A and B"
+    ax.set_title(f"What is worth learning before deciding {what}"
+                 + (f"\n({never} of {len(result['drivers'])} drivers never change the decision)" if never else ""))
+    ax.grid(axis="y", visible=False)
+    handles = [Line2D([], [], color=BLUE, linewidth=8), Line2D([], [], color=VERMILLION, linestyle="--")]
+    labels = ["one driver (whisker: 95 % interval)", f"EVPI, every driver known: {evpi / scale:,.2f}"]
+    if result["groups"]:
+        handles.insert(1, Line2D([], [], color=ORANGE, linewidth=8))
+        labels.insert(1, "drivers learnt together")
+    fig.legend(handles=handles, labels=labels, loc="outside lower center", ncol=len(labels), frameon=False)
+    return fig
+
+
+def sobol_bars(result: dict, top: int = 12) -> Figure:
+    """First-order and total Sobol' indices of the factors with the largest total effect, with
+    their bootstrap confidence intervals (sobol.py)."""
+    rows = result["factors_list"][:top][::-1]
+    fig, ax = _figure(height=max(3.0, 0.5 * sum(len(r["drivers"]) for r in rows) + 1.6))
+    y = np.cumsum([0.0] + [0.5 * (len(a["drivers"]) + len(b["drivers"])) for a, b in zip(rows, rows[1:])])
+    level = f"{result['conf_level'] * 100:g} %"
+    lowest = 0.0
+    for offset, key, colour, label in ((0.2, "first_order", BLUE, "first order: alone"),
+                                       (-0.2, "total", ORANGE, "total: alone and with others")):
+        values = np.array([r[key]["value"] for r in rows])
+        ci = np.array([r[key]["ci"] for r in rows])
+        ax.barh(y + offset, values, height=0.38, color=colour, xerr=ci, ecolor=BLACK, capsize=2.0,
+                error_kw={"linewidth": 0.8}, label=label)
+        lowest = min(lowest, float(np.min(values - ci, initial=0.0)))
+    ax.set_yticks(y, [" +\n".join(short_driver(d) for d in r["drivers"]) for r in rows])
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.set_xlim(left=lowest * 1.05)  # a first-order estimate near 0 can be slightly negative
+    ax.axvline(0.0, color=GREY, linewidth=0.8)
+    ax.set_xlabel(f"share of the variance of {registry.metric(result['metric']).short} (whiskers: {level} intervals)")
+    ax.set_title(f"What drives the variance of {registry.metric(result['metric']).short}: Sobol' indices")
+    ax.grid(axis="y", visible=False)
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2, frameon=False)
+    return fig

@@ -404,30 +404,134 @@ def summarize_command(result, as_json, verify):
 
 
 @main.command("sensitivity")
-@click.argument("result")
+@click.argument("source", metavar="RESULT|SCENARIO")
+@click.option("--method", type=click.Choice(["rank", "sobol"]), default="rank", show_default=True,
+              help="rank: rank correlations and decile swings of a RESULT's stored trials (no simulation); "
+                   "sobol: Sobol' indices from (factors + 2) runs of the scenario.")
 @click.option("--metric", "-m", type=click.Choice(sensitivity_names()), default="npv", show_default=True,
-              help="The metric whose drivers are ranked.")
+              help="The metric whose drivers are ranked (sobol: one defined in every trial).")
+@click.option("--trials", "-n", type=click.IntRange(min=1), default=None,
+              help="sobol: trials in each run [default: 8,192].")
+@click.option("--seed", "-s", type=click.IntRange(0, 2**63 - 1), default=None,
+              help=f"sobol: random seed [default: a RESULT's seed, else the scenario's, else {DEFAULT_SEED}].")
+@click.option("--threads", "-t", type=click.IntRange(min=1), default=None,
+              help="sobol: kernel threads [default: all cores]. Results are identical for any value.")
 @click.option("--top", type=click.IntRange(min=0), default=15, show_default=True,
               help="Drivers to show in the table (0: all); --json always gives all.")
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
+@click.option("--quiet", "-q", is_flag=True, help="sobol: no progress bar (shown only on a terminal anyway).")
+@cluster_run_options("sobol: its runs go to the cluster together")
 @one_line_errors
-def sensitivity_command(result, metric, top, as_json):
-    """Rank the drivers of a RESULT (file or dataset, run with --columns all) by their effect on a metric.
+def sensitivity_command(source, method, metric, trials, seed, threads, top, as_json, quiet, executor, scheduler,
+                        scheduler_file, workers, tls_ca_file, tls_cert, tls_key):
+    """Which drivers move a metric, from a RESULT's stored trials or by Sobol' indices.
 
-    For each driver: Spearman rank correlation, share of explained variance, and the swing of
-    the mean metric from the driver's bottom to its top decile. No simulation is run.
+    --method rank (default): for each driver of a RESULT (file or dataset, run with --columns
+    all), Spearman rank correlation, share of explained variance, and the swing of the mean
+    metric from the driver's bottom to its top decile. No simulation is run.
+
+    --method sobol: first-order and total Sobol' indices with bootstrap intervals, from runs of
+    the SCENARIO (or of a RESULT's scenario, with its seed) where one factor's random numbers
+    change at a time. Correlated drivers form one factor.
 
     \b
-    Example:
+    Examples:
       simengine sensitivity results/crm_upgrade_big_bang-seed2024-n1000000.parquet --metric npv
+      simengine sensitivity crm_upgrade_big_bang --method sobol
     """
-    from .textout import sensitivity_table
+    from .textout import sensitivity_table, sobol_table
 
-    table = api.sensitivity(api.result_location(result), metric).to_dict()
-    if as_json:
-        echo_json(table)
+    if method == "rank":
+        named = [name for name, value in (("--trials", trials), ("--seed", seed), ("--threads", threads))
+                 if value is not None]
+        if named or executor != "local":
+            raise click.UsageError(f"{named[0] if named else '--executor'} goes with --method sobol (the rank "
+                                   "method reads stored trials)")
+        from .information_value import is_result
+
+        if not is_result(source) and not Path(source).exists():
+            try:
+                resolve_scenario(source)
+            except SimengineError:
+                pass  # not a scenario either: the result reader names what is missing
+            else:
+                raise InputError(f"{source}: --method rank ranks a result file's stored trials (run with --columns "
+                                 "all); give one, or use --method sobol to run the scenario")
+        table = api.sensitivity(api.result_location(source), metric).to_dict()
+        if as_json:
+            echo_json(table)
+            return
+        echo(sensitivity_table(table, top or None))
         return
-    echo(sensitivity_table(table, top or None))
+    from .executors import make_executor
+
+    cluster = cluster_options(executor, scheduler, scheduler_file, workers, tls_ca_file, tls_cert, tls_key, threads)
+    runner = make_executor("dask", **cluster) if cluster is not None else None
+    from .sobol import DEFAULT_SOBOL_TRIALS, sobol_factors
+
+    sc, seed = api.sobol_subject(source, seed)
+    trials = trials or DEFAULT_SOBOL_TRIALS
+    progress = ProgressBar((len(sobol_factors(sc)) + 2) * trials, enabled=False if quiet else None)
+    try:
+        result = api.sensitivity(sc, metric, method="sobol", trials=trials, seed=seed, threads=threads,
+                                 executor=runner, on_progress=progress)
+    finally:
+        progress.close()
+        if runner is not None:
+            runner.close()
+    if as_json:
+        echo_json(result.to_dict())
+        return
+    echo(sobol_table(result.to_dict(), top or None))
+
+
+@main.command("value-of-information")
+@click.argument("source", metavar="RESULT|SCENARIO")
+@click.argument("other", metavar="[B]", required=False)
+@click.option("--decision", type=click.Choice(["invest", "compare"]), default=None,
+              help="invest: invest in A or not (E[NPV] against 0); compare: choose A or B, common random numbers "
+                   "[default: invest, or compare when B is given].")
+@click.option("--metric", "-m", type=click.Choice(["npv"]), default="npv", show_default=True,
+              help="The net benefit of the decision (money, more is better).")
+@click.option("--group", "groups", multiple=True, metavar="DRIVERS",
+              help="Also value learning these drivers together: names or patterns separated by commas, e.g. "
+                   "'schedule.*' or adoption.ceiling,adoption.ramp_months (repeatable).")
+@click.option("--trials", "-n", type=click.IntRange(min=1), default=None,
+              help=f"For a scenario: trials simulated here [default: {DEFAULT_TRIALS:,}].")
+@click.option("--max-trials", type=click.IntRange(min=1), default=None,
+              help="For a result file: use its first trials only [default: 200,000].")
+@click.option("--seed", "-s", type=click.IntRange(0, 2**63 - 1), default=None,
+              help=f"For a scenario: random seed [default: the scenario's, else {DEFAULT_SEED}].")
+@click.option("--threads", "-t", type=click.IntRange(min=1), default=None, help="Kernel threads [default: all cores].")
+@click.option("--gp-trials", type=click.IntRange(min=100, max=5000), default=1500, show_default=True,
+              help="Trials a group's Gaussian-process regression is fitted on.")
+@click.option("--top", type=click.IntRange(min=0), default=15, show_default=True,
+              help="Drivers to show (0: all); --json always gives all.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@one_line_errors
+def value_of_information_command(source, other, decision, metric, groups, trials, max_trials, seed, threads,
+                                 gp_trials, top, as_json):
+    """What learning each driver before deciding is worth: EVPI and EVPPI, in money.
+
+    RESULT is a result file (run with --columns all); SCENARIO a scenario file or bundled name,
+    simulated here. The decision is to invest or not, or (with B, a second scenario or result)
+    to choose A or B. EVPI is what knowing every driver would be worth; each driver's EVPPI
+    what knowing that one would be worth: the most a pilot or study of it can be worth.
+
+    \b
+    Examples:
+      simengine value-of-information crm_upgrade_big_bang --group 'schedule.*'
+      simengine value-of-information crm_upgrade_big_bang --decision compare crm_upgrade_phased
+    """
+    from .textout import voi_table
+
+    result = api.value_of_information(source, other, decision=decision, metric=metric, groups=groups,
+                                      trials=trials, seed=seed, max_trials=max_trials, threads=threads,
+                                      gp_trials=gp_trials)
+    if as_json:
+        echo_json(result.to_dict())
+        return
+    echo(voi_table(result.to_dict(), top or None))
 
 
 @main.command("compare")

@@ -7,7 +7,8 @@ writes its own part of the dataset (never sending rows to the client), and retur
 client merges: each block's summary partial, the fan chart's rows, and any metric columns a
 second pass asked for. Before its first task of a run a worker proves it computes what the
 client computes (same versions, same digest of the run's first trials); one that does not
-is refused with one line.
+is refused with one line. A task may resample drivers (`TaskSpec.resample`, the pick-freeze
+runs of Sobol' indices); its digest and check cover that too.
 """
 
 from __future__ import annotations
@@ -43,12 +44,13 @@ def software_versions() -> dict[str, str]:
             "numba": numba.__version__}
 
 
-def run_digest(scenario_json: str, seed: int, trials: int, sampling: str) -> str:
-    """sha256 of the metrics of a run's first trials: equal on two machines only if both
-    compute the same numbers."""
+def run_digest(scenario_json: str, seed: int, trials: int, sampling: str,
+               resample: frozenset[str] | None = None) -> str:
+    """sha256 of the metrics of a run's first trials (with its resampled drivers): equal on two
+    machines only if both compute the same numbers."""
     from .engine import simulation_for
 
-    sim = simulation_for(scenario_json, sampling, trials)
+    sim = simulation_for(scenario_json, sampling, trials, resample)
     result = sim.chunk(seed, 0, min(trials, CHECK_TRIALS))
     return hashlib.sha256(np.ascontiguousarray(result.metrics).tobytes()).hexdigest()
 
@@ -74,18 +76,20 @@ def worker_name() -> str:
         return "this worker"
 
 
-def check_worker(check: WorkerCheck, scenario_json: str, seed: int, trials: int, sampling: str) -> None:
+def check_worker(check: WorkerCheck, scenario_json: str, seed: int, trials: int, sampling: str,
+                 resample: frozenset[str] | None = None) -> None:
     """Refuse to compute for a run whose numbers this process would not reproduce."""
     mine = software_versions()
     for name, wanted in check.versions.items():
         if mine.get(name) != wanted:
             raise WorkerRefused(f"{worker_name()} has {name} {mine.get(name)}, the client {wanted}: install the "
                                 "same versions on the workers as on the client")
-    key = (hashlib.sha256(scenario_json.encode()).hexdigest(), seed, trials, sampling, check.digest)
+    key = (hashlib.sha256(scenario_json.encode()).hexdigest(), seed, trials, sampling, frozenset(resample or ()),
+           check.digest)
     with _CHECKED_LOCK:
         if key in _CHECKED:
             return
-    if run_digest(scenario_json, seed, trials, sampling) != check.digest:
+    if run_digest(scenario_json, seed, trials, sampling, resample) != check.digest:
         raise WorkerRefused(f"{worker_name()} computes other numbers than the client for the run's first "
                             f"{CHECK_TRIALS:,} trials (same versions: check its CPU, BLAS and numba settings)")
     with _CHECKED_LOCK:
@@ -110,6 +114,7 @@ class TaskSpec:
     fan: bool = True  # return the fan chart's rows of trials below FAN_TRIALS
     keep: tuple[str, ...] = ()  # metric columns to return (a second pass)
     kernel_threads: int = 1
+    resample: frozenset[str] | None = None  # drivers drawn from the run's second seed (engine.py)
 
 
 @dataclass
@@ -131,7 +136,7 @@ def run_task(spec: TaskSpec) -> TaskResult:
     from .jit import get_threads, set_threads
 
     started = time.perf_counter()
-    check_worker(spec.check, spec.scenario, spec.seed, spec.trials, spec.sampling)
+    check_worker(spec.check, spec.scenario, spec.seed, spec.trials, spec.sampling, spec.resample)
     before = get_threads()
     set_threads(spec.kernel_threads)
     part = PartWriter(spec.folder, spec.start, spec.schema, spec.chunk_size) if spec.folder is not None else None
@@ -142,7 +147,7 @@ def run_task(spec: TaskSpec) -> TaskResult:
         for lo in range(spec.start, spec.stop, spec.chunk_size):
             hi = min(spec.stop, lo + spec.chunk_size)
             result = simulate_range(spec.scenario, spec.seed, lo, hi, trials=spec.trials, sampling=spec.sampling,
-                                    limits=spec.limits, cash=spec.fan)
+                                    limits=spec.limits, cash=spec.fan, resample=spec.resample)
             partials += result.partials
             if result.cash is not None:
                 cash.append(result.cash)

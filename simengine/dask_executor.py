@@ -279,12 +279,13 @@ class DaskExecutor:
 
     # -- running ----------------------------------------------------------------------------
     def job(self, scenario_json: str, seed: int, trials: int, sampling: str, *, folder=None, schema=None,
-            fan: bool = True) -> Job:
-        """The job of a run (checks computed here, on the client, once)."""
-        check = WorkerCheck(software_versions(), run_digest(scenario_json, seed, trials, sampling))
+            fan: bool = True, resample: frozenset[str] | None = None) -> Job:
+        """The job of a run (checks computed here, on the client, once); `resample`: drivers
+        drawn from the run's second seed (engine.py), for Sobol' indices."""
+        check = WorkerCheck(software_versions(), run_digest(scenario_json, seed, trials, sampling, resample))
         chunk = max(BLOCK_SIZE, DEFAULT_CHUNK // BLOCK_SIZE * BLOCK_SIZE)
         template = TaskSpec(scenario_json, seed, trials, sampling, 0, 0, check, chunk, folder=folder, schema=schema,
-                            fan=fan, kernel_threads=self.kernel_threads)
+                            fan=fan, kernel_threads=self.kernel_threads, resample=resample)
         return Job(template, trials)
 
     def ranges(self, trials: int, pilot: int = 0) -> list[tuple[int, int]]:
@@ -328,16 +329,22 @@ class DaskExecutor:
 
     def metric_columns(self, job: Job, names: list[str]) -> dict[str, np.ndarray]:
         """Every trial's values of some metrics, recomputed on the cluster (a second pass)."""
-        parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
+        return self.jobs_metric_columns([job], names)[0]
+
+    def jobs_metric_columns(self, jobs: list[Job], names: list[str],
+                            on_progress: Callable[[int], None] | None = None) -> list[dict[str, np.ndarray]]:
+        """`metric_columns` of several jobs at once (the runs of Sobol' indices): all their tasks
+        are submitted together, so the cluster stays busy; `on_progress` counts over all jobs."""
+        parts: list[dict[str, list[np.ndarray]]] = [{name: [] for name in names} for _ in jobs]
 
         def keep(k: int, result: TaskResult) -> None:
             for name in names:
-                parts[name].append(result.columns[name])
+                parts[k][name].append(result.columns[name])
 
-        specs = [(0, replace(job.template, start=lo, stop=hi, folder=None, schema=None, fan=False, keep=tuple(names)))
-                 for lo, hi in self.ranges(job.trials)]
-        self._run(specs, keep, [0], None)
-        return {name: np.concatenate(v) for name, v in parts.items()}
+        specs = [(k, replace(job.template, start=lo, stop=hi, folder=None, schema=None, fan=False, keep=tuple(names)))
+                 for k, job in enumerate(jobs) for lo, hi in self.ranges(job.trials)]
+        self._run(specs, keep, [0], on_progress)
+        return [{name: np.concatenate(v) for name, v in part.items()} for part in parts]
 
     def _run(self, specs: list[tuple[int, TaskSpec]], consume: Callable[[int, TaskResult], None],
              progress: list[int], on_progress: Callable[[int], None] | None) -> None:

@@ -5,6 +5,10 @@ partials that every executor calls or mirrors.
 Everything with state or I/O lives in the executors, the runner and `output`; the kernel
 stays a pure array function. Trials are independent (see `streams`), so a range's results
 do not depend on where, or in how many pieces, it is computed.
+
+`resample` (a set of driver names, plain Monte Carlo only) draws those drivers' streams from
+a second seed derived from the run's (`sampler.resample_seed`): the pick-freeze runs of
+Sobol' indices (sobol.py). None, the default, is the plain run.
 """
 
 from __future__ import annotations
@@ -55,12 +59,14 @@ class RangeResult:
 
 
 class Simulation:
-    """A scenario made ready to simulate: kernel structure and sampler plan, built once per run."""
+    """A scenario made ready to simulate: kernel structure and sampler plan, built once per run
+    (`resample`: drivers drawn from the second seed, see the module docstring)."""
 
-    def __init__(self, scenario: Scenario, sampling: str = "mc", trials: int = 0):
+    def __init__(self, scenario: Scenario, sampling: str = "mc", trials: int = 0,
+                 resample: frozenset[str] | None = None):
         self.scenario = scenario
         self.structure = ModelStructure.of(scenario)
-        self.plan = SamplerPlan.of(scenario, self.structure, sampling, trials)
+        self.plan = SamplerPlan.of(scenario, self.structure, sampling, trials, resample)
 
     def inputs(self, seed: int, start: int, stop: int, pool: Executor | None = None,
                out: np.ndarray | None = None) -> np.ndarray:
@@ -102,20 +108,21 @@ def check_run_options(trials: int, seed: int, sampling: str, threads: int | None
         raise InputError(f"chunk size must be >= 1, got {chunk_size}")
 
 
-_SIMULATIONS: dict[tuple[str, str, int], Simulation] = {}
+_SIMULATIONS: dict[tuple[str, str, int, frozenset[str]], Simulation] = {}
 _SIMULATIONS_LOCK = threading.Lock()
 CACHED_SIMULATIONS = 8
 
 
-def simulation_for(scenario: Scenario | str, sampling: str = "mc", trials: int = 0) -> Simulation:
+def simulation_for(scenario: Scenario | str, sampling: str = "mc", trials: int = 0,
+                   resample: frozenset[str] | None = None) -> Simulation:
     """The `Simulation` of a scenario (or its canonical JSON), built once per process and kept
-    by (scenario hash, sampling, trials): a worker called again for the same run reuses it."""
+    by (scenario hash, sampling, trials, resample): a worker called again for the same run reuses it."""
     parsed = scenario if isinstance(scenario, Scenario) else scenario_from_json(scenario)
-    key = (parsed.sha256, sampling, trials if sampling == "lhs" else 0)
+    key = (parsed.sha256, sampling, trials if sampling == "lhs" else 0, frozenset(resample or ()))
     with _SIMULATIONS_LOCK:
         sim = _SIMULATIONS.get(key)
     if sim is None:
-        sim = Simulation(parsed, sampling, trials)
+        sim = Simulation(parsed, sampling, trials, resample)
         with _SIMULATIONS_LOCK:
             if len(_SIMULATIONS) >= CACHED_SIMULATIONS:
                 _SIMULATIONS.pop(next(iter(_SIMULATIONS)))
@@ -124,7 +131,8 @@ def simulation_for(scenario: Scenario | str, sampling: str = "mc", trials: int =
 
 
 def simulate_range(scenario: Scenario | str, seed: int, start: int, stop: int, *, trials: int,
-                   sampling: str = "mc", limits: dict | None = None, cash: bool = True) -> RangeResult:
+                   sampling: str = "mc", limits: dict | None = None, cash: bool = True,
+                   resample: frozenset[str] | None = None) -> RangeResult:
     """Trials start..stop-1 of a run of `trials`: drivers, metrics, each block's summary partial
     and (for trials below FAN_TRIALS, with `cash`) their cumulative cash by month.
 
@@ -134,12 +142,13 @@ def simulate_range(scenario: Scenario | str, seed: int, start: int, stop: int, *
     multiple of BLOCK_SIZE; stop too, or the run's end) so that its partials merge, in block
     order with those of other ranges, into exactly the summary of the whole run. `limits` are
     the pilot's bands (`StreamingSummary.band_limits()`), to reduce post-pilot blocks here.
+    `resample`: drivers drawn from the run's second seed (see the module docstring).
     """
     check_run_options(trials, seed, sampling, None, 1)
     if not (0 <= start < stop <= trials and start % BLOCK_SIZE == 0 and (stop % BLOCK_SIZE == 0 or stop == trials)):
         raise InputError(f"simulate_range: trials {start}..{stop} of {trials} do not cover whole blocks of "
                          f"{BLOCK_SIZE}")
-    sim = simulation_for(scenario, sampling, trials)
+    sim = simulation_for(scenario, sampling, trials, resample)
     rows = max(0, min(stop, FAN_TRIALS) - start)
     fan = np.empty((rows, sim.structure.n_months)) if cash and rows else None
     result = sim.chunk(seed, start, stop, cash=fan)

@@ -26,7 +26,7 @@ import numpy as np
 
 from . import charts
 from . import metrics as registry
-from .errors import ResultFileError
+from .errors import ResultFileError, SimengineError
 from .html_page import Chart, facts, figure, heading, page, paragraph, section, table
 from .output import check_writable, write_bytes_atomic
 from .stored import open_stored
@@ -385,6 +385,74 @@ def budget_tables(block: dict, currency: str, figures: dict[str, str] | None = N
     ])
 
 
+def tornado_note_text(scenario: Scenario, drivers: list[str]) -> str:
+    """Why a chart of the drivers is missing."""
+    if not scenario.drivers():
+        return "the scenario has no sampled drivers."
+    if not drivers:
+        return "this file does not store the drivers (run with --columns all)."
+    return "too few trials to rank the drivers."
+
+
+def pilot_section(stored, trials: int, currency: str, add) -> list[str]:
+    """The value-of-information part of a report: a headline, the EVPPI chart (added as "voi")
+    and a note on the trials used; each entry is HTML or the stem of a chart."""
+    from .information_value import from_result, value_of_information
+
+    used = min(trials, TORNADO_TRIALS)
+    try:
+        voi = value_of_information(from_result(stored, "npv", used), seed=int(stored.metadata["seed"]))
+    except SimengineError as exc:  # too few trials, or NPV undefined somewhere
+        return [paragraph(f"No value-of-information chart: {str(exc).split(': ', 1)[-1]}.", "note")]
+    evpi, nb = voi["evpi"], voi["net_benefit"]
+    best = voi["drivers"][0] if voi["drivers"] else None
+    lead = (f"On what is known now the better option is to {voi['choice'].replace('do not', 'not')} (mean NPV "
+            f"{amount(nb['value'])} "
+            f"± {amount(nb['se'])} {currency}). Knowing every driver before deciding would be worth "
+            f"{amount(evpi['value'])} ± {amount(evpi['se'])} {currency} in expected NPV (EVPI): no pilot, study "
+            f"or test can be worth more.")
+    if best is not None and best["evppi"]["value"] > 0:
+        lead += (f" Learning {best['name']} alone is worth {amount(best['evppi']['value'])} "
+                 f"± {amount(best['evppi']['se'])} {currency} (EVPPI).")
+    subset = f"all {trials:,} trials" if used == trials else f"the first {used:,} of {trials:,} trials"
+    add("voi", "Expected value of learning each driver before deciding",
+        f"EVPPI of the {min(TORNADO_DRIVERS, len(voi['drivers']))} drivers most worth learning, of "
+        f"{len(voi['drivers'])}, with 95 % intervals (± 1.96 standard errors), estimated from {subset} by "
+        "regressing NPV on each driver; the dashed line is EVPI. simengine value-of-information gives every "
+        "driver and groups of drivers learnt together.",
+        charts.voi_bars(voi, top=TORNADO_DRIVERS))
+    return [paragraph(lead), "voi"]
+
+
+def variance_section(scenario: Scenario, seed: int, trials: int, add) -> list[str]:
+    """The Sobol' part of a report: a headline and the indices chart (added as "sobol"); each
+    entry is HTML or the stem of a chart. It runs (factors + 2) x N trials of the scenario, N
+    the default 8,192 or the run's trials if fewer (a quick run gets a quick report)."""
+    from .sobol import DEFAULT_SOBOL_TRIALS, sobol_indices
+
+    if not scenario.drivers():
+        return [paragraph("No Sobol' indices: the scenario has no sampled drivers.", "note")]
+    try:
+        result = sobol_indices(scenario, seed=seed, trials=min(trials, DEFAULT_SOBOL_TRIALS))
+    except SimengineError as exc:  # NPV the same in every trial
+        return [paragraph(f"No Sobol' indices: {str(exc).split(': ', 1)[-1]}.", "note")]
+    top = result["factors_list"][0]
+    lead = (f"{top['name']} explains {top['first_order']['value']:.0%} of the variance of NPV alone and "
+            f"{top['total']['value']:.0%} with its interactions (total effect). The first-order indices add up "
+            f"to {result['sum_first_order']:.0%}; the rest is interactions between factors.")
+    grouped = any(len(f["drivers"]) > 1 for f in result["factors_list"])
+    add("sobol", "Sobol' indices of NPV by factor",
+        f"First-order (alone) and total (alone and with others) Sobol' indices of NPV for the "
+        f"{min(TORNADO_DRIVERS, result['factors'])} factors with the largest total effect, of {result['factors']}, "
+        f"with {result['conf_level']:.0%} bootstrap intervals; from {result['runs']} runs of "
+        f"{result['trials_per_matrix']:,} trials each ({result['total_trials']:,} trials, seed {seed}) in which "
+        "one factor's random numbers change at a time. "
+        + (result["note"] + " " if grouped else "")
+        + "simengine sensitivity --method sobol gives every factor.",
+        charts.sobol_bars(result, top=TORNADO_DRIVERS))
+    return [paragraph(lead), "sobol"]
+
+
 def result_report(path: Path, correlation_repairs_made=None) -> Report:
     """The report of one result file. `correlation_repairs_made` (Scenario.correlation_repairs)
     names what --repair-correlations changed when the file's metadata does not store it."""
@@ -510,6 +578,9 @@ def result_report(path: Path, correlation_repairs_made=None) -> Report:
             + ". simengine sensitivity gives the full table with standard errors.",
             charts.tornado(table_rows, base, currency, top=TORNADO_DRIVERS, base_label=ranked))
     tornado_note = paragraph(tornado_note, "note") if tornado_note else ""
+    sobol_parts = variance_section(scenario, int(meta["seed"]), trials, add)
+    voi_parts = pilot_section(stored, trials, currency, add) if table_rows else [paragraph(
+        "No value-of-information chart: " + tornado_note_text(scenario, drivers), "note")]
 
     described = facts([
         ("scenario", scenario.name), ("seed", meta["seed"]), ("trials", f"{trials:,}"),
@@ -532,6 +603,8 @@ def result_report(path: Path, correlation_repairs_made=None) -> Report:
         section("Payback and cash position", figure(by_stem["payback"]),
                 figure(by_stem["cash-fan"]) if "cash-fan" in by_stem else fan_note),
         section("What drives the result", figure(by_stem["tornado"]) if "tornado" in by_stem else tornado_note),
+        section("What drives the variance", *[figure(by_stem[p]) if p in by_stem else p for p in sobol_parts]),
+        section("Is a pilot worth it?", *[figure(by_stem[p]) if p in by_stem else p for p in voi_parts]),
         section("Summary with Monte Carlo standard errors", summary_tables(summary, currency),
                 paragraph("Every estimate carries its Monte Carlo standard error (± one SE). Percentile "
                           "standard errors are order-statistic intervals; undefined values (no IRR, no "

@@ -339,3 +339,91 @@ class Sensitivity:
         rows = [[r["driver"], num(r["spearman"]["value"], "+.3f"), num(r["variance_share"], ".1%"),
                  num(r["swing"]["value"], ",.4g")] for r in self.drivers]
         return table(["driver", "Spearman ρ", "share of variance", f"swing of mean {self.metric}"], rows)
+
+
+@dataclass
+class ValueOfInformation:
+    """EVPI of a decision and the EVPPI of each driver and group, ranked (value_of_information.py)."""
+
+    data: dict = field(repr=False)
+
+    @property
+    def evpi(self) -> Estimate:
+        return Estimate.of(self.data["evpi"])
+
+    def evppi(self, name: str) -> Estimate:
+        """The EVPPI of one driver or of a group, by the name it was asked for with."""
+        for row in self.data["groups"] + self.data["drivers"]:
+            if row["name"] == name:
+                return Estimate.of(row["evppi"])
+        raise KeyError(name)
+
+    def top(self, n: int) -> list[str]:
+        """The n drivers most worth learning before deciding."""
+        return [row["name"] for row in self.data["drivers"][:n]]
+
+    def to_dict(self) -> dict:
+        return self.data
+
+    def __repr__(self) -> str:
+        from .textout import voi_table
+
+        return voi_table(self.data, 15)
+
+    def _repr_html_(self) -> str:
+        from .html_page import paragraph, table
+
+        cur = self.data["currency"]
+        rows = [[r["name"], f"{r['evppi']['value']:,.0f}", f"{r['evppi']['se']:,.0f}",
+                 "" if r["share_of_evpi"] is None else f"{r['share_of_evpi']:.0%}"]
+                for r in self.data["groups"] + self.data["drivers"]]
+        head = (f"EVPI of {' or '.join(self.data['options'])}: {self.data['evpi']['value']:,.0f} "
+                f"± {self.data['evpi']['se']:,.0f} {cur}")
+        return paragraph(head) + table(["driver or group", f"EVPPI ({cur})", "± se", "of EVPI"], rows)
+
+
+@dataclass
+class SobolIndices:
+    """First-order and total Sobol' indices of each factor (a driver, or a correlated group), sobol.py."""
+
+    data: dict = field(repr=False)
+
+    @property
+    def metric(self) -> str:
+        return self.data["metric"]
+
+    @property
+    def factors(self) -> list[dict]:
+        return self.data["factors_list"]
+
+    def first_order(self, name: str) -> Estimate:
+        return Estimate.of(self._factor(name)["first_order"])
+
+    def total(self, name: str) -> Estimate:
+        return Estimate.of(self._factor(name)["total"])
+
+    def _factor(self, name: str) -> dict:
+        for row in self.factors:
+            if row["name"] == name or name in row["drivers"] and len(row["drivers"]) == 1:
+                return row
+        raise KeyError(name)
+
+    def top(self, n: int) -> list[str]:
+        """The n factors with the largest total effect."""
+        return [row["name"] for row in self.factors[:n]]
+
+    def to_dict(self) -> dict:
+        return self.data
+
+    def __repr__(self) -> str:
+        from .textout import sobol_table
+
+        return sobol_table(self.data, 15)
+
+    def _repr_html_(self) -> str:
+        from .html_page import paragraph, table
+
+        rows = [[r["name"], f"{r['first_order']['value']:.1%} ± {r['first_order']['ci']:.1%}",
+                 f"{r['total']['value']:.1%} ± {r['total']['ci']:.1%}"] for r in self.factors]
+        head = f"Sobol' indices of {self.metric}: {self.data['scenario']}"
+        return paragraph(head) + table(["factor", "first order", "total"], rows)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 
 from . import metrics as registry
 from .summary import TABLE_PERCENTILES
@@ -436,4 +437,84 @@ def calibration_text(result: dict) -> str:
                      f"{show(r['reference'], r['format'])} ± {amount(r['margin'], r['format'])}: {verdict(r)}.")
     if not flagged:
         lines.append("No input differs from the evidence by more than its tolerance, in either direction.")
+    return "\n".join(lines)
+
+def money_with_se(value: float, se: float | None, currency: str) -> str:
+    """'EUR 180,000 ± 12,000': an amount and its standard error, rounded to whole units."""
+    text = f"{currency} {fmt_value(value, 'money')}"
+    return text if se is None else f"{text} ± {fmt_value(se, 'money', se=True)}"
+
+
+def voi_table(result: dict, top: int | None = None) -> str:
+    """The value-of-information table: the decision, EVPI, then each group's and driver's EVPPI, ranked."""
+    cur = result["currency"]
+    nb = result["net_benefit"]
+    lines = [f"Value of information: {result['scenario']}" + (f" against {result['b']}" if result["b"] else "")
+             + f", {result['trials']:,} trials, seed {result['seed']}",
+             f"Decision: {' or '.join(result['options'])}; net benefit = {nb['meaning']}",
+             f"Expected net benefit: {money_with_se(nb['value'], nb['se'], cur)}, so on what is known now: "
+             f"{result['choice']}",
+             f"Trials in which the other option does better: {fmt_probability(result['p_choice_wrong'])}",
+             f"EVPI (knowing every driver before deciding): {money_with_se(result['evpi']['value'], result['evpi']['se'], cur)}",
+             ""]
+    drivers = result["drivers"]
+    top_rows = drivers[:top] if top else drivers
+    if top_rows and top_rows[0]["evppi"]["value"] > 0:
+        best = top_rows[0]
+        lines += [f"Learning {best['name']} before deciding is worth "
+                  f"{money_with_se(best['evppi']['value'], best['evppi']['se'], cur)} in expected {result['metric']}.",
+                  ""]
+    for title, rows in (("group", result["groups"]), ("driver", top_rows)):
+        if not rows:
+            continue
+        width = max([len(title)] + [len(r["name"]) for r in rows])
+        lines.append(f"{title:<{width}}  {'EVPPI (' + cur + ')':>16}  {'± se':>12}  {'of EVPI':>8}  method")
+        for r in rows:
+            e = r["evppi"]
+            share = "-" if r["share_of_evpi"] is None else f"{r['share_of_evpi'] * 100:.0f}%"
+            method = r["method"] + (" (capped at EVPI)" if r["capped"] else "")
+            if e["value"] == 0.0:
+                method = "never changes the decision"
+            lines.append(f"{r['name']:<{width}}  {fmt_value(e['value'], 'money'):>16}  "
+                         f"{'±' + fmt_value(e['se'], 'money', se=True):>12}  {share:>8}  {method}")
+        lines.append("")
+    if top and len(drivers) > top:
+        lines.append(f"... and {len(drivers) - top} more drivers (--top 0 shows all)")
+    lines += textwrap.wrap("EVPPI: the expected gain from learning that driver (or group) exactly before "
+                           "deciding; an upper bound on what a pilot or study of it is worth. 'never changes the "
+                           "decision': the expected net benefit keeps its sign at every value of the driver. "
+                           "Method: docs/value-of-information.md.", 100)
+    return "\n".join(lines)
+
+
+def sobol_table(result: dict, top: int | None = None) -> str:
+    """Sobol' indices by factor, largest total effect first, with bootstrap half-widths and a bar."""
+    rows = result["factors_list"][:top] if top else result["factors_list"]
+    level = f"{result['conf_level'] * 100:g}%"
+    width = max([len("factor")] + [len(r["name"]) for r in rows])
+    widest = max((r["total"]["value"] for r in rows), default=0.0)
+
+    def share(est: dict) -> str:
+        value = unsigned_zero(f"{est['value'] * 100:.1f}")
+        return f"{value:>6}% ±{est['ci'] * 100:5.1f}%"
+
+    lines = [f"Sobol' indices of {result['metric']}: {result['scenario']}, {result['trials_per_matrix']:,} trials "
+             f"x {result['runs']} runs = {result['total_trials']:,} trials, seed {result['seed']} "
+             f"({result['seconds']:.1f} s)",
+             "",
+             f"{'factor':<{width}}  {'first order':>15}  {'total':>15}  total"]
+    for r in rows:
+        length = round(r["total"]["value"] / widest * BAR) if widest > 0 else 0
+        lines.append(f"{r['name']:<{width}}  {share(r['first_order'])}  {share(r['total'])}  {'#' * max(0, length)}")
+    if top and len(result["factors_list"]) > top:
+        lines.append(f"... and {len(result['factors_list']) - top} more factors (--top 0 shows all)")
+    notes = [f"Sum of first-order indices: {result['sum_first_order'] * 100:.1f}%; the rest of the variance comes "
+             "from interactions between factors (up to sampling error).",
+             f"first order: the share of the variance of {result['metric']} that the factor explains alone. "
+             "total: alone and through its interactions with others; a factor whose total is near 0 could be "
+             f"fixed at any value without changing the spread. ±: half-widths of {level} bootstrap intervals.",
+             *([result["note"]] if any(len(r["drivers"]) > 1 for r in result["factors_list"]) else [])]
+    lines.append("")
+    for note in notes:
+        lines += textwrap.wrap(note, 100)
     return "\n".join(lines)

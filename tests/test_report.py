@@ -19,7 +19,9 @@ from simengine.runner import run
 
 #: The budget and date charts come first, as their section does.
 BUDGET_CHARTS = ("budget-s-curve", "go-live", "joint")
-CHARTS = (*BUDGET_CHARTS, "npv-histogram", "s-curves", "payback", "cash-fan", "tornado")
+CHARTS = (*BUDGET_CHARTS, "npv-histogram", "s-curves", "payback", "cash-fan", "tornado", "sobol", "voi")
+#: Charts of the drivers: none for a scenario without sampled drivers.
+DRIVER_CHARTS = ("tornado", "sobol", "voi")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -46,7 +48,7 @@ def test_a_report_builds_for_every_bundled_scenario(bundled, tmp_path, name):
     written = report.write(tmp_path / "r.html", tmp_path / "png")
     html = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert_self_contained(html)
-    expected = [c for c in CHARTS if c != "tornado" or sc.drivers()]
+    expected = [c for c in CHARTS if c not in DRIVER_CHARTS or sc.drivers()]
     assert [c.stem for c in report.charts] == expected
     for stem in expected:
         assert f'<figure id="{stem}">' in html
@@ -470,4 +472,5 @@ def test_a_file_from_before_the_costs_existed_reports_without_budget_and_date(tm
     assert ("No budget and date section: this file was written before simengine stored one_time_cost; "
             "run the scenario again to get it.") in report.html
     assert "Not in this file (written before simengine had them): one_time_cost." in report.html
-    assert [c.stem for c in report.charts] == [c for c in CHARTS if c not in BUDGET_CHARTS]
+    assert [c.stem for c in report.charts] == [c for c in CHARTS if c not in (*BUDGET_CHARTS, "voi")]
+    assert "No value-of-information chart: value of information needs at least 1,000 trials, got 500." in report.html

@@ -1,0 +1,176 @@
+"""Sobol' indices of a metric by pick-freeze on the per-driver random streams (Saltelli's scheme).
+
+With d independent factors, Saltelli's scheme evaluates the model on N rows of matrices A,
+B and AB_i (A with factor i's inputs taken from B): (d + 2) N trials. Here every matrix is
+a run of the same scenario, trials 0..N-1 with the run's seed, where only chosen drivers'
+streams change (sampler.py, `resample`): A resamples nothing, B every driver, AB_i the
+drivers of factor i, all from the second seed `sampler.resample_seed(seed)`. So no trials
+x drivers design is held anywhere, only the metric's (d + 2) N values, and the result is
+as reproducible as a run: fixed by (scenario, seed, trials, metric, resamples, conf_level).
+
+A factor is one driver, or a group of drivers linked (directly or through others) by the
+scenario's correlations: a group's streams are resampled together, so it keeps its joint
+(copula) distribution and factors stay independent of each other, as Sobol' indices need.
+Each event's drivers (occurred, cost, delay, loss) are separate factors.
+
+The estimators are SALib's (`SALib.analyze.sobol`, second order off): first order S1 by
+Saltelli et al. (2010), total ST by Jansen (1999), each with a bootstrap confidence
+half-width (`resamples` resamples, seeded by seed + 1: SALib takes a seed of 0 as none).
+The metric must be defined in every trial and must vary.
+
+`sobol_indices` returns a JSON-ready dict:
+- scenario, metric, currency, seed, sampling ("mc"), trials_per_matrix (N), factors (d),
+  runs (d + 2), total_trials ((d + 2) N), conf_level, resamples, seconds;
+- mean, variance: the metric's mean and variance (ddof 0, SALib's) over the 2N trials of A and B;
+- factors_list: one entry per factor, ranked by total effect (descending; ties in driver
+  order): {"name": the driver, or "a + b + ..." for a group, "drivers": [...],
+  "first_order": {"value", "ci", "se"}, "total": {...}}, where ci is the bootstrap
+  half-width at conf_level and se = ci / z (z the normal quantile of the level);
+- sum_first_order: the sum of the S1 values (1 less this is the share of variance due to
+  interactions, up to sampling error);
+- note: one line on what the indices of a correlated group mean.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from statistics import NormalDist
+
+import numpy as np
+
+from . import metrics
+from .engine import Simulation, check_run_options
+from .errors import InputError
+from .executors import Executor, LocalExecutor
+from .scenario import Scenario
+
+#: N, the rows of each matrix. On crm_upgrade_big_bang (40 factors, 42 runs) and two cores a run takes ~8 s,
+#: most of it SALib's bootstrap (its time grows with N x resamples x factors).
+DEFAULT_SOBOL_TRIALS = 8_192
+#: Metrics Sobol' indices may be asked of (a nullable one only where no trial has a null).
+SOBOL_METRICS = metrics.names()
+#: Metrics that are never null: always fit for Sobol' indices.
+DEFINED_METRICS = tuple(m.name for m in metrics.METRICS if not m.nullable)
+GROUP_NOTE = ("A factor named 'a + b' is a group of correlated drivers resampled together: its indices measure "
+              "the group's joint effect, not how it splits among its drivers.")
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One independent input of the analysis: a driver or a correlated group (in driver order)."""
+
+    name: str
+    drivers: tuple[str, ...]
+
+
+def sobol_factors(scenario: Scenario) -> list[Factor]:
+    """The scenario's independent factors, in driver order of their first driver."""
+    groups = Simulation(scenario).plan.independent_groups()
+    return [Factor(" + ".join(group), group) for group in groups]
+
+
+def matrix_resamples(factors: list[Factor]) -> list[frozenset[str]]:
+    """What each run resamples, in SALib's order: A (nothing), AB_1 .. AB_d, B (every driver)."""
+    every = frozenset(name for f in factors for name in f.drivers)
+    return [frozenset()] + [frozenset(f.drivers) for f in factors] + [every]
+
+
+def metric_runs(scenario: Scenario, factors: list[Factor], *, metric: str, trials: int, seed: int,
+                executor: Executor, on_progress=None) -> np.ndarray:
+    """The metric's values, one row per run in `matrix_resamples` order (A, AB_1 .. AB_d, B)."""
+    resamples = matrix_resamples(factors)
+    if getattr(executor, "distributed", False):
+        jobs = [executor.job(scenario.canonical_json, seed, trials, "mc", fan=False, resample=r or None)
+                for r in resamples]
+        columns = executor.jobs_metric_columns(jobs, [metric], on_progress)
+        return np.stack([c[metric] for c in columns])
+    runs = np.empty((len(resamples), trials))
+    for k, resample in enumerate(resamples):
+        local_run(Simulation(scenario, "mc", trials, resample or None), seed, metric, runs[k], executor,
+                  None if on_progress is None else (lambda done, base=k * trials: on_progress(base + done)))
+        if k == 0:
+            check_defined(metric, runs[:1])  # a metric with nulls fails after one run, not d + 2
+    return runs
+
+
+def local_run(sim: Simulation, seed: int, metric: str, out: np.ndarray, executor: Executor, on_progress) -> None:
+    """One run's metric column into `out`, chunk by chunk (like runner.second_pass)."""
+    def keep(results) -> None:
+        result = results[0]
+        out[result.start:result.stop] = result.metric(metric)
+
+    executor.run([sim], seed, 0, out.shape[0], keep, on_progress=on_progress)
+
+
+def salib_outputs(runs: np.ndarray) -> np.ndarray:
+    """Y in SALib's order for calc_second_order=False: for each row j, A_j, AB_1j .. AB_dj, B_j
+    (SALib.analyze.sobol.separate_output_values takes every (d + 2)-th value)."""
+    return np.ascontiguousarray(runs.T).ravel()
+
+
+def check_defined(metric: str, runs: np.ndarray) -> None:
+    """Reject a metric with a null in any trial, in one line."""
+    nulls = int(np.isnan(runs).sum())
+    if nulls:
+        raise InputError(f"--metric {metric}: null in {nulls:,} of {runs.size:,} trials; Sobol' indices need a "
+                         f"metric defined in every trial ({', '.join(DEFINED_METRICS)})")
+
+
+def check_varies(metric: str, a_and_b: np.ndarray) -> None:
+    """Reject a metric with the same value in every trial of A and B: there is no variance to share."""
+    if a_and_b.size and np.ptp(a_and_b) == 0:
+        raise InputError(f"--metric {metric}: {a_and_b.flat[0]:g} in every trial; Sobol' indices need a metric "
+                         "that varies")
+
+
+def check_options(metric: str, trials: int, seed: int, threads: int | None, resamples: int,
+                  conf_level: float) -> None:
+    """Reject impossible options with one line each."""
+    if metric not in SOBOL_METRICS:
+        raise InputError(f"--metric: must be one of {', '.join(SOBOL_METRICS)}, got {metric!r}")
+    check_run_options(trials, seed, "mc", threads, 1)
+    if trials < 2:
+        raise InputError(f"--trials: Sobol' indices need at least 2 trials per matrix, got {trials}")
+    if resamples < 2:
+        raise InputError(f"--resamples: must be at least 2 (for a bootstrap spread), got {resamples}")
+    if not 0 < conf_level < 1:
+        raise InputError(f"--conf-level: must be between 0 and 1 (exclusive), got {conf_level}")
+
+
+def estimate(value: float, ci: float, z: float) -> dict:
+    """An index with its confidence half-width and the standard error it implies."""
+    return {"value": float(value), "ci": float(ci), "se": float(ci) / z}
+
+
+def sobol_indices(scenario: Scenario, *, metric: str = "npv", trials: int = DEFAULT_SOBOL_TRIALS, seed: int,
+                  executor: Executor | None = None, threads: int | None = None, resamples: int = 200,
+                  conf_level: float = 0.95, on_progress=None) -> dict:
+    """First-order and total Sobol' indices of `metric` for each independent factor (see the
+    module docstring for the scheme and the returned dict). `trials` is N, the rows of each
+    matrix; `on_progress(done)` counts trials over all (d + 2) N."""
+    check_options(metric, trials, seed, threads, resamples, conf_level)
+    started = time.perf_counter()
+    executor = executor or LocalExecutor(threads)
+    factors = sobol_factors(scenario)
+    runs = metric_runs(scenario, factors, metric=metric, trials=trials, seed=seed, executor=executor,
+                       on_progress=on_progress)
+    check_defined(metric, runs)
+    a_and_b = np.concatenate([runs[0], runs[-1]])
+    check_varies(metric, a_and_b)
+    from SALib.analyze import sobol  # pandas and multiprocess come with it: only when asked for
+
+    problem = {"num_vars": len(factors), "names": [f.name for f in factors], "bounds": [[0.0, 1.0]] * len(factors)}
+    found = sobol.analyze(problem, salib_outputs(runs), calc_second_order=False, num_resamples=resamples,
+                          conf_level=conf_level, print_to_console=False, seed=seed + 1)
+    z = NormalDist().inv_cdf(0.5 + conf_level / 2)
+    entries = [{"name": f.name, "drivers": list(f.drivers),
+                "first_order": estimate(found["S1"][i], found["S1_conf"][i], z),
+                "total": estimate(found["ST"][i], found["ST_conf"][i], z)} for i, f in enumerate(factors)]
+    entries.sort(key=lambda e: -e["total"]["value"])
+    return {"scenario": scenario.name, "metric": metric, "currency": scenario.currency, "seed": seed,
+            "sampling": "mc", "trials_per_matrix": trials, "factors": len(factors), "runs": len(factors) + 2,
+            "total_trials": (len(factors) + 2) * trials, "conf_level": conf_level, "resamples": resamples,
+            "seconds": time.perf_counter() - started, "mean": float(a_and_b.mean()),
+            "variance": float(a_and_b.var()), "factors_list": entries,
+            "sum_first_order": float(sum(found["S1"])), "note": GROUP_NOTE}

@@ -1,0 +1,170 @@
+"""`simengine value-of-information` and `simengine.value_of_information`: the decision's data and wiring.
+
+The estimators' closed-form checks are in test_voi_estimators.py; here: the CLI and API give
+the figures the estimators give on the stored trials, a scenario run here equals its result
+file, A against itself is worth nothing, and bad input gets one line and exit status 2.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+import simengine
+from simengine.cli import main
+from simengine.voi import evpi, evppi
+
+SCENARIO = """
+name = "pilot test"
+description = "A close decision: learning the licence price or the adoption ceiling first matters."
+discount_rate = 0.08
+horizon_months = 36
+
+[schedule]
+planned_months = 6
+delay_months = { dist = "uniform", min = 0, max = 6 }
+
+[costs.lic]
+timing = "upfront"
+amount = { dist = "uniform", min = 150000, max = 650000 }
+
+[costs.impl]
+timing = "implementation"
+amount = 120000
+labor = true
+
+[adoption]
+ramp_months = 6
+ceiling = { dist = "uniform", min = 0.3, max = 1.0 }
+
+[benefits.streams.prod]
+amount = 420000
+
+[events.outage]
+probability = 0.2
+cost = 80000
+"""
+TRIALS = 20_000
+SEED = 11
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("voi")
+    scenario = folder / "pilot.toml"
+    scenario.write_text(SCENARIO)
+    result = folder / "pilot.parquet"
+    simengine.run(scenario, trials=TRIALS, seed=SEED, out=result)
+    metrics_only = folder / "metrics.parquet"
+    simengine.run(scenario, trials=TRIALS, seed=SEED, out=metrics_only, columns="metrics")
+    return {"scenario": scenario, "result": result, "metrics_only": metrics_only, "folder": folder}
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, ["value-of-information", *map(str, args)])
+
+
+def without_timing(data: dict) -> dict:
+    return {k: v for k, v in data.items() if k not in ("seconds", "source")}
+
+
+def test_figures_are_the_estimators_on_the_stored_trials(files):
+    out = invoke(files["result"], "--json")
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    table = pq.read_table(files["result"])
+    npv = table.column("npv").to_numpy()
+    direct = evpi(npv)
+    assert data["evpi"] == {"value": direct["value"], "se": direct["se"]}
+    assert data["net_benefit"]["value"] == pytest.approx(npv.mean(), rel=1e-12)
+    assert data["choice"] == ("invest" if npv.mean() > 0 else "do not invest")
+    rows = {r["name"]: r for r in data["drivers"]}
+    assert set(rows) == set(simengine.load(files["scenario"]).drivers())
+    ceiling = evppi(table.column("adoption.ceiling").to_numpy(), npv, seed=SEED)
+    assert rows["adoption.ceiling"]["evppi"]["value"] == ceiling["value"]
+    values = [r["evppi"]["value"] for r in data["drivers"]]
+    assert values == sorted(values, reverse=True)
+    assert all(0.0 <= v <= data["evpi"]["value"] for v in values)
+    # the licence price and the adoption ceiling decide; the outage's fixed 80,000 barely does
+    assert {data["drivers"][0]["name"], data["drivers"][1]["name"]} == {"costs.lic.amount", "adoption.ceiling"}
+
+
+def test_a_scenario_run_here_equals_its_result_file(files):
+    from_file = json.loads(invoke(files["result"], "--json").output)
+    here = invoke(files["scenario"], "--trials", TRIALS, "--seed", SEED, "--json", "--threads", 1)
+    assert here.exit_code == 0, here.output
+    assert without_timing(json.loads(here.output)) == without_timing(from_file)
+
+
+def test_a_group_is_worth_at_least_its_best_member_and_at_most_evpi(files):
+    data = simengine.value_of_information(files["result"], groups=["costs.*,adoption.ceiling"]).to_dict()
+    (group,) = data["groups"]
+    assert group["drivers"] == ["adoption.ceiling", "costs.lic.amount"] or \
+        sorted(group["drivers"]) == ["adoption.ceiling", "costs.lic.amount"]
+    best = max(r["evppi"]["value"] for r in data["drivers"] if r["name"] in group["drivers"])
+    value, se = group["evppi"]["value"], group["evppi"]["se"]
+    assert value <= data["evpi"]["value"]
+    assert value >= best - 4 * se
+
+
+def test_a_against_itself_is_worth_nothing(files):
+    out = invoke(files["scenario"], "--decision", "compare", files["scenario"], "--trials", 5000, "--json")
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    assert data["decision"] == "compare"
+    assert data["evpi"]["value"] == 0.0
+    assert all(r["evppi"]["value"] == 0.0 for r in data["drivers"])
+
+
+def test_a_result_against_a_scenario_shares_its_random_numbers(files):
+    both = simengine.value_of_information(files["result"], files["scenario"]).to_dict()
+    assert both["evpi"]["value"] == 0.0  # the scenario was simulated with the file's seed: same trials
+
+
+def test_the_table_names_the_decision_and_the_most_valuable_driver(files):
+    out = invoke(files["result"], "--top", 2)
+    assert out.exit_code == 0, out.output
+    assert "EVPI (knowing every driver before deciding): EUR" in out.output
+    assert "Learning " in out.output and " before deciding is worth EUR " in out.output
+    assert "... and 2 more drivers" in out.output
+
+
+def test_api_result_object(files):
+    voi = simengine.value_of_information(files["result"], max_trials=10_000)
+    assert voi.to_dict()["trials"] == 10_000
+    assert voi.evpi.value > 0 and voi.evpi.se > 0
+    assert voi.evppi(voi.top(1)[0]).value > 0
+    with pytest.raises(KeyError):
+        voi.evppi("no.such.driver")
+    assert "EVPI" in repr(voi) and "<table>" in voi._repr_html_()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["{scenario}", "--decision", "compare"], "--decision compare: give B"),
+    (["{scenario}", "--decision", "invest", "{scenario}"], "goes with --decision compare"),
+    (["{scenario}", "--group", "nosuch.*"], "--group nosuch.*: matches no sampled driver"),
+    (["{scenario}", "--group", "adoption.celing"], "did you mean adoption.ceiling?"),
+    (["{scenario}", "--group", ","], "give driver names or patterns"),
+    (["{scenario}", "--trials", "10"], "at least 1,000 trials"),
+    (["{result}", "--trials", "5000"], "--trials: the trials of a result file are used"),
+    (["{result}", "--seed", "3"], "was run with seed 11"),
+    (["{metrics_only}"], "(use --columns all)"),
+    (["{folder}/missing.parquet"], "missing.parquet"),
+])
+def test_bad_input_gets_one_line_and_exit_2(files, args, message):
+    out = invoke(*[a.format(**files) for a in args])
+    assert out.exit_code == 2, out.output
+    assert message in out.output
+    assert out.output.count("\n") == 1 and "Traceback" not in out.output
+
+
+def test_results_with_different_seeds_are_refused(files):
+    other = files["folder"] / "other-seed.parquet"
+    simengine.run(files["scenario"], trials=5000, seed=SEED + 1, out=other)
+    out = invoke(files["result"], other)
+    assert out.exit_code == 2
+    assert "common random numbers need the same seed" in out.output
