@@ -48,6 +48,13 @@ from .scenario import Scenario
 #: N, the rows of each matrix. On crm_upgrade_big_bang (40 factors, 42 runs) and two cores a run takes ~8 s,
 #: most of it SALib's bootstrap (its time grows with N x resamples x factors).
 DEFAULT_SOBOL_TRIALS = 8_192
+#: The bootstrap (SALib's) holds several N x resamples arrays per factor and its time grows with
+#: N x resamples x factors: 200 resamples up to DEFAULT_SOBOL_TRIALS, then fewer, so that N x
+#: resamples stays at 8,192 x 200, down to MIN_RESAMPLES. On crm_upgrade_big_bang (2 cores) at
+#: N = 65,536: 73 s and 1.2 GB with 200 resamples, 24 s and 0.56 GB with 50; at N = 131,072 and
+#: 50 resamples 70 s and 0.83 GB: MAX_SOBOL_TRIALS bounds N.
+DEFAULT_RESAMPLES, MIN_RESAMPLES = 200, 50
+MAX_SOBOL_TRIALS = 131_072
 #: Metrics Sobol' indices may be asked of (a nullable one only where no trial has a null).
 SOBOL_METRICS = metrics.names()
 #: Metrics that are never null: always fit for Sobol' indices.
@@ -130,12 +137,20 @@ def check_options(metric: str, trials: int, seed: int, threads: int | None, resa
     if metric not in SOBOL_METRICS:
         raise InputError(f"--metric: must be one of {', '.join(SOBOL_METRICS)}, got {metric!r}")
     check_run_options(trials, seed, "mc", threads, 1)
-    if trials < 2:
-        raise InputError(f"--trials: Sobol' indices need at least 2 trials per matrix, got {trials}")
+    if not 2 <= trials <= MAX_SOBOL_TRIALS:
+        raise InputError(f"--trials: Sobol' indices take 2 to {MAX_SOBOL_TRIALS:,} trials per run, got {trials:,} "
+                         "(their bootstrap's memory grows with it)")
     if resamples < 2:
         raise InputError(f"--resamples: must be at least 2 (for a bootstrap spread), got {resamples}")
     if not 0 < conf_level < 1:
         raise InputError(f"--conf-level: must be between 0 and 1 (exclusive), got {conf_level}")
+
+
+def default_resamples(trials: int) -> int:
+    """Bootstrap resamples for N trials: 200 up to 8,192, then as many as keep N x resamples at
+    8,192 x 200, at least 50 (the intervals shrink with N anyway)."""
+    budget = DEFAULT_SOBOL_TRIALS * DEFAULT_RESAMPLES
+    return int(min(DEFAULT_RESAMPLES, max(MIN_RESAMPLES, budget // max(trials, 1))))
 
 
 def estimate(value: float, ci: float, z: float) -> dict:
@@ -144,11 +159,14 @@ def estimate(value: float, ci: float, z: float) -> dict:
 
 
 def sobol_indices(scenario: Scenario, *, metric: str = "npv", trials: int = DEFAULT_SOBOL_TRIALS, seed: int,
-                  executor: Executor | None = None, threads: int | None = None, resamples: int = 200,
+                  executor: Executor | None = None, threads: int | None = None, resamples: int | None = None,
                   conf_level: float = 0.95, on_progress=None) -> dict:
     """First-order and total Sobol' indices of `metric` for each independent factor (see the
     module docstring for the scheme and the returned dict). `trials` is N, the rows of each
-    matrix; `on_progress(done)` counts trials over all (d + 2) N."""
+    matrix; `on_progress(done)` counts trials over all (d + 2) N. `resamples` defaults to
+    `default_resamples(trials)`."""
+    if resamples is None:
+        resamples = default_resamples(trials)
     check_options(metric, trials, seed, threads, resamples, conf_level)
     started = time.perf_counter()
     executor = executor or LocalExecutor(threads)

@@ -290,3 +290,35 @@ def test_a_metric_without_variance_and_bad_options_are_refused(linear):
         sobol_indices(linear, trials=1024, seed=SEED, conf_level=1.0)
     with pytest.raises(InputError, match=r"^--resamples: "):
         sobol_indices(linear, trials=1024, seed=SEED, resamples=1)
+
+
+def test_the_bootstrap_shrinks_with_n_and_n_is_bounded(linear):
+    from simengine.sobol import MAX_SOBOL_TRIALS, default_resamples
+
+    assert [default_resamples(n) for n in (1024, 8192, 16384, 65536, MAX_SOBOL_TRIALS)] == [200, 200, 100, 50, 50]
+    with pytest.raises(InputError, match=r"^--trials: Sobol' indices take 2 to 131,072 trials per run, got 131,073"):
+        sobol_indices(linear, trials=MAX_SOBOL_TRIALS + 1, seed=SEED)
+
+
+def test_the_cli_prints_the_api_indices_and_refuses_mixed_options(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    import simengine
+    from simengine.cli import main
+
+    path = tmp_path / "linear.toml"
+    path.write_text(LINEAR)
+    out = CliRunner().invoke(main, ["sensitivity", str(path), "--method", "sobol", "--trials", "2048", "--json"])
+    assert out.exit_code == 0, out.output
+    api = simengine.sensitivity(path, method="sobol", trials=2048)
+    assert without_time(json.loads(out.output)) == without_time(api.to_dict())
+    assert api.top(1) == [SAVINGS] and api.total(SAVINGS).value > 0.5
+    text = CliRunner().invoke(main, ["sensitivity", str(path), "--method", "sobol", "--trials", "2048"])
+    assert text.exit_code == 0 and "Sobol' indices of npv" in text.output and "first order" in text.output
+    assert "group of correlated drivers" not in text.output  # no group here: no note about groups
+    for args, message in ((["--trials", "100"], "--trials goes with --method sobol"),
+                          ([], "--method rank ranks a result file's stored trials")):
+        out = CliRunner().invoke(main, ["sensitivity", "crm_upgrade_big_bang", *args])
+        assert out.exit_code == 2 and message in out.output, out.output
