@@ -6,6 +6,7 @@ no traceback reaches the user.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import json
@@ -147,6 +148,17 @@ def main():
     """
 
 
+@contextlib.contextmanager
+def finishing(progress: ProgressBar, runner):
+    """Close a command's progress bar and its cluster executor (if any) however the command ends."""
+    try:
+        yield
+    finally:
+        progress.close()
+        if runner is not None:
+            runner.close()
+
+
 def cluster_run_options(what: str):
     """The options of a command that can run on a Dask cluster: --executor, the scheduler to
     use (or --workers for a local cluster) and the TLS files; `what` ends --executor's help."""
@@ -250,14 +262,10 @@ def run_command(scenario, trials, precision_texts, max_trials, seed, out, thread
         check_writable([report_path], force)
     progress = ProgressBar(max_trials if targets else trials, enabled=False if quiet else None)
     runner = make_executor("dask", **cluster) if cluster is not None else None
-    try:
+    with finishing(progress, runner):
         result = api.run(sc, trials=None if targets else trials, seed=seed, out=out, threads=threads, force=force,
                          sampling=sampling, columns=columns, precision=targets, max_trials=max_trials,
                          on_progress=progress, executor=runner)
-    finally:
-        progress.close()
-        if runner is not None:
-            runner.close()
     if report_path is not None:
         result.report(report_path, force=force)
         result.report_path = report_path
@@ -472,13 +480,9 @@ def sensitivity_command(source, method, metric, trials, seed, threads, top, as_j
     sc, seed = api.sobol_subject(source, seed)
     trials = trials or DEFAULT_SOBOL_TRIALS
     progress = ProgressBar((len(sobol_factors(sc)) + 2) * trials, enabled=False if quiet else None)
-    try:
+    with finishing(progress, runner):
         result = api.sensitivity(sc, metric, method="sobol", trials=trials, seed=seed, threads=threads,
                                  executor=runner, on_progress=progress)
-    finally:
-        progress.close()
-        if runner is not None:
-            runner.close()
     if as_json:
         echo_json(result.to_dict())
         return
@@ -643,14 +647,10 @@ def sweep_command(scenario, set_texts, variants_dir, trials, seed, sampling, fig
         out = default_folder(path, seed, trials)
     progress = ProgressBar(trials * variant_count(pairs, variants_dir), enabled=False if quiet else None)
     runner = make_executor("dask", **cluster) if cluster is not None else None
-    try:
+    with finishing(progress, runner):
         result = api.sweep(path, sets=pairs, variants=variants_dir, trials=trials, seed=seed, sampling=sampling,
                            figure=figure, executor=runner, threads=threads, out=out, force=force,
                            on_progress=progress)
-    finally:
-        progress.close()
-        if runner is not None:
-            runner.close()
     if as_json:
         echo_json(result.to_dict())
         return

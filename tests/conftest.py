@@ -46,3 +46,16 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE")
 def bundled():
     """Every bundled scenario, loaded and validated."""
     return {name: load_scenario(path) for name, path in bundled_scenarios().items()}
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A 2-process Dask LocalCluster shared by a module's tests (started once: ~2 s); skipped
+    without the dask extra (which the Makefile's test install includes)."""
+    distributed = pytest.importorskip("distributed", reason="the dask extra is part of the test install (Makefile)")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address="127.0.0.1:0", silence_logs=50)
+    c = distributed.Client(cluster, set_as_default=False)
+    yield c
+    c.close()
+    cluster.close()

@@ -34,15 +34,6 @@ distributed = pytest.importorskip("distributed", reason="the dask extra is part 
 TRIALS = 2 * BLOCK_SIZE + 3_000
 
 
-@pytest.fixture(scope="module")
-def client():
-    """A 2-process LocalCluster shared by this module's tests (started once: ~2 s)."""
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address="127.0.0.1:0", silence_logs=50)
-    c = distributed.Client(cluster, set_as_default=False)
-    yield c
-    c.close()
-    cluster.close()
 
 
 def summary_text(path: Path) -> str:

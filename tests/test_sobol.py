@@ -242,16 +242,6 @@ def test_thread_count_does_not_change_the_indices(correlated):
     assert without_time(one) == without_time(two)
 
 
-@pytest.fixture(scope="module")
-def client():
-    """A 2-process LocalCluster, as in test_dask.py (started once: ~2 s)."""
-    distributed = pytest.importorskip("distributed", reason="the dask extra is part of the test install (Makefile)")
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address="127.0.0.1:0", silence_logs=50)
-    c = distributed.Client(cluster, set_as_default=False)
-    yield c
-    c.close()
-    cluster.close()
 
 
 def test_a_dask_cluster_gives_the_local_indices(client, correlated):
