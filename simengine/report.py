@@ -406,20 +406,27 @@ def pilot_section(stored, trials: int, currency: str, add) -> list[str]:
         return [paragraph(f"No value-of-information chart: {str(exc).split(': ', 1)[-1]}.", "note")]
     evpi, nb = voi["evpi"], voi["net_benefit"]
     best = voi["drivers"][0] if voi["drivers"] else None
+    subset = f"all {trials:,} trials" if used == trials else f"the first {used:,} of {trials:,} trials"
     lead = (f"On what is known now the better option is to {voi['choice'].replace('do not', 'not')} (mean NPV "
-            f"{amount(nb['value'])} "
-            f"± {amount(nb['se'])} {currency}). Knowing every driver before deciding would be worth "
+            f"{amount(nb['value'])} ± {amount(nb['se'])} {currency} over {subset}). Knowing every driver before deciding would be worth "
             f"{amount(evpi['value'])} ± {amount(evpi['se'])} {currency} in expected NPV (EVPI): no pilot, study "
             f"or test can be worth more.")
     if best is not None and best["evppi"]["value"] > 0:
         lead += (f" Learning {best['name']} alone is worth {amount(best['evppi']['value'])} "
                  f"± {amount(best['evppi']['se'])} {currency} (EVPPI).")
-    subset = f"all {trials:,} trials" if used == trials else f"the first {used:,} of {trials:,} trials"
+    worth = sum(1 for r in voi["drivers"] if r["evppi"]["value"] > 0)
+    if evpi["value"] == 0.0:
+        lead = (f"Every trial favours the same option ({voi['choice']}, over {subset}): no pilot, study or test "
+                "can change the decision, so none is worth running for it.")
+    if not worth:
+        return [paragraph(lead), paragraph("No value-of-information chart: no driver alone can change the decision "
+                                           "(the expected NPV keeps its sign at every value of each).", "note")]
     add("voi", "Expected value of learning each driver before deciding",
-        f"EVPPI of the {min(TORNADO_DRIVERS, len(voi['drivers']))} drivers most worth learning, of "
-        f"{len(voi['drivers'])}, with 95 % intervals (± 1.96 standard errors), estimated from {subset} by "
-        "regressing NPV on each driver; the dashed line is EVPI. simengine value-of-information gives every "
-        "driver and groups of drivers learnt together.",
+        f"EVPPI of the {min(TORNADO_DRIVERS, worth)} drivers most worth learning, with 95 % intervals (± 1.96 "
+        f"standard errors), estimated from {subset} by regressing NPV on each driver; the dashed line is EVPI. "
+        + (f"The other {len(voi['drivers']) - worth} of {len(voi['drivers'])} drivers never change the decision: "
+           "the expected NPV keeps its sign at every value of each. " if worth < len(voi["drivers"]) else "")
+        + "simengine value-of-information gives every driver and groups of drivers learnt together.",
         charts.voi_bars(voi, top=TORNADO_DRIVERS))
     return [paragraph(lead), "voi"]
 
@@ -444,7 +451,7 @@ def variance_section(scenario: Scenario, seed: int, trials: int, add) -> list[st
     add("sobol", "Sobol' indices of NPV by factor",
         f"First-order (alone) and total (alone and with others) Sobol' indices of NPV for the "
         f"{min(TORNADO_DRIVERS, result['factors'])} factors with the largest total effect, of {result['factors']}, "
-        f"with {result['conf_level']:.0%} bootstrap intervals; from {result['runs']} runs of "
+        f"with {result['conf_level'] * 100:g} % bootstrap intervals; from {result['runs']} runs of "
         f"{result['trials_per_matrix']:,} trials each ({result['total_trials']:,} trials, seed {seed}) in which "
         "one factor's random numbers change at a time. "
         + (result["note"] + " " if grouped else "")

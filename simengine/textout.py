@@ -455,7 +455,9 @@ def voi_table(result: dict, top: int | None = None) -> str:
              f"Expected net benefit: {money_with_se(nb['value'], nb['se'], cur)}, so on what is known now: "
              f"{result['choice']}",
              f"Trials in which the other option does better: {fmt_probability(result['p_choice_wrong'])}",
-             f"EVPI (knowing every driver before deciding): {money_with_se(result['evpi']['value'], result['evpi']['se'], cur)}",
+             "EVPI (knowing every driver before deciding): " + (
+                 f"{cur} 0: every trial favours the same option, so no information can change the decision"
+                 if result["evpi"]["value"] == 0.0 else money_with_se(result["evpi"]["value"], result["evpi"]["se"], cur)),
              ""]
     drivers = result["drivers"]
     top_rows = drivers[:top] if top else drivers

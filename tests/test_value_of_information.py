@@ -168,3 +168,37 @@ def test_results_with_different_seeds_are_refused(files):
     out = invoke(files["result"], other)
     assert out.exit_code == 2
     assert "common random numbers need the same seed" in out.output
+
+
+SURE_THING = """
+name = "sure thing"
+description = "Every trial pays: <b>no</b> information has value."
+discount_rate = 0.08
+horizon_months = 36
+[schedule]
+planned_months = 3
+[costs.lic]
+timing = "upfront"
+amount = { dist = "uniform", min = 10000, max = 20000 }
+[adoption]
+ramp_months = 3
+[benefits.streams.prod]
+amount = { dist = "uniform", min = 400000, max = 500000 }
+"""
+
+
+def test_when_every_trial_favours_investing_nothing_is_worth_learning(tmp_path):
+    from simengine.report import result_report
+
+    scenario = tmp_path / "sure.toml"
+    scenario.write_text(SURE_THING)
+    result = tmp_path / "sure.parquet"
+    simengine.run(scenario, trials=3000, seed=2, out=result)
+    out = invoke(result)
+    assert out.exit_code == 0, out.output
+    assert "EVPI (knowing every driver before deciding): EUR 0: every trial favours the same option" in out.output
+    assert "Trials in which the other option does better: 0 trials (below" in out.output
+    html = result_report(result).html
+    assert "Every trial favours the same option (invest, over all 3,000 trials)" in html
+    assert "No value-of-information chart: no driver alone can change the decision" in html
+    assert "<b>no</b>" not in html and "&lt;b&gt;no&lt;/b&gt;" in html
