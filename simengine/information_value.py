@@ -214,7 +214,6 @@ def open_decision(a, b=None, *, decision: str = "invest", metric: str = "npv", t
     simulated here; a scenario beside a result runs with the result's seed and design, so the
     two sides share their random numbers trial by trial."""
     from .api import load, scenario_seed
-    from .bundled import resolve_scenario
     from .defaults import DEFAULT_TRIALS
 
     if decision not in DECISIONS:
@@ -240,12 +239,12 @@ def open_decision(a, b=None, *, decision: str = "invest", metric: str = "npv", t
                 raise InputError(f"{other.where}: run with seed {other.seed} ({other.sampling}), {first.where} with "
                                  f"seed {first.seed} ({first.sampling}): common random numbers need the same seed "
                                  "and design")
-        scenarios = [load(resolve_scenario(x)) for x, s in zip(given, stored) if s is None]
+        scenarios = [load(x) for x, s in zip(given, stored) if s is None]
         runs = iter(simulate(scenarios, metric, trials=first.trials, seed=first.seed, sampling=first.sampling,
                              total_trials=first.total_trials, threads=threads)) if scenarios else iter(())
         sides = [s if s is not None else next(runs) for s in stored]
     else:
-        scenarios = [load(resolve_scenario(x)) for x in given]
+        scenarios = [load(x) for x in given]
         sides = simulate(scenarios, metric, trials=trials or DEFAULT_TRIALS, seed=scenario_seed(scenarios[0], seed),
                          threads=threads)
     return sides[0], (sides[1] if len(sides) > 1 else None)

@@ -202,3 +202,41 @@ def test_when_every_trial_favours_investing_nothing_is_worth_learning(tmp_path):
     assert "Every trial favours the same option (invest, over all 3,000 trials)" in html
     assert "No value-of-information chart: no driver alone can change the decision" in html
     assert "<b>no</b>" not in html and "&lt;b&gt;no&lt;/b&gt;" in html
+
+
+# NPV linear in two independent uniform drivers (the derivation of the NPV is in test_sobol.py's LINEAR,
+# with other ranges): discount rate 0, go-live month 6, 18 months of savings S / 12 and the licence C in
+# month 0, so NPV = 1.5 S - C. With S ~ U(80,000, 180,000) and C ~ U(120,000, 220,000), NPV =
+# 100,000 (-1 + 1.5 U1 + U2) with U1, U2 iid Uniform(0, 1): test_voi_estimators.py derives EVPI = 1/9,
+# EVPPI(U1) = 1/12 and EVPPI(U2) = 1/32 of that model, so here EVPI = 11,111, EVPPI(savings) = 8,333,
+# EVPPI(licence) = 3,125; the delay cost never enters NPV (the delay is 0): EVPPI 0.
+LINEAR_NPV = """
+name = "voi_linear"
+discount_rate = 0.0
+horizon_months = 24
+[schedule]
+planned_months = 6
+delay_cost_per_month = { dist = "uniform", min = 0, max = 50000 }
+[costs.licence]
+timing = "upfront"
+amount = { dist = "uniform", min = 120000, max = 220000 }
+overrun = false
+[benefits.streams.savings]
+amount = { dist = "uniform", min = 80000, max = 180000 }
+scales_with_adoption = false
+"""
+
+
+def test_a_scenario_linear_in_two_uniform_drivers_has_the_closed_form_values():
+    data = simengine.value_of_information(LINEAR_NPV, trials=100_000, seed=5,
+                                          groups=["costs.licence.amount,benefits.streams.savings.amount"]).to_dict()
+    rows = {r["name"]: r for r in data["drivers"] + data["groups"]}
+
+    def near(est: dict, truth: float) -> bool:
+        return abs(est["value"] - truth) <= 4 * est["se"] + abs(est.get("bias", 0.0))
+
+    assert near(data["evpi"], 100_000 / 9)
+    assert near(rows["benefits.streams.savings.amount"]["evppi"], 100_000 / 12)
+    assert near(rows["costs.licence.amount"]["evppi"], 100_000 / 32)
+    assert rows["schedule.delay_cost_per_month"]["evppi"]["value"] == 0.0
+    assert near(rows["costs.licence.amount,benefits.streams.savings.amount"]["evppi"], 100_000 / 9)
