@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Callable
 
 from .bundled import resolve_scenario
 from .defaults import DEFAULT_MAX_TRIALS, DEFAULT_SEED, DEFAULT_TRIALS
-from .errors import InputError
+from .errors import InputError, SimengineError
 from .results import Comparison, RunResult, Sensitivity, SobolIndices, Summary, ValueOfInformation
 
 if TYPE_CHECKING:  # the scenario module loads scipy: imported when a scenario is read
@@ -162,6 +162,25 @@ def compare(a: Scenario | str | Path, b: Scenario | str | Path, *, trials: int =
     return Comparison(data, samples, (sa, sb))
 
 
+def refuse_scenario_for_rank(source) -> None:
+    """A scenario (not a stored result) given to the rank method: say what it needs, in one line."""
+    from .information_value import is_result
+    from .scenario import Scenario
+
+    if isinstance(source, Scenario):
+        named = source.name
+    elif is_result(source) or "\n" in str(source) or len(str(source)) > 255 or Path(str(source)).exists():
+        return
+    else:
+        try:
+            resolve_scenario(str(source))
+        except SimengineError:
+            return  # not a scenario either: the result reader names what is missing
+        named = str(source)
+    raise InputError(f"{named}: --method rank ranks a result file's stored trials (run with --columns all); give "
+                     "one, or use --method sobol to run the scenario")
+
+
 def sobol_subject(source: "RunResult | Scenario | Path | str", seed: int | None) -> tuple["Scenario", int]:
     """The scenario and seed Sobol' indices run: a result's (its seed unless `seed` is given) or a scenario's."""
     from .scenario import Scenario
@@ -194,6 +213,8 @@ def sensitivity(source: "RunResult | Scenario | Path | str", metric: str = "npv"
         from .ranking import sensitivity as rank_drivers
 
         path = source._file() if isinstance(source, RunResult) else result_location(source)
+        if not isinstance(source, RunResult):
+            refuse_scenario_for_rank(source)
         return Sensitivity(rank_drivers(path, metric))
     if method != "sobol":
         raise InputError(f"--method: must be rank or sobol, got {method!r}")
@@ -206,7 +227,8 @@ def sensitivity(source: "RunResult | Scenario | Path | str", metric: str = "npv"
 
         executor = owned = make_executor(executor)
     try:
-        data = sobol_indices(sc, metric=metric, trials=whole_number("trials", trials) or DEFAULT_SOBOL_TRIALS,
+        n = DEFAULT_SOBOL_TRIALS if trials is None else whole_number("trials", trials)
+        data = sobol_indices(sc, metric=metric, trials=n,
                              seed=seed, executor=executor, threads=threads,
                              on_progress=on_progress)
     finally:
@@ -226,7 +248,7 @@ def value_of_information(a: "Scenario | RunResult | str | Path", b: "Scenario | 
     `max_trials` trials) or a scenario, simulated here (`trials`, `seed`). `groups` name drivers
     learnt together: "schedule.*" or "adoption.ceiling,adoption.ramp_months".
     """
-    from .information_value import DEFAULT_VOI_MAX_TRIALS, open_decision, value_of_information as voi
+    from .information_value import open_decision, value_of_information as voi
 
     a, b = (x._file() if isinstance(x, RunResult) else x for x in (a, b))
     decision = decision or ("invest" if b is None else "compare")
@@ -234,7 +256,7 @@ def value_of_information(a: "Scenario | RunResult | str | Path", b: "Scenario | 
         groups = (groups,)
     side_a, side_b = open_decision(a, b, decision=decision, metric=metric, trials=whole_number("trials", trials),
                                    seed=whole_number("seed", seed),
-                                   max_trials=whole_number("max_trials", max_trials) or DEFAULT_VOI_MAX_TRIALS,
+                                   max_trials=whole_number("max_trials", max_trials),
                                    threads=threads)
     return ValueOfInformation(voi(side_a, side_b, metric=metric, groups=tuple(groups), seed=side_a.seed,
                                   gp_trials=whole_number("gp_trials", gp_trials)))

@@ -649,6 +649,9 @@ def voi_bars(result: dict, top: int = 12) -> Figure:
     colours = [ORANGE if kind == "group" else BLUE for kind, _ in rows]
     ax.barh(y, values, height=0.7, color=colours, xerr=errors, ecolor=BLACK, capsize=2.5,
             error_kw={"linewidth": 0.9})
+    for yy, value, error in zip(y, values, errors):  # the figure itself: a small bar can be hard to see
+        ax.annotate(f"{value * scale:,.0f}", (value + error, yy), xytext=(4, 0), textcoords="offset points",
+                    va="center", fontsize=8)
     ax.axvline(evpi / scale, color=VERMILLION, linestyle="--", linewidth=1.5)
     ax.set_yticks(y, [r["name"] + " (group)" if kind == "group" else short_driver(r["name"]) for kind, r in rows])
     ax.set_xlim(left=0.0)
@@ -659,7 +662,7 @@ def voi_bars(result: dict, top: int = 12) -> Figure:
                  + (f"\n({never} of {len(result['drivers'])} drivers never change the decision)" if never else ""))
     ax.grid(axis="y", visible=False)
     handles = [Line2D([], [], color=BLUE, linewidth=8), Line2D([], [], color=VERMILLION, linestyle="--")]
-    labels = ["one driver (whisker: 95 % interval)", f"EVPI, every driver known: {evpi / scale:,.2f}"]
+    labels = ["one driver (whisker: 95 % interval)", f"EVPI, every driver known: {evpi:,.0f} {cur}"]
     if result["groups"]:
         handles.insert(1, Line2D([], [], color=ORANGE, linewidth=8))
         labels.insert(1, "drivers learnt together")
@@ -685,7 +688,8 @@ def sobol_bars(result: dict, top: int = 12) -> Figure:
     ax.set_yticks(y, [" +\n".join(short_driver(d) for d in r["drivers"]) for r in rows])
     ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_xlim(left=lowest * 1.05)  # a first-order estimate near 0 can be slightly negative
-    ax.axvline(0.0, color=GREY, linewidth=0.8)
+    ax.axvline(0.0, color=BLACK, linewidth=0.8)
+    ax.spines["left"].set_visible(False)  # the zero line stands for it
     ax.set_xlabel(f"share of the variance of {registry.metric(result['metric']).short} (whiskers: {level} intervals)")
     ax.set_title(f"What drives the variance of {registry.metric(result['metric']).short}: Sobol' indices")
     ax.grid(axis="y", visible=False)

@@ -455,16 +455,6 @@ def sensitivity_command(source, method, metric, trials, seed, threads, top, as_j
         if named or executor != "local":
             raise click.UsageError(f"{named[0] if named else '--executor'} goes with --method sobol (the rank "
                                    "method reads stored trials)")
-        from .information_value import is_result
-
-        if not is_result(source) and not Path(source).exists():
-            try:
-                resolve_scenario(source)
-            except SimengineError:
-                pass  # not a scenario either: the result reader names what is missing
-            else:
-                raise InputError(f"{source}: --method rank ranks a result file's stored trials (run with --columns "
-                                 "all); give one, or use --method sobol to run the scenario")
         table = api.sensitivity(api.result_location(source), metric).to_dict()
         if as_json:
             echo_json(table)
@@ -478,7 +468,7 @@ def sensitivity_command(source, method, metric, trials, seed, threads, top, as_j
     from .sobol import DEFAULT_SOBOL_TRIALS, sobol_factors
 
     sc, seed = api.sobol_subject(source, seed)
-    trials = trials or DEFAULT_SOBOL_TRIALS
+    trials = DEFAULT_SOBOL_TRIALS if trials is None else trials
     progress = ProgressBar((len(sobol_factors(sc)) + 2) * trials, enabled=False if quiet else None)
     with finishing(progress, runner):
         result = api.sensitivity(sc, metric, method="sobol", trials=trials, seed=seed, threads=threads,
@@ -487,6 +477,10 @@ def sensitivity_command(source, method, metric, trials, seed, threads, top, as_j
         echo_json(result.to_dict())
         return
     echo(sobol_table(result.to_dict(), top or None))
+    from .information_value import is_result
+
+    if is_result(source):
+        echo(f"(Simulated anew from the scenario and seed stored in {source}: Sobol' indices need runs of their own.)")
 
 
 @main.command("value-of-information")

@@ -56,8 +56,15 @@ def is_result(source) -> bool:
     """Whether a CLI argument names a stored result (a .parquet file or a dataset folder), not a scenario."""
     from .dataset import is_dataset_target
 
+    if not isinstance(source, (str, Path)):
+        return False  # a Scenario
     text = str(source)
-    return text.lower().endswith(".parquet") or ("\n" not in text and is_dataset_target(text))
+    if text.lower().endswith(".parquet"):
+        return True
+    try:
+        return "\n" not in text and is_dataset_target(text)
+    except OSError:  # not a path at all (TOML text, a name too long for the filesystem)
+        return False
 
 
 def from_result(path, metric: str, max_trials: int) -> TrialSource:
@@ -146,11 +153,13 @@ def estimate_rows(names: list[str], labels: list[str], read: Callable[[str], np.
         try:
             est = evppi(x, incremental, seed=seed, gp_trials=gp_trials)
         except ValueError as exc:
-            raise InputError(f"{label}: {exc}") from None
+            raise InputError(f"{'--group ' if len(group) > 1 or label != group[0] else ''}{label}: {exc}") from None
         rows.append({"name": label, "drivers": list(group),
                      "evppi": {"value": est["value"], "se": est["se"], "bias": est["bias"]},
                      "share_of_evpi": est["value"] / evpi_value if evpi_value > 0 else None,
-                     "method": est["method"], "capped": est["capped"], "trials_fitted": est["trials_fitted"]})
+                     "method": est["method"], "capped": est["capped"], "trials_fitted": est["trials_fitted"],
+                     "learnable": not all(name.endswith(".occurred") for name in group),
+                     "detail": est["detail"]})
     rows.sort(key=lambda r: -r["evppi"]["value"])
     return rows
 
@@ -180,6 +189,7 @@ def value_of_information(a: TrialSource, b: TrialSource | None = None, *, metric
     entries = [[name] for name in names] if per_driver else []
     labels = list(names) if per_driver else []
     group_rows = []
+    groups = tuple(dict.fromkeys(groups))  # a group asked for twice is estimated once
     if groups:
         chosen = [match_group(spec, names, a.scenario.name if b is None else "A or B") for spec in groups]
         group_rows = estimate_rows(chosen, list(groups), read, incremental, total["value"], seed, gp_trials)
@@ -208,7 +218,7 @@ def value_of_information(a: TrialSource, b: TrialSource | None = None, *, metric
 
 
 def open_decision(a, b=None, *, decision: str = "invest", metric: str = "npv", trials: int | None = None,
-                  seed: int | None = None, max_trials: int = DEFAULT_VOI_MAX_TRIALS,
+                  seed: int | None = None, max_trials: int | None = None,
                   threads: int | None = None) -> tuple[TrialSource, TrialSource | None]:
     """The trials of a decision's sides: each a result file (its stored trials) or a scenario,
     simulated here; a scenario beside a result runs with the result's seed and design, so the
@@ -226,8 +236,13 @@ def open_decision(a, b=None, *, decision: str = "invest", metric: str = "npv", t
         raise InputError(f"--metric: {metric!r} is not one of {', '.join(VOI_METRICS)} (the decision's net "
                          "benefit must be money)")
     given = [x for x in (a, b) if x is not None]
-    stored = [from_result(x, metric, max_trials) if is_result(x) else None for x in given]
+    if max_trials is not None and max_trials < MIN_TRIALS:
+        raise InputError(f"--max-trials: value of information needs at least {MIN_TRIALS:,} trials, got {max_trials:,}")
+    cap = DEFAULT_VOI_MAX_TRIALS if max_trials is None else max_trials
+    stored = [from_result(x, metric, cap) if is_result(x) else None for x in given]
     results = [s for s in stored if s is not None]
+    if not results and max_trials is not None:
+        raise InputError("--max-trials caps a result file's trials; a scenario simulated here takes --trials")
     if results:
         first = results[0]
         if trials is not None:
@@ -236,15 +251,16 @@ def open_decision(a, b=None, *, decision: str = "invest", metric: str = "npv", t
             raise InputError(f"--seed: {first.where} was run with seed {first.seed}; its trials keep it")
         for other in results[1:]:
             if (other.seed, other.sampling) != (first.seed, first.sampling):
-                raise InputError(f"{other.where}: run with seed {other.seed} ({other.sampling}), {first.where} with "
-                                 f"seed {first.seed} ({first.sampling}): common random numbers need the same seed "
-                                 "and design")
+                raise InputError(f"{other.where}: run with seed {other.seed} (sampling {other.sampling}), "
+                                 f"{first.where} with seed {first.seed} (sampling {first.sampling}): common random "
+                                 "numbers need the same seed and sampling design")
         scenarios = [load(x) for x, s in zip(given, stored) if s is None]
         runs = iter(simulate(scenarios, metric, trials=first.trials, seed=first.seed, sampling=first.sampling,
                              total_trials=first.total_trials, threads=threads)) if scenarios else iter(())
         sides = [s if s is not None else next(runs) for s in stored]
     else:
         scenarios = [load(x) for x in given]
-        sides = simulate(scenarios, metric, trials=trials or DEFAULT_TRIALS, seed=scenario_seed(scenarios[0], seed),
+        sides = simulate(scenarios, metric, trials=DEFAULT_TRIALS if trials is None else trials,
+                         seed=scenario_seed(scenarios[0], seed),
                          threads=threads)
     return sides[0], (sides[1] if len(sides) > 1 else None)

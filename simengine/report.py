@@ -35,7 +35,7 @@ from .summary import probability, summary_header
 from .summary_stream import HistogramMetric
 from .scenario import Scenario, scenario_from_json
 from .ranking import sensitivity
-from .textout import fmt_share, fmt_value, probability_digits
+from .textout import fmt_share, fmt_value, probability_digits, worth_lines
 
 CHART_TRIALS = 1_000_000
 #: The tornado's decile means need far fewer trials than the histograms: at 200,000 their
@@ -405,15 +405,12 @@ def pilot_section(stored, trials: int, currency: str, add) -> list[str]:
     except SimengineError as exc:  # too few trials, or NPV undefined somewhere
         return [paragraph(f"No value-of-information chart: {str(exc).split(': ', 1)[-1]}.", "note")]
     evpi, nb = voi["evpi"], voi["net_benefit"]
-    best = voi["drivers"][0] if voi["drivers"] else None
     subset = f"all {trials:,} trials" if used == trials else f"the first {used:,} of {trials:,} trials"
     lead = (f"On what is known now the better option is to {voi['choice'].replace('do not', 'not')} (mean NPV "
             f"{amount(nb['value'])} ± {amount(nb['se'])} {currency} over {subset}). Knowing every driver before deciding would be worth "
             f"{amount(evpi['value'])} ± {amount(evpi['se'])} {currency} in expected NPV (EVPI): no pilot, study "
             f"or test can be worth more.")
-    if best is not None and best["evppi"]["value"] > 0:
-        lead += (f" Learning {best['name']} alone is worth {amount(best['evppi']['value'])} "
-                 f"± {amount(best['evppi']['se'])} {currency} (EVPPI).")
+    lead = " ".join([lead, *(line for line in worth_lines(voi) if line)])
     worth = sum(1 for r in voi["drivers"] if r["evppi"]["value"] > 0)
     if evpi["value"] == 0.0:
         lead = (f"Every trial favours the same option ({voi['choice']}, over {subset}): no pilot, study or test "

@@ -359,8 +359,8 @@ class ValueOfInformation:
         raise KeyError(name)
 
     def top(self, n: int) -> list[str]:
-        """The n drivers most worth learning before deciding."""
-        return [row["name"] for row in self.data["drivers"][:n]]
+        """The n drivers most worth learning before deciding (fewer when fewer can change the decision)."""
+        return [row["name"] for row in self.data["drivers"] if row["evppi"]["value"] > 0.0][:n]
 
     def to_dict(self) -> dict:
         return self.data

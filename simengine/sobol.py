@@ -56,9 +56,9 @@ DEFAULT_SOBOL_TRIALS = 8_192
 DEFAULT_RESAMPLES, MIN_RESAMPLES = 200, 50
 MAX_SOBOL_TRIALS = 131_072
 #: Metrics Sobol' indices may be asked of (a nullable one only where no trial has a null).
-SOBOL_METRICS = metrics.names()
-#: Metrics that are never null: always fit for Sobol' indices.
-DEFINED_METRICS = tuple(m.name for m in metrics.METRICS if not m.nullable)
+SOBOL_METRICS = metrics.sensitivity_names()
+#: Of those, the metrics that are never null: always fit for Sobol' indices.
+DEFINED_METRICS = tuple(m.name for m in metrics.METRICS if not m.nullable and m.name in SOBOL_METRICS)
 GROUP_NOTE = ("A factor named 'a + b' is a group of correlated drivers resampled together: its indices measure "
               "the group's joint effect, not how it splits among its drivers.")
 
@@ -117,11 +117,12 @@ def salib_outputs(runs: np.ndarray) -> np.ndarray:
 
 
 def check_defined(metric: str, runs: np.ndarray) -> None:
-    """Reject a metric with a null in any trial, in one line."""
-    nulls = int(np.isnan(runs).sum())
-    if nulls:
-        raise InputError(f"--metric {metric}: null in {nulls:,} of {runs.size:,} trials; Sobol' indices need a "
-                         f"metric defined in every trial ({', '.join(DEFINED_METRICS)})")
+    """Reject a metric with a null in any trial, in one line, counted in the first run that has one."""
+    for run in runs:
+        nulls = int(np.isnan(run).sum())
+        if nulls:
+            raise InputError(f"--metric {metric}: null in {nulls:,} of {run.size:,} trials of a run; Sobol' indices "
+                             f"need a metric defined in every trial ({', '.join(DEFINED_METRICS)})")
 
 
 def check_varies(metric: str, a_and_b: np.ndarray) -> None:
@@ -136,10 +137,10 @@ def check_options(metric: str, trials: int, seed: int, threads: int | None, resa
     """Reject impossible options with one line each."""
     if metric not in SOBOL_METRICS:
         raise InputError(f"--metric: must be one of {', '.join(SOBOL_METRICS)}, got {metric!r}")
-    check_run_options(trials, seed, "mc", threads, 1)
-    if not 2 <= trials <= MAX_SOBOL_TRIALS:
-        raise InputError(f"--trials: Sobol' indices take 2 to {MAX_SOBOL_TRIALS:,} trials per run, got {trials:,} "
+    if isinstance(trials, bool) or not isinstance(trials, int) or not 2 <= trials <= MAX_SOBOL_TRIALS:
+        raise InputError(f"--trials: Sobol' indices take 2 to {MAX_SOBOL_TRIALS:,} trials per run, got {trials!r} "
                          "(their bootstrap's memory grows with it)")
+    check_run_options(trials, seed, "mc", threads, 1)
     if resamples < 2:
         raise InputError(f"--resamples: must be at least 2 (for a bootstrap spread), got {resamples}")
     if not 0 < conf_level < 1:

@@ -445,6 +445,23 @@ def money_with_se(value: float, se: float | None, currency: str) -> str:
     return text if se is None else f"{text} ± {fmt_value(se, 'money', se=True)}"
 
 
+def worth_lines(result: dict) -> tuple[str, str]:
+    """The headline of a value-of-information result: the driver a study could learn that is
+    worth most, and, when a risk event's occurrence tops the list, what foreknowledge of it
+    would be worth (not something a pilot can learn)."""
+    cur, metric = result["currency"], result["metric"]
+    rows = [r for r in result["drivers"] if r["evppi"]["value"] > 0.0]
+    learnable = next((r for r in rows if r.get("learnable", True)), None)
+    event = rows[0] if rows and not rows[0].get("learnable", True) else None
+    first = (f"Learning {learnable['name']} before deciding is worth "
+             f"{money_with_se(learnable['evppi']['value'], learnable['evppi']['se'], cur)} in expected {metric}."
+             if learnable is not None else "")
+    second = (f"Knowing in advance whether {event['name'][:-len('.occurred')]} happens would be worth "
+              f"{money_with_se(event['evppi']['value'], event['evppi']['se'], cur)} (no pilot can learn that).")\
+        if event is not None else ""
+    return first, second
+
+
 def voi_table(result: dict, top: int | None = None) -> str:
     """The value-of-information table: the decision, EVPI, then each group's and driver's EVPPI, ranked."""
     cur = result["currency"]
@@ -461,11 +478,7 @@ def voi_table(result: dict, top: int | None = None) -> str:
              ""]
     drivers = result["drivers"]
     top_rows = drivers[:top] if top else drivers
-    if top_rows and top_rows[0]["evppi"]["value"] > 0:
-        best = top_rows[0]
-        lines += [f"Learning {best['name']} before deciding is worth "
-                  f"{money_with_se(best['evppi']['value'], best['evppi']['se'], cur)} in expected {result['metric']}.",
-                  ""]
+    lines += [line for line in worth_lines(result) if line] + [""]
     for title, rows in (("group", result["groups"]), ("driver", top_rows)):
         if not rows:
             continue
@@ -475,10 +488,12 @@ def voi_table(result: dict, top: int | None = None) -> str:
             e = r["evppi"]
             share = "-" if r["share_of_evpi"] is None else f"{r['share_of_evpi'] * 100:.0f}%"
             method = r["method"] + (" (capped at EVPI)" if r["capped"] else "")
-            if e["value"] == 0.0:
+            if e["value"] == 0.0 and e["se"] == 0.0:
                 method = "never changes the decision"
             lines.append(f"{r['name']:<{width}}  {fmt_value(e['value'], 'money'):>16}  "
                          f"{'±' + fmt_value(e['se'], 'money', se=True):>12}  {share:>8}  {method}")
+        if title == "group":
+            lines += [f"  {r['name']}: {', '.join(r['drivers'])}" for r in rows if any(c in r["name"] for c in "*?[")]
         lines.append("")
     if top and len(drivers) > top:
         lines.append(f"... and {len(drivers) - top} more drivers (--top 0 shows all)")
@@ -504,7 +519,7 @@ def sobol_table(result: dict, top: int | None = None) -> str:
              f"x {result['runs']} runs = {result['total_trials']:,} trials, seed {result['seed']} "
              f"({result['seconds']:.1f} s)",
              "",
-             f"{'factor':<{width}}  {'first order':>15}  {'total':>15}  total"]
+             f"{'factor':<{width}}  {'first order':>15}  {'total':>15}  (bar: total)"]
     for r in rows:
         length = round(r["total"]["value"] / widest * BAR) if widest > 0 else 0
         lines.append(f"{r['name']:<{width}}  {share(r['first_order'])}  {share(r['total'])}  {'#' * max(0, length)}")

@@ -46,6 +46,8 @@ SPLINE_FIT_TRIALS = 50_000
 SPLINE_KNOTS = (0.25, 0.5, 0.75)
 #: Pairwise products of the drivers' scores join the regression spline up to this group size.
 MAX_PAIRS_GROUP = 8
+#: A group member with at most this many distinct values enters the regression spline as categories.
+MAX_CATEGORIES = 8
 
 
 def _as_incremental(incremental) -> np.ndarray:
@@ -443,24 +445,29 @@ def _gaussian_process(u: np.ndarray, d: np.ndarray, fit_at: np.ndarray, rng: np.
                     "trials_evaluated": int(eval_at.size), "replicates": replicates}), gp
 
 
-def _spline_basis(u: np.ndarray) -> np.ndarray:
+def _spline_basis(u: np.ndarray, levels: list[np.ndarray]) -> np.ndarray:
     """The design of an additive cubic regression spline in each score (u, u^2, u^3 and a
     truncated cubic at each knot), with the products u_i u_j of every pair in small groups, so
-    that a multiplicative effect (adoption x realization) is captured to first order."""
+    that a multiplicative effect (adoption x realization) is captured to first order. A driver
+    with few distinct values (`levels[j]` not empty: a risk event's 0/1) gets one indicator per
+    value but the first instead: a cubic in a two-valued score would be collinear."""
     columns = [np.ones(u.shape[0])]
     for j in range(u.shape[1]):
         x = u[:, j]
+        if levels[j].size:
+            columns += [(x == level).astype(float) for level in levels[j][1:]]
+            continue
         columns += [x, x * x, x ** 3] + [np.maximum(x - knot, 0.0) ** 3 for knot in SPLINE_KNOTS]
     if u.shape[1] <= MAX_PAIRS_GROUP:
         columns += [u[:, i] * u[:, j] for i in range(u.shape[1]) for j in range(i + 1, u.shape[1])]
     return np.column_stack(columns)
 
 
-def _regression_spline(u: np.ndarray, d: np.ndarray, fit_at: np.ndarray, rng: np.random.Generator,
-                       replicates: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _regression_spline(u: np.ndarray, d: np.ndarray, fit_at: np.ndarray, levels: list[np.ndarray],
+                       rng: np.random.Generator, replicates: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Least squares of d on the spline design at `fit_at`: fitted values there, and `replicates`
     draws of them from the coefficients' sampling distribution (beta ~ N(beta_hat, s^2 (X'X)^-1))."""
-    design = _spline_basis(u[fit_at])
+    design = _spline_basis(u[fit_at], levels)
     beta, _, rank, _ = np.linalg.lstsq(design, d[fit_at], rcond=None)
     fitted = design @ beta
     dof = max(fit_at.size - rank, 1)
@@ -485,14 +492,20 @@ def _group(x: np.ndarray, d: np.ndarray, rng: np.random.Generator, gp_trials: in
     """
     n = d.size
     u = np.column_stack([uniform_scores(col) for col in x.T])
+    combos, key = np.unique(u, axis=0, return_inverse=True)
+    if combos.shape[0] <= MAX_DISTINCT:  # risk events and other discrete drivers: exact means per combination
+        order = np.argsort(key.ravel(), kind="stable")
+        starts = np.flatnonzero(np.r_[True, np.diff(key.ravel()[order]) != 0])
+        return _group_means(d[order], starts, rng, replicates)
+    levels = [np.unique(col) if np.unique(col).size <= MAX_CATEGORIES else np.empty(0) for col in u.T]
     order = rng.permutation(n)
     hold = order[:min(HOLDOUT_TRIALS, n // 4)]
     rest = order[hold.size:]
     gp_result, gp = _gaussian_process(u, d, rest[:min(int(gp_trials), rest.size)], rng, replicates)
     fit_at = np.sort(rest[:SPLINE_FIT_TRIALS])
-    fitted, draws, beta = _regression_spline(u, d, fit_at, rng, replicates)
+    fitted, draws, beta = _regression_spline(u, d, fit_at, levels, rng, replicates)
     scores = {"gaussian process": _holdout_r2(gp.mean(u[hold]), d[hold]),
-              "regression spline": _holdout_r2(_spline_basis(u[hold]) @ beta, d[hold])}
+              "regression spline": _holdout_r2(_spline_basis(u[hold], levels) @ beta, d[hold])}
     if scores["gaussian process"] > scores["regression spline"]:
         return {**gp_result, "detail": {**gp_result["detail"], "holdout_r2": scores}}
     value, se_outer = _value_and_se(fitted)

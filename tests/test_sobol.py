@@ -264,8 +264,8 @@ def test_a_metric_with_nulls_is_refused_in_one_line():
     message = str(caught.value)
     assert "\n" not in message
     nulls = int(message.split("null in ")[1].split(" of ")[0].replace(",", ""))
-    assert message == (f"--metric irr: null in {nulls:,} of 4,096 trials; Sobol' indices need a metric defined in "
-                       f"every trial ({', '.join(DEFINED_METRICS)})")
+    assert message == (f"--metric irr: null in {nulls:,} of 4,096 trials of a run; Sobol' indices need a metric "
+                       f"defined in every trial ({', '.join(DEFINED_METRICS)})")
     assert abs(nulls - 0.3 * 4096) <= 4 * math.sqrt(0.3 * 0.7 * 4096)  # the event's trials
     assert DEFINED_METRICS[0] == "npv" and "irr" in SOBOL_METRICS
 
@@ -286,7 +286,7 @@ def test_the_bootstrap_shrinks_with_n_and_n_is_bounded(linear):
     from simengine.sobol import MAX_SOBOL_TRIALS, default_resamples
 
     assert [default_resamples(n) for n in (1024, 8192, 16384, 65536, MAX_SOBOL_TRIALS)] == [200, 200, 100, 50, 50]
-    with pytest.raises(InputError, match=r"^--trials: Sobol' indices take 2 to 131,072 trials per run, got 131,073"):
+    with pytest.raises(InputError, match=r"^--trials: Sobol' indices take 2 to 131,072 trials per run, got 131073"):
         sobol_indices(linear, trials=MAX_SOBOL_TRIALS + 1, seed=SEED)
 
 

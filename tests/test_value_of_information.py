@@ -240,3 +240,37 @@ def test_a_scenario_linear_in_two_uniform_drivers_has_the_closed_form_values():
     assert near(rows["costs.licence.amount"]["evppi"], 100_000 / 32)
     assert rows["schedule.delay_cost_per_month"]["evppi"]["value"] == 0.0
     assert near(rows["costs.licence.amount,benefits.streams.savings.amount"]["evppi"], 100_000 / 9)
+
+
+def test_a_group_of_risk_events_takes_exact_means_and_is_worth_at_least_each_member(files):
+    """0/1 drivers together: one exact conditional mean per combination of flags (a finer partition
+    than either flag alone, so never worth less); a cubic in 0/1 scores would be collinear."""
+    scenario = simengine.load("crm_upgrade_big_bang")
+    data = simengine.value_of_information(scenario, trials=20_000, groups=["events.*.occurred"]).to_dict()
+    (group,) = data["groups"]
+    assert group["method"] == "group means" and len(group["drivers"]) == 6
+    singles = {r["name"]: r["evppi"]["value"] for r in data["drivers"]}
+    assert group["evppi"]["value"] >= max(singles[name] for name in group["drivers"]) - 1e-6
+    assert group["evppi"]["se"] < 0.1 * group["evppi"]["value"]
+    assert not group["learnable"] and data["drivers"][0]["name"] == "events.project_crisis.occurred"
+    text = repr(simengine.results.ValueOfInformation(data))
+    assert "Knowing in advance whether events.project_crisis happens would be worth EUR" in text
+    assert "Learning benefits.realization before deciding" in text or "Learning adoption.ceiling before" in text
+
+
+def test_counts_from_python_are_checked_like_the_command_line(files):
+    from simengine.errors import InputError
+
+    for call, message in (
+            (lambda: simengine.value_of_information(files["scenario"], trials=0), "--trials: must be between 1"),
+            (lambda: simengine.value_of_information(files["result"], max_trials=0), "--max-trials: value of"),
+            (lambda: simengine.value_of_information(files["scenario"], max_trials=5000), "--max-trials caps a result"),
+            (lambda: simengine.sensitivity(files["scenario"], method="sobol", trials=0), "take 2 to 131,072 trials"),
+            (lambda: simengine.sensitivity("crm_upgrade_big_bang"), "--method rank ranks a result file's")):
+        with pytest.raises(InputError, match=message.replace("(", r"\(")):
+            call()
+
+
+def test_top_lists_only_drivers_that_can_change_the_decision(files):
+    voi = simengine.value_of_information(files["scenario"], files["scenario"], trials=2000)
+    assert voi.top(3) == []  # A against itself: nothing is worth learning
