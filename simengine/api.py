@@ -237,7 +237,8 @@ def sensitivity(source: "RunResult | Scenario | Path | str", metric: str = "npv"
     return SobolIndices(data)
 
 
-def value_of_information(a: "Scenario | RunResult | str | Path", b: "Scenario | RunResult | str | Path | None" = None, *,
+def value_of_information(a: "Scenario | RunResult | str | Path",
+                         b: "Scenario | RunResult | str | Path | None" = None, *,
                          decision: str | None = None, metric: str = "npv", groups: tuple[str, ...] | list[str] = (),
                          trials: int | None = None, seed: int | None = None, max_trials: int | None = None,
                          threads: int | None = None, gp_trials: int = 1500) -> ValueOfInformation:

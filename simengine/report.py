@@ -407,9 +407,9 @@ def pilot_section(stored, trials: int, currency: str, add) -> list[str]:
     evpi, nb = voi["evpi"], voi["net_benefit"]
     subset = f"all {trials:,} trials" if used == trials else f"the first {used:,} of {trials:,} trials"
     lead = (f"On what is known now the better option is to {voi['choice'].replace('do not', 'not')} (mean NPV "
-            f"{amount(nb['value'])} ± {amount(nb['se'])} {currency} over {subset}). Knowing every driver before deciding would be worth "
-            f"{amount(evpi['value'])} ± {amount(evpi['se'])} {currency} in expected NPV (EVPI): no pilot, study "
-            f"or test can be worth more.")
+            f"{amount(nb['value'])} ± {amount(nb['se'])} {currency} over {subset}). Knowing every driver before "
+            f"deciding would be worth {amount(evpi['value'])} ± {amount(evpi['se'])} {currency} in expected NPV "
+            "(EVPI): no pilot, study or test can be worth more.")
     lead = " ".join([lead, *(line for line in worth_lines(voi) if line)])
     worth = sum(1 for r in voi["drivers"] if r["evppi"]["value"] > 0)
     if evpi["value"] == 0.0:

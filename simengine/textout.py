@@ -474,7 +474,8 @@ def voi_table(result: dict, top: int | None = None) -> str:
              f"Trials in which the other option does better: {fmt_probability(result['p_choice_wrong'])}",
              "EVPI (knowing every driver before deciding): " + (
                  f"{cur} 0: every trial favours the same option, so no information can change the decision"
-                 if result["evpi"]["value"] == 0.0 else money_with_se(result["evpi"]["value"], result["evpi"]["se"], cur)),
+                 if result["evpi"]["value"] == 0.0
+                 else money_with_se(result["evpi"]["value"], result["evpi"]["se"], cur)),
              ""]
     drivers = result["drivers"]
     top_rows = drivers[:top] if top else drivers
