@@ -107,6 +107,24 @@ class LocalExecutor:
             set_threads(before)
 
 
+def run_columns(executor: Executor, sims: Sequence[Simulation], seed: int, trials: int,
+                columns: Sequence[Sequence[str]], on_progress: Callable[[int], None] | None = None
+                ) -> list[dict[str, np.ndarray]]:
+    """Every value of some columns (drivers or metrics, by name) of trials 0..trials-1 of each
+    simulation, run together on `executor`: one fresh array per column, filled chunk by chunk
+    (never a list of chunks to concatenate, which would double it)."""
+    kept = [{name: np.empty(trials) for name in names} for names in columns]
+
+    def keep(results) -> None:
+        for arrays, result in zip(kept, results):
+            for name, array in arrays.items():
+                array[result.start:result.stop] = (result.drivers[name] if name in result.drivers
+                                                   else result.metric(name))
+
+    executor.run(sims, seed, 0, trials, keep, on_progress=on_progress)
+    return kept
+
+
 class ConsumerThread:
     """A thread that passes results to the consumer while the next ones are computed.
 

@@ -91,20 +91,12 @@ def simulate(scenarios: list, metric: str, *, trials: int, seed: int, sampling: 
     """Trials 0..trials-1 of each scenario, run here in lockstep with one seed (common random
     numbers), keeping every driver's values and the metric."""
     from .engine import Simulation, check_run_options
-    from .executors import LocalExecutor
+    from .executors import LocalExecutor, run_columns
 
     total = total_trials or trials
     check_run_options(total, seed, sampling, threads, 1)
     sims = [Simulation(sc, sampling, total) for sc in scenarios]
-    kept = [{name: np.empty(trials) for name in [*sc.drivers(), metric]} for sc in scenarios]
-
-    def consume(results) -> None:
-        for columns, result in zip(kept, results):
-            for name, column in columns.items():
-                source = result.drivers[name] if name in result.drivers else result.metric(name)
-                column[result.start:result.stop] = source[:result.size]
-
-    LocalExecutor(threads).run(sims, seed, 0, trials, consume)
+    kept = run_columns(LocalExecutor(threads), sims, seed, trials, [[*sc.drivers(), metric] for sc in scenarios])
     return [TrialSource(sc, seed, sampling, total, columns[metric], columns.__getitem__, "simulated here")
             for sc, columns in zip(scenarios, kept)]
 

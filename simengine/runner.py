@@ -6,13 +6,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 
 from .cash_fan import FanBuffer, fan_metadata
 from .defaults import DEFAULT_CHUNK
 from .engine import Simulation, check_run_options
 from .kernels.cashflows import METRICS
-from .executors import Executor, LocalExecutor
+from .executors import Executor, LocalExecutor, run_columns
 from .errors import InputError
 from .dataset import MANIFEST, PART_BLOCKS, DatasetWriter, Folder, discard_run, prepare_folder, write_manifest
 from .output import (COLUMN_CHOICES, ResultWriter, check_disk_space, check_writable, result_schema, run_metadata,
@@ -224,16 +223,8 @@ def second_pass(acc: StreamingSummary, sim: Simulation, seed: int, executor: Exe
         rebuild_on_cluster(acc, executor, executor.job(sim.scenario.canonical_json, seed, acc.trials,
                                                        sim.plan.sampling, fan=False))
         return
-    # Each metric's values go straight into one array (no list of chunks to concatenate: that
-    # doubled them), which the metric then keeps and sorts in place.
-    values = {name: np.empty(acc.trials) for name in names}
-
-    def keep(results) -> None:
-        result = results[0]
-        for name in names:
-            values[name][result.start:result.stop] = result.metric(name)
-
-    executor.run([sim], seed, 0, acc.trials, keep)
+    # Each metric's values go straight into one array, which the metric then keeps and sorts in place.
+    (values,) = run_columns(executor, [sim], seed, acc.trials, [names])
     for name in names:
         acc.metrics[name].rebuild(values.pop(name), take=True)
 

@@ -42,7 +42,7 @@ import numpy as np
 from . import metrics
 from .engine import Simulation, check_run_options
 from .errors import InputError
-from .executors import Executor, LocalExecutor
+from .executors import Executor, LocalExecutor, run_columns
 from .scenario import Scenario
 
 #: N, the rows of each matrix. On crm_upgrade_big_bang (40 factors, 42 runs) and two cores a run takes ~8 s,
@@ -94,20 +94,13 @@ def metric_runs(scenario: Scenario, factors: list[Factor], *, metric: str, trial
         return np.stack([c[metric] for c in columns])
     runs = np.empty((len(resamples), trials))
     for k, resample in enumerate(resamples):
-        local_run(Simulation(scenario, "mc", trials, resample or None), seed, metric, runs[k], executor,
-                  None if on_progress is None else (lambda done, base=k * trials: on_progress(base + done)))
+        step = None if on_progress is None else (lambda done, base=k * trials: on_progress(base + done))
+        (columns,) = run_columns(executor, [Simulation(scenario, "mc", trials, resample or None)], seed, trials,
+                                 [[metric]], step)
+        runs[k] = columns[metric]
         if k == 0:
             check_defined(metric, runs[:1])  # a metric with nulls fails after one run, not d + 2
     return runs
-
-
-def local_run(sim: Simulation, seed: int, metric: str, out: np.ndarray, executor: Executor, on_progress) -> None:
-    """One run's metric column into `out`, chunk by chunk (like runner.second_pass)."""
-    def keep(results) -> None:
-        result = results[0]
-        out[result.start:result.stop] = result.metric(metric)
-
-    executor.run([sim], seed, 0, out.shape[0], keep, on_progress=on_progress)
 
 
 def salib_outputs(runs: np.ndarray) -> np.ndarray:
