@@ -577,6 +577,112 @@ def compare_command(scenario_a, scenario_b, trials, seed, threads, as_json, repo
         echo(f"\nReport: {', '.join(str(p) for p in written)}")
 
 
+@main.command("portfolio")
+@click.argument("portfolio", metavar="FILE")
+@click.option("--trials", "-n", type=click.IntRange(min=1), default=DEFAULT_TRIALS, show_default=True,
+              help="Trials of the portfolio (with --optimize: the fresh trials each plan is re-estimated on).")
+@click.option("--seed", "-s", type=click.IntRange(0, 2**63 - 1), default=None,
+              help=f"Random seed [default: the portfolio's seed, else {DEFAULT_SEED}].")
+@click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="PATH",
+              help="The per-trial Parquet file [default: results/<file>-seed<S>-n<N>.parquet]; its summary "
+                   "(.summary.json) and report (.html) go beside it.")
+@click.option("--summary-only", is_flag=True, help="Write no file; print the summary only.")
+@click.option("--no-report", is_flag=True, help="Write no HTML report beside the result file.")
+@click.option("--threads", "-t", type=click.IntRange(min=1), default=None,
+              help="Kernel threads [default: all cores]. Results are identical for any value.")
+@click.option("--optimize", is_flag=True, help="Choose the members to fund (and their start months, from each "
+              "member's start_options) that maximize expected portfolio NPV under the constraints.")
+@click.option("--max-exceedance", type=click.FloatRange(0, 1, max_open=True), default=None, metavar="ALPHA",
+              help="With --optimize: P(budget exceeded) must be at most ALPHA [default: the file's "
+                   "decision.budget_exceedance_max].")
+@click.option("--cvar-floor", type=float, default=None, metavar="AMOUNT",
+              help="With --optimize: CVaR 5 % of portfolio NPV must be at least AMOUNT [default: the file's "
+                   "decision.cvar_min].")
+@click.option("--saa-trials", type=click.IntRange(min=1), default=2000, show_default=True,
+              help="With --optimize: the trials the mixed-integer program chooses on.")
+@click.option("--runner-ups", type=click.IntRange(0, 10), default=3, show_default=True,
+              help="With --optimize: the next-best plans to report.")
+@click.option("--time-limit", type=click.FloatRange(min=1), default=60.0, show_default=True,
+              help="With --optimize: seconds the solver may take for each plan.")
+@click.option("--force", is_flag=True, help="Overwrite existing result files.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary (or the plans) as JSON.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar (it is shown only on a terminal anyway).")
+@one_line_errors
+def portfolio_command(portfolio, trials, seed, out, summary_only, no_report, threads, optimize, max_exceedance,
+                      cvar_floor, saa_trials, runner_ups, time_limit, force, as_json, quiet):
+    """Simulate a portfolio of projects (FILE, or a bundled portfolio's name) on one calendar.
+
+    Members run with their own draws, linked only where the file says (shared drivers,
+    correlations); one Parquet row per trial holds every member's metrics and the
+    portfolio's. Prints the portfolio's NPV, P(NPV < 0), P(budget exceeded), CVaR 5 % with
+    each member's contribution, the diversification benefit, and spend by year.
+
+    \b
+    Examples:
+      simengine portfolio it_portfolio --trials 1000000
+      simengine portfolio it_portfolio --optimize --max-exceedance 0.1
+    """
+    from .output import check_writable, summary_path_for
+    from .portfolio_file import load_portfolio, resolve_portfolio
+    from .portfolio_text import plans_table, portfolio_header, portfolio_table
+
+    optimize_only = {"--max-exceedance": max_exceedance, "--cvar-floor": cvar_floor}
+    ctx = click.get_current_context()
+    for name in ("saa_trials", "runner_ups", "time_limit"):
+        if ctx.get_parameter_source(name).name != "DEFAULT":
+            optimize_only["--" + name.replace("_", "-")] = True
+    if not optimize:
+        given = [k for k, v in optimize_only.items() if v is not None]
+        if given:
+            raise click.UsageError(f"{given[0]} goes with --optimize")
+    if summary_only and out is not None:
+        raise click.UsageError("--out and --summary-only exclude each other: --summary-only writes no file")
+    path = resolve_portfolio(portfolio)
+    pf = load_portfolio(path)
+    seed = seed if seed is not None else (pf.seed if pf.seed is not None else DEFAULT_SEED)
+    if optimize:
+        if out is not None or summary_only or no_report:
+            raise click.UsageError("--optimize writes no result file: drop --out, --summary-only and --no-report")
+        from .portfolio_optimize import optimize as optimize_plans
+
+        result = optimize_plans(pf, seed=seed, saa_trials=saa_trials, eval_trials=trials,
+                                max_exceedance=max_exceedance, cvar_floor=cvar_floor, runner_ups=runner_ups,
+                                threads=threads, time_limit=time_limit)
+        if as_json:
+            echo_json(result)
+            return
+        echo(plans_table(result, pf.currency))
+        return
+    from .portfolio_run import run_portfolio
+
+    if not summary_only and out is None:
+        out = Path("results") / f"{path.stem}-seed{seed}-n{trials}.parquet"
+    report_path = out.with_suffix(".html") if out is not None and not no_report else None
+    if out is not None:
+        check_writable([p for p in (out, summary_path_for(out), report_path) if p is not None], force)
+    progress = ProgressBar(trials, enabled=False if quiet else None)
+    with finishing(progress, None):
+        result = run_portfolio(pf, trials=trials, seed=seed, out=out, threads=threads, force=force,
+                               on_progress=progress)
+    if report_path is not None:
+        from .portfolio_report import write_portfolio_report
+
+        write_portfolio_report(report_path, result.summary, result.samples, force=force)
+    if as_json:
+        echo_json({**result.summary, "result_path": str(out) if out else None,
+                   "report_path": str(report_path) if report_path else None})
+        return
+    echo(f"{portfolio_header(result.summary)} ({result.seconds:.1f} s)")
+    echo("")
+    echo(portfolio_table(result.summary))
+    if out is not None:
+        echo("")
+        echo(f"Results: {out}")
+        echo(f"Summary: {result.summary_path}")
+    if report_path is not None:
+        echo(f"Report:  {report_path}")
+
+
 @main.command("sweep")
 @click.argument("scenario")
 @click.option("--set", "set_texts", multiple=True, metavar="PATH=V1,V2,...",

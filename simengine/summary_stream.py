@@ -220,6 +220,8 @@ class ContinuousMetric:
 
     def __init__(self, name: str, anchors: tuple[float, ...] = (), pilot: int = 0):
         self.name = name
+        #: whether the summary needs its lower tail's mean (CVaR), so the rank of the tail's end
+        self.tail = name == "npv"
         #: values whose count of trials at or below them is kept exactly (a base estimate)
         self.anchors = tuple(float(a) for a in anchors)
         self.moments = Moments()
@@ -292,7 +294,7 @@ class ContinuousMetric:
         if n == 0:
             return True
         ranks = [r for p in PERCENTILES for r in needed_ranks(n, p / 100.0)]
-        if self.name == "npv":
+        if self.tail:
             ranks.append(max(1, math.ceil(CVAR_ALPHA * n)))
         return all(self.bands.find(r) is not None for r in ranks)
 

@@ -324,7 +324,9 @@ tail_sign_changes = jit(tail_sign_changes_python)
 def trial_python(x, i, cost_timing, cost_from_start, cost_overrun, cost_labor, benefit_scales,
                  phase_share, phase_offset, n_events, curve, n_months, cf, adopt, rate_memo, out):
     """Trial i, whose inputs are the vector x (indexed by the column constants): fill `cf` with
-    its H monthly net cash flows and column i of `out` with its metrics."""
+    its H monthly net cash flows and column i of `out` with its metrics. On return `adopt`
+    holds each month's cost C_t (its benefits are read month by month, then overwritten):
+    a portfolio's spend by year (kernels/portfolio.py)."""
     n_costs = cost_timing.shape[0]
     n_benefits = benefit_scales.shape[0]
     c0 = N_SCALARS
@@ -425,6 +427,7 @@ def trial_python(x, i, cost_timing, cost_from_start, cost_overrun, cost_labor, b
         if rollout != 0.0:
             cost += cf[t]
         benefit = benefits[t]
+        benefits[t] = cost
         net = benefit - cost
         cf[t] = net
         cost_pv += cost * d
