@@ -23,7 +23,7 @@ from .scenario import (MAX_AMOUNT, MAX_MONTHS, NAME_RE, SUPPORTED_RANGES, Scenar
 TOP_KEYS = ("name", "description", "currency", "discount_rate", "seed", "members", "shared", "correlations",
             "budget", "decision")
 MEMBER_KEYS = ("scenario", "start_month", "scale", "start_options", "required", "description")
-SHARED_KEYS = ("distribution", "replaces", "multiplies", "description")
+SHARED_KEYS = ("distribution", "replaces", "multiplies", "adds", "description")
 BUDGET_KEYS = ("per_year", "total")
 #: Portfolio targets: each reported as the probability of meeting it (docs/portfolios.md).
 TARGET_KEYS = ("npv_min", "roi_min", "payback_months_max")
@@ -31,7 +31,7 @@ TARGET_KEYS = ("npv_min", "roi_min", "payback_months_max")
 CONSTRAINT_KEYS = ("cvar_min", "budget_exceedance_max")
 DECISION_KEYS = TARGET_KEYS + CONSTRAINT_KEYS
 CORRELATION_KEYS = ("drivers", "spearman")
-#: Kernel inputs a shared driver may multiply: amounts and month counts, which stay >= 0.
+#: Kernel inputs a shared driver may multiply or add to: amounts and month counts, which stay >= 0.
 MULTIPLIABLE = ("costs.NAME.amount", "benefits.streams.NAME.amount", "events.NAME.cost",
                 "schedule.delay_cost_per_month", "schedule.planned_months", "schedule.delay_months",
                 "events.NAME.delay_months")
@@ -65,6 +65,13 @@ class SharedDriver:
     description: str
     replaces: tuple[tuple[str, str], ...]  # (member, kernel input column)
     multiplies: tuple[tuple[str, str], ...]
+    adds: tuple[tuple[str, str], ...] = ()
+
+    def targets(self):
+        """(member, column, effect) of every input it drives."""
+        for effect in ("replaces", "multiplies", "adds"):
+            for member, column in getattr(self, effect):
+                yield member, column, effect
 
     @property
     def driver(self) -> str:
@@ -347,24 +354,28 @@ def _check_replacement(member: Member, column: str, raw: Any, dist: Distribution
         raise ScenarioError(where, f"with the shared driver: {exc.problem}") from None
 
 
-def _check_multiplier(member: Member, column: str, dist: Distribution, path: str) -> None:
+def _check_arithmetic(member: Member, column: str, dist: Distribution, path: str, effect: str) -> None:
+    """A multiplier or an addend keeps the input >= 0 (> 0 for planned months) and within its supported range."""
+    verb = "multiplied" if effect == "multiplies" else "added to"
     if range_key(column) not in MULTIPLIABLE:
-        raise ScenarioError(path, f"{member.name}.{column} cannot be multiplied; a shared driver multiplies amounts "
-                            "and month counts (costs, benefit streams, event costs and delays, the delay cost, "
-                            "planned and delay months)")
+        raise ScenarioError(path, f"{member.name}.{column} cannot be {verb}; a shared driver multiplies or adds to "
+                            "amounts and month counts (costs, benefit streams, event costs and delays, the delay "
+                            "cost, planned and delay months)")
     lo, hi = dist.support()
     if not math.isfinite(hi):
         hi = extreme_draws(dist)[1]
-    positive = column == "schedule.planned_months"
+    positive = column == "schedule.planned_months" and effect == "multiplies"
+    what = "a multiplier" if effect == "multiplies" else "an addend"
     if lo < 0.0 or (positive and lo <= 0.0 and dist.attains_bounds):
-        raise ScenarioError(path, f"{member.name}.{column}: a multiplier must be {'> 0' if positive else '>= 0'}, "
+        raise ScenarioError(path, f"{member.name}.{column}: {what} must be {'> 0' if positive else '>= 0'}, "
                             f"but the shared driver's support starts at {fmt(lo)}")
     flo, fhi = _field_support(member.scenario, column)
     limit = SUPPORTED_RANGES.get(range_key(column), (-math.inf, MAX_AMOUNT if "amount" in column
                                                      or "cost" in column else MAX_MONTHS))[1]
-    if max(abs(flo), abs(fhi)) * hi > limit:
-        raise ScenarioError(path, f"{member.name}.{column}: multiplied values reach "
-                            f"{fmt(max(abs(flo), abs(fhi)) * hi)}, beyond the supported {fmt(limit)}")
+    reach = max(abs(flo), abs(fhi)) * hi if effect == "multiplies" else max(abs(flo), abs(fhi)) + hi
+    if reach > limit:
+        raise ScenarioError(path, f"{member.name}.{column}: {verb} values reach {fmt(reach)}, beyond the "
+                            f"supported {fmt(limit)}")
 
 
 def _parse_shared(raw: Any, members: tuple[Member, ...]) -> tuple[tuple[SharedDriver, ...], dict]:
@@ -384,27 +395,28 @@ def _parse_shared(raw: Any, members: tuple[Member, ...]) -> tuple[tuple[SharedDr
             raise ScenarioError(f"{path}.distribution", "is required, e.g. distribution = { dist = \"pert\", "
                                 "min = 0.95, mode = 1.0, max = 1.3 }")
         dist = parse_distribution(table["distribution"], f"{path}.distribution")
-        if "replaces" not in table and "multiplies" not in table:
-            raise ScenarioError(path, "needs replaces = [...] or multiplies = [...]: the member inputs it drives")
-        replaces = _expand_targets(table["replaces"], f"{path}.replaces", members) if "replaces" in table else []
-        multiplies = (_expand_targets(table["multiplies"], f"{path}.multiplies", members)
-                      if "multiplies" in table else [])
+        if not any(key in table for key in ("replaces", "multiplies", "adds")):
+            raise ScenarioError(path, "needs replaces = [...], multiplies = [...] or adds = [...]: the member "
+                                "inputs it drives")
+        found = {key: _expand_targets(table[key], f"{path}.{key}", members) if key in table else []
+                 for key in ("replaces", "multiplies", "adds")}
+        replaces, multiplies, adds = found["replaces"], found["multiplies"], found["adds"]
         by_name = {m.name: m for m in members}
         for member, column in replaces:
             _check_replacement(by_name[member], column, table["distribution"], dist, f"{path}.replaces")
-        for member, column in multiplies:
-            _check_multiplier(by_name[member], column, dist, f"{path}.multiplies")
-        for target in replaces + multiplies:
+        for effect in ("multiplies", "adds"):
+            for member, column in found[effect]:
+                _check_arithmetic(by_name[member], column, dist, f"{path}.{effect}", effect)
+        for target in replaces + multiplies + adds:
             if target in claimed:
                 raise ScenarioError(path, f"{target[0]}.{target[1]} is already driven by shared.{claimed[target]}; "
                                     "an input takes one shared driver")
             claimed[target] = name
         description = _string(table, "description", path, default="")
         _no_control(description, f"{path}.description", multiline=True)
-        out.append(SharedDriver(name, dist, description, tuple(replaces), tuple(multiplies)))
+        out.append(SharedDriver(name, dist, description, tuple(replaces), tuple(multiplies), tuple(adds)))
         canonical[name] = {"distribution": table["distribution"], "description": description,
-                           "replaces": [f"{m}.{c}" for m, c in replaces],
-                           "multiplies": [f"{m}.{c}" for m, c in multiplies]}
+                           **{key: [f"{m}.{c}" for m, c in found[key]] for key in found if key in table}}
     return tuple(out), canonical
 
 

@@ -468,7 +468,7 @@ class PortfolioAccumulator:
     def _linked(self, name: str) -> bool:
         """Whether a shared driver or a portfolio correlation touches the member."""
         p = self.sim.portfolio
-        if any(m == name for s in p.shared for m, _ in (*s.replaces, *s.multiplies)):
+        if any(m == name for s in p.shared for m, _, _ in s.targets()):
             return True
         return any(a.split(".", 1)[0] == name or b.split(".", 1)[0] == name for a, b, _ in p.correlations)
 

@@ -55,16 +55,14 @@ class PortfolioPlan:
         self.groups = _groups(portfolio, self.plans)
         self.shared_specs = [s.distribution.spec if not s.distribution.is_fixed else None for s in portfolio.shared]
         index = {m.name: k for k, m in enumerate(portfolio.members)}
-        # Effects by member: (row in the member's inputs, shared index, multiply?, fixed base value or None).
-        self.effects: list[list[tuple[int, int, bool, float | None]]] = [[] for _ in portfolio.members]
+        # Effects by member: (row in the member's inputs, shared index, effect, fixed base value or None).
+        self.effects: list[list[tuple[int, int, str, float | None]]] = [[] for _ in portfolio.members]
         for j, s in enumerate(portfolio.shared):
-            for targets, multiply in ((s.replaces, False), (s.multiplies, True)):
-                for member, column in targets:
-                    k = index[member]
-                    plan = self.plans[k]
-                    row = plan.rows[column]
-                    base = dict(plan.fixed).get(row)
-                    self.effects[k].append((row, j, multiply, base))
+            for member, column, effect in s.targets():
+                k = index[member]
+                plan = self.plans[k]
+                row = plan.rows[column]
+                self.effects[k].append((row, j, effect, dict(plan.fixed).get(row)))
 
     @staticmethod
     def check(portfolio) -> None:
@@ -92,14 +90,15 @@ class PortfolioPlan:
     def apply_effects(self, k: int, inputs: np.ndarray, shared: np.ndarray) -> None:
         """Shared drivers' effects on member k's filled inputs (columns 0..n-1 of `shared`)."""
         n = inputs.shape[1]
-        for row, j, multiply, base in self.effects[k]:
+        for row, j, effect, base in self.effects[k]:
             values = shared[j, :n]
-            if not multiply:
+            op = np.multiply if effect == "multiplies" else np.add
+            if effect == "replaces":
                 inputs[row] = values
-            elif base is not None:  # a fixed input: its row is not re-drawn, so never multiply in place
-                np.multiply(values, base, out=inputs[row])
+            elif base is not None:  # a fixed input: its row is not re-drawn, so never change it in place
+                op(base, values, out=inputs[row])
             else:
-                inputs[row] *= values
+                op(inputs[row], values, out=inputs[row])
 
 
 def _components(portfolio):

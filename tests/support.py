@@ -64,8 +64,11 @@ def metrics_of(sc, trials: int = 1, seed: int = 1, start: int = 0) -> dict[str, 
 
 def reference_specs(sc, seed: int, start: int, stop: int) -> list[dict]:
     """The reference model's input spec of each trial, from the engine's own sampled values."""
-    values = sample_fields(sc, seed, start, stop)
-    n = stop - start
+    return specs_from_values(sc, sample_fields(sc, seed, start, stop), stop - start)
+
+
+def specs_from_values(sc, values: dict[str, np.ndarray], n: int) -> list[dict]:
+    """The reference model's input spec of each of n trials, from kernel input columns by name."""
     col = {k: np.broadcast_to(np.asarray(v, dtype=float), (n,)) for k, v in values.items()}
     specs = []
     for j in range(n):
