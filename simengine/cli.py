@@ -607,9 +607,11 @@ def compare_command(scenario_a, scenario_b, trials, seed, threads, as_json, repo
 @click.option("--force", is_flag=True, help="Overwrite existing result files.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary (or the plans) as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar (it is shown only on a terminal anyway).")
+@cluster_run_options("workers compute the trials, this machine summarizes them and writes the file")
 @one_line_errors
 def portfolio_command(portfolio, trials, seed, out, summary_only, no_report, threads, optimize, max_exceedance,
-                      cvar_floor, saa_trials, runner_ups, time_limit, force, as_json, quiet):
+                      cvar_floor, saa_trials, runner_ups, time_limit, force, as_json, quiet, executor, scheduler,
+                      scheduler_file, workers, tls_ca_file, tls_cert, tls_key):
     """Simulate a portfolio of projects (FILE, or a bundled portfolio's name) on one calendar.
 
     Members run with their own draws, linked only where the file says (shared drivers,
@@ -637,6 +639,9 @@ def portfolio_command(portfolio, trials, seed, out, summary_only, no_report, thr
             raise click.UsageError(f"{given[0]} goes with --optimize")
     if summary_only and out is not None:
         raise click.UsageError("--out and --summary-only exclude each other: --summary-only writes no file")
+    cluster = cluster_options(executor, scheduler, scheduler_file, workers, tls_ca_file, tls_cert, tls_key, threads)
+    if cluster is not None and optimize:
+        raise click.UsageError("--optimize runs on this machine: drop --executor dask")
     path = resolve_portfolio(portfolio)
     pf = load_portfolio(path)
     seed = seed if seed is not None else (pf.seed if pf.seed is not None else DEFAULT_SEED)
@@ -661,9 +666,12 @@ def portfolio_command(portfolio, trials, seed, out, summary_only, no_report, thr
     if out is not None:
         check_writable([p for p in (out, summary_path_for(out), report_path) if p is not None], force)
     progress = ProgressBar(trials, enabled=False if quiet else None)
-    with finishing(progress, None):
+    from .executors import make_executor
+
+    runner = make_executor("dask", **cluster) if cluster is not None else None
+    with finishing(progress, runner):
         result = run_portfolio(pf, trials=trials, seed=seed, out=out, threads=threads, force=force,
-                               on_progress=progress)
+                               on_progress=progress, executor=runner)
     if report_path is not None:
         from .portfolio_report import write_portfolio_report
 
@@ -894,14 +902,17 @@ def calibrate_command(target, against, as_json):
 @main.command("scenarios")
 @one_line_errors
 def scenarios_command():
-    """List the bundled scenarios, one line each.
+    """List the bundled scenarios and portfolios, one line each.
 
     \b
     Example:
       simengine scenarios
     """
+    from .portfolio_file import bundled_portfolios, load_portfolio
+
     bundled = bundled_scenarios()
-    width = max(len(name) for name in bundled) + 2
+    portfolios = bundled_portfolios()
+    width = max(len(name) for name in [*bundled, *portfolios]) + 2
     for name, path in bundled.items():
         try:
             sc = api.load(path)
@@ -909,3 +920,12 @@ def scenarios_command():
         except InputError as exc:
             line = f"(invalid: {exc})"
         echo(f"{name:<{width}}{line}")
+    if portfolios:
+        echo("\nPortfolios (simengine portfolio NAME):")
+        for name, path in portfolios.items():
+            try:
+                pf = load_portfolio(path)
+                line = pf.description.strip().splitlines()[0] if pf.description.strip() else pf.name
+            except InputError as exc:
+                line = f"(invalid: {exc})"
+            echo(f"{name:<{width}}{line}")

@@ -346,8 +346,14 @@ class DaskExecutor:
         self._run(specs, keep, [0], on_progress)
         return [{name: np.concatenate(v) for name, v in part.items()} for part in parts]
 
+    def map_ranges(self, task: Callable, specs: list, consume: Callable, on_progress=None) -> None:
+        """Run `task(spec)` for specs of consecutive trial ranges (each with `.start`), and pass
+        the results (each with `.start` and `.stop`) to `consume` in trial order as they arrive:
+        a run of another kind than a scenario's (a portfolio's, portfolio_run.py)."""
+        self._run([(0, spec) for spec in specs], lambda _, result: consume(result), [0], on_progress, task)
+
     def _run(self, specs: list[tuple[int, TaskSpec]], consume: Callable[[int, TaskResult], None],
-             progress: list[int], on_progress: Callable[[int], None] | None) -> None:
+             progress: list[int], on_progress: Callable[[int], None] | None, task: Callable = run_task) -> None:
         """Submit tasks (each with its job's index, in trial order within a job) and pass each
         job's results to `consume` in trial order as they arrive."""
         if not specs:
@@ -355,7 +361,7 @@ class DaskExecutor:
         distributed = import_distributed()
         client = self.client()
         batch = uuid.uuid4().hex[:12]  # keys unique per submission: never a stale result of an earlier run
-        futures = [client.submit(run_task, spec, key=f"simengine-{batch}-{k}-{spec.start}", pure=False)
+        futures = [client.submit(task, spec, key=f"simengine-{batch}-{k}-{spec.start}", pure=False)
                    for k, spec in specs]
         where: dict[str, tuple[int, int]] = {}  # future key -> (job, index within the job)
         counts: dict[int, int] = {}

@@ -301,7 +301,7 @@ def _expand_targets(raw: Any, path: str, members: tuple[Member, ...]) -> list[tu
                 cols = [c for c in _columns(m) if fnmatch.fnmatchcase(c, field)]
             hits += [(m.name, c) for c in cols]
         if not hits:
-            every = [c for m in matched_members for c in _columns(m)]
+            every = [LABOR] + [c for m in matched_members for c in _columns(m)]
             raise ScenarioError(path, f"{target!r} matches no input of {matched_members[0].name}"
                                 f"{suggest(field, every)}")
         out += [h for h in hits if h not in out]

@@ -200,6 +200,108 @@ class PortfolioSimulation:
             set_threads(before)
 
 
+# --- on a cluster -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PortfolioTask:
+    """One cluster task: trials start..stop-1 of a portfolio run."""
+
+    portfolio: str  # canonical JSON, every member's scenario inside
+    seed: int
+    start: int
+    stop: int
+    versions: dict
+    digest: str
+    kernel_threads: int = 1
+
+
+@dataclass
+class PortfolioRange:
+    start: int
+    stop: int
+    chunks: list[PortfolioChunk]
+
+
+#: Trials whose portfolio NPV proves a worker computes what the client does.
+CHECK_TRIALS = 256
+_SIMULATIONS: dict[tuple[str, int], PortfolioSimulation] = {}
+_CHECKED: set[tuple[str, int, str]] = set()
+
+
+def portfolio_digest(sim: PortfolioSimulation) -> str:
+    import hashlib
+
+    chunk = sim.chunk(0, min(CHECK_TRIALS, sim.sub))
+    return hashlib.sha256(np.ascontiguousarray(chunk.columns["npv"]).tobytes()).hexdigest()
+
+
+def _worker_simulation(text: str, seed: int) -> PortfolioSimulation:
+    from .portfolio_file import portfolio_from_json
+
+    key = (text, seed)
+    if key not in _SIMULATIONS:
+        _SIMULATIONS.clear()
+        _SIMULATIONS[key] = PortfolioSimulation(portfolio_from_json(text), seed)
+    return _SIMULATIONS[key]
+
+
+def run_portfolio_task(spec: PortfolioTask) -> PortfolioRange:
+    """A worker's task: check once that it computes what the client does, then its trials."""
+    from .cluster_task import WorkerRefused, software_versions, worker_name
+
+    mine = software_versions()
+    for name, wanted in spec.versions.items():
+        if mine.get(name) != wanted:
+            raise WorkerRefused(f"{worker_name()} has {name} {mine.get(name)}, the client {wanted}: install the "
+                                "same versions on the workers as on the client")
+    sim = _worker_simulation(spec.portfolio, spec.seed)
+    key = (spec.portfolio, spec.seed, spec.digest)
+    if key not in _CHECKED:
+        if portfolio_digest(sim) != spec.digest:
+            raise WorkerRefused(f"{worker_name()} computes other numbers than the client for the portfolio's first "
+                                f"{CHECK_TRIALS} trials (same versions: check its CPU and numba settings)")
+        _CHECKED.add(key)
+    return PortfolioRange(spec.start, spec.stop, list(sim.run(spec.start, spec.stop, spec.kernel_threads)))
+
+
+def cluster_chunks(executor, sim: PortfolioSimulation, start: int, stop: int, on_progress=None):
+    """The chunks of trials start..stop-1 computed by the cluster's workers, in trial order.
+
+    Tasks of one block each; results arrive in order through a bounded queue, so the client
+    holds a few tasks' chunks at a time."""
+    import queue
+    import threading
+
+    from .cluster_task import software_versions
+
+    executor.connect()  # here, in the main thread: a local cluster starts with signal handlers
+    text = sim.portfolio.canonical_json
+    digest = portfolio_digest(sim)
+    specs = [PortfolioTask(text, sim.seed, lo, min(stop, lo + BLOCK_SIZE), software_versions(), digest,
+                           executor.kernel_threads) for lo in range(start, stop, BLOCK_SIZE)]
+    results: queue.Queue = queue.Queue(maxsize=4)
+    failure: list[BaseException] = []
+
+    def work():
+        try:
+            executor.map_ranges(run_portfolio_task, specs, results.put, on_progress)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consuming thread
+            failure.append(exc)
+        finally:
+            results.put(None)
+
+    thread = threading.Thread(target=work, name="simengine-portfolio-cluster", daemon=True)
+    thread.start()
+    while True:
+        item = results.get()
+        if item is None:
+            break
+        yield from item.chunks
+    thread.join()
+    if failure:
+        raise failure[0]
+
+
 # --- the result file --------------------------------------------------------------------------
 
 def _metric_field(name: str, column: str) -> pa.Field:
@@ -265,9 +367,12 @@ class PortfolioReport:
 
 
 def run_portfolio(portfolio, *, trials: int, seed: int, out: Path | None, threads: int | None = None,
-                  force: bool = False, on_progress=None, pilot: int = PILOT) -> PortfolioReport:
+                  force: bool = False, on_progress=None, pilot: int = PILOT, executor=None) -> PortfolioReport:
     """Simulate `trials` trials of a portfolio; write its per-trial Parquet (unless `out` is None)
-    and summary. On any error or interrupt nothing is left that looks like a result."""
+    and summary. On any error or interrupt nothing is left that looks like a result.
+
+    With a distributed `executor` (DaskExecutor) the workers compute the trials, a block per
+    task, and this process summarizes them and writes the file as they arrive in order."""
     check_run_options(trials, seed, "mc", threads, 1)
     summary_path = summary_path_for(out) if out is not None else None
     sim = PortfolioSimulation(portfolio, seed)
@@ -284,11 +389,17 @@ def run_portfolio(portfolio, *, trials: int, seed: int, out: Path | None, thread
             schema = portfolio_schema(sim, metadata)
             file = AtomicFile(out)
             writer = pq.ParquetWriter(file.temp, schema, **parquet_options(schema))
-        for chunk in sim.run(0, trials, threads, on_progress):
+        if getattr(executor, "distributed", False):
+            def chunks(on_progress=None):
+                return cluster_chunks(executor, sim, 0, trials, on_progress)
+        else:
+            def chunks(on_progress=None):
+                return sim.run(0, trials, threads, on_progress)
+        for chunk in chunks(on_progress):
             acc.add(chunk)
             if writer is not None:
                 writer.write_table(chunk_table(schema, chunk, names))
-        acc.finish(lambda: sim.run(0, trials, threads))
+        acc.finish(chunks)
         summary = acc.summary()
         if writer is not None:
             writer.close()

@@ -392,3 +392,21 @@ def test_member_metrics_in_the_file_are_the_members_own(tmp_path):
 def test_loading_errors_are_input_errors():
     with pytest.raises(InputError):
         portfolio('name = "x"\n[members."a b"]\nscenario = "crm_upgrade_big_bang"\n')
+
+
+def test_a_cluster_run_equals_the_local_run(client, tmp_path):
+    from simengine.dask_executor import DaskExecutor
+
+    p = portfolio(LINKED)
+    local = run_portfolio(p, trials=70_000, seed=5, out=tmp_path / "local.parquet", pilot=1 << 16)
+    remote = run_portfolio(p, trials=70_000, seed=5, out=tmp_path / "remote.parquet", pilot=1 << 16,
+                           executor=DaskExecutor(client))
+    assert local.summary == remote.summary
+    assert pq.read_table(tmp_path / "local.parquet").equals(pq.read_table(tmp_path / "remote.parquet"))
+
+
+def test_the_canonical_json_rebuilds_the_same_portfolio():
+    from simengine.portfolio_file import portfolio_from_json
+
+    p = portfolio(LINKED)
+    assert portfolio_from_json(p.canonical_json).sha256 == p.sha256
