@@ -295,7 +295,7 @@ def test_the_summary_does_not_depend_on_threads_or_pilot():
 def test_second_pass_when_the_pilot_misses(monkeypatch):
     """A tiny pilot (one block) whose bands cannot hold the final ranks: the run re-simulates and
     the figures equal those of a run that keeps every value."""
-    p = portfolio(LINKED)
+    p = portfolio('name = "one"\n[members.crm]\nscenario = "crm_upgrade_big_bang"\n')
     import simengine.summary_stream as ss
     from simengine import portfolio_run
     monkeypatch.setattr(ss, "BAND_SIGMAS", 0.0)
@@ -307,10 +307,10 @@ def test_second_pass_when_the_pilot_misses(monkeypatch):
         original(self, rerun)
 
     monkeypatch.setattr(portfolio_run.PortfolioAccumulator, "finish", finish)
-    small = run_portfolio(p, trials=3 * 65536 + 5, seed=5, out=None, pilot=65536).summary
+    small = run_portfolio(p, trials=2 * 65536 + 5, seed=5, out=None, pilot=65536).summary
     monkeypatch.undo()
     assert reruns and reruns[0], "the narrow bands were expected to miss"
-    full = run_portfolio(p, trials=3 * 65536 + 5, seed=5, out=None, pilot=4 * 65536).summary
+    full = run_portfolio(p, trials=2 * 65536 + 5, seed=5, out=None, pilot=3 * 65536).summary
     for name in ("npv", "one_time_cost", "cost_y1"):
         block = small["metrics"].get(name) or small["spend_by_year"][0]
         want = full["metrics"].get(name) or full["spend_by_year"][0]
