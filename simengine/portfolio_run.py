@@ -341,8 +341,9 @@ def chunk_table(schema: pa.Schema, chunk: PortfolioChunk, members: list[str]) ->
             member, column = name.split(".", 1)
             k = index[member]
             values = chunk.contrib[k] if column == "npv_in_portfolio" else chunk.members[k][METRICS.index(column)]
-        if pa.types.is_boolean(field.type):
-            arrays.append(pa.array(np.asarray(values, dtype=bool)))
+        if pa.types.is_boolean(field.type):  # bit-packed, without pa.array (its first call imports pandas)
+            bits = pa.py_buffer(np.packbits(np.asarray(values, dtype=bool), bitorder="little"))
+            arrays.append(pa.Array.from_buffers(pa.bool_(), n, [None, bits]))
         elif pa.types.is_integer(field.type):
             ints = np.empty(n, dtype=np.int32 if field.type == pa.int32() else np.int64)
             null = np.empty(n, dtype=np.bool_)
