@@ -45,6 +45,7 @@ CHUNK_BYTES = 64 << 20
 #: The first trials of each member's and the portfolio's NPV kept for the report's charts.
 SAMPLE_TRIALS = 200_000
 ONE_TIME, TOTAL = METRICS.index("one_time_cost"), METRICS.index("total_cost")
+PORTFOLIO_SAMPLE = "portfolio.npv"
 
 
 @dataclass
@@ -452,7 +453,10 @@ class PortfolioAccumulator:
         self.exceeded = 0
         self.targets = {key: 0 for key, _ in self._rules()}
         self.all_targets = 0
-        self.samples = {name: np.empty(min(trials, SAMPLE_TRIALS)) for name in ["npv", *self.funded]}
+        #: the report's chart samples: "portfolio.npv" (a member's name holds no dot) and each member's own NPV
+        self.samples = {name: np.empty(min(trials, SAMPLE_TRIALS)) for name in [PORTFOLIO_SAMPLE, *self.funded]}
+        self.year_over = np.zeros(sim.years, dtype=np.int64)
+        self.total_over = 0
 
     def _rules(self):
         d = self.sim.portfolio.decision
@@ -481,6 +485,10 @@ class PortfolioAccumulator:
         self.npv_negative += int(np.count_nonzero(cols["npv"] < 0))
         if "budget_exceeded" in cols:
             self.exceeded += int(np.count_nonzero(cols["budget_exceeded"]))
+            spend = np.stack([cols[f"cost_y{y + 1}"] for y in range(self.sim.years)])
+            self.year_over += np.count_nonzero(spend > self.sim.limits[:, None], axis=1)
+            if self.sim.total_limit is not None:
+                self.total_over += int(np.count_nonzero(spend.sum(axis=0) > self.sim.total_limit))
         met_all = np.ones(chunk.size, dtype=bool)
         with np.errstate(invalid="ignore"):
             for key, rule in self._rules():
@@ -490,7 +498,7 @@ class PortfolioAccumulator:
         self.all_targets += int(np.count_nonzero(met_all))
         lo, hi = chunk.start, min(chunk.start + chunk.size, SAMPLE_TRIALS)
         if lo < hi:
-            self.samples["npv"][lo:hi] = cols["npv"][:hi - lo]
+            self.samples[PORTFOLIO_SAMPLE][lo:hi] = cols["npv"][:hi - lo]
             for i, name in enumerate(self.funded):
                 self.samples[name][lo:hi] = chunk.members[funded[i]][METRICS.index("npv")][:hi - lo]
 
@@ -542,6 +550,7 @@ class PortfolioAccumulator:
             limit = float(sim.limits[y])
             years.append({"year": y + 1, "months": [12 * y, min(12 * (y + 1), sim.months) - 1],
                           "limit": limit if math.isfinite(limit) else None,
+                          "p_over_limit": probability(int(self.year_over[y]), n) if math.isfinite(limit) else None,
                           **self.columns.describe(f"cost_y{y + 1}")})
         out = {
             "kind": "portfolio", "portfolio": p.name, "currency": p.currency, "seed": sim.seed, "trials": n,
@@ -549,7 +558,9 @@ class PortfolioAccumulator:
             "metrics": {name: self.columns.describe(name) for name in (*PORTFOLIO_CONTINUOUS, "payback_months")},
             "spend_by_year": years,
             "budget": {"per_year": [float(v) if math.isfinite(v) else None for v in sim.limits],
-                       "total": p.budget.total} if p.budget.is_set else None,
+                       "total": p.budget.total,
+                       "p_total_over": (probability(self.total_over, n) if p.budget.total is not None else None)}
+            if p.budget.is_set else None,
             "p_npv_negative": probability(self.npv_negative, n),
             "p_budget_exceeded": probability(self.exceeded, n) if p.budget.is_set else None,
             **euler,
