@@ -21,9 +21,7 @@ import pyarrow.parquet as pq
 
 from . import metrics as registry
 from ._version import __version__
-from .defaults import MAX_TRIALS
 from .engine import check_run_options
-from .errors import InputError
 from .jit import get_threads, set_threads
 from .kernels import portfolio as kp
 from .kernels.cashflows import METRICS
@@ -32,7 +30,7 @@ from .output import (AtomicFile, META_PREFIX, SCHEMA_VERSION, arrow_array, check
 from .portfolio_sampler import PortfolioPlan, fill_group, member_seed
 from .portfolio_summary import ColumnSummary, TailSet, cvar_trials, euler_block
 from .streams import BLOCK_SIZE, STREAM_LAYOUT
-from .summary import estimate, probability
+from .summary import probability
 from .summary_stream import PILOT, StreamingSummary
 
 #: Each member's columns in the result file: its contribution, then its own metrics.
