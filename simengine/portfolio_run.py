@@ -30,8 +30,8 @@ from .output import (AtomicFile, META_PREFIX, SCHEMA_VERSION, arrow_array, check
 from .portfolio_sampler import PortfolioPlan, fill_group, member_seed
 from .portfolio_summary import ColumnSummary, TailSet, cvar_trials, euler_block
 from .streams import BLOCK_SIZE, STREAM_LAYOUT
-from .summary import probability
-from .summary_stream import PILOT, StreamingSummary
+from .summary import SUMMARY_METRICS, probability
+from .summary_stream import StreamingSummary
 
 #: Each member's columns in the result file: its contribution, then its own metrics.
 MEMBER_COLUMNS = ("npv_in_portfolio", "npv", "roi", "irr", "payback_months", "go_live_month", "one_time_cost",
@@ -39,9 +39,19 @@ MEMBER_COLUMNS = ("npv_in_portfolio", "npv", "roi", "irr", "payback_months", "go
 #: The portfolio's summarized columns (besides spend by year and the members' contributions).
 PORTFOLIO_CONTINUOUS = ("npv", "roi", "one_time_cost", "total_cost")
 #: Bytes the sub-chunk's buffers may take (about; the trials per sub-chunk follow from it).
-CHUNK_BYTES = 64 << 20
+CHUNK_BYTES = 128 << 20
 #: The first trials of each member's and the portfolio's NPV kept for the report's charts.
 SAMPLE_TRIALS = 200_000
+#: The pilot that fixes the summary's value bands (summary_stream.py) holds every summarized value of
+#: its trials, every member's too: at most 4 blocks (a run's is 16), fewer so that it stays within this.
+PILOT_BYTES = 128 << 20
+
+
+def portfolio_pilot(members: int, years: int) -> int:
+    """The pilot's trials: whole blocks, 1 to 4, within PILOT_BYTES (about 10 values a member and
+    trial, and the portfolio's own columns)."""
+    per_trial = 8 * (members * (len(SUMMARY_METRICS) + 1) + years + 8)
+    return BLOCK_SIZE * max(1, min(4, PILOT_BYTES // (per_trial * BLOCK_SIZE)))
 ONE_TIME, TOTAL = METRICS.index("one_time_cost"), METRICS.index("total_cost")
 PORTFOLIO_SAMPLE = "portfolio.npv"
 
@@ -91,12 +101,18 @@ class PortfolioSimulation:
         self.years = math.ceil(self.months / 12)
         self.limits = np.array(portfolio.budget.year_limits(self.years))
         self.total_limit = portfolio.budget.total
-        rows = sum(plan.n_rows for plan in self.plan.plans) + len(portfolio.shared)
-        self.sub = sub_chunk_size(self.months, len(members), rows, self.years)
+        widest = max(group.n_rows for group in self.plan.groups)
+        self.sub = sub_chunk_size(self.months, len(members), widest, self.years)
+        # Input buffers kept from sub-chunk to sub-chunk when they all fit (fresh memory costs page
+        # faults); with many members each group's inputs are made when sampled and let go after.
+        rows = sum(group.n_rows for group in self.plan.groups)
+        self._keep_buffers = rows * self.sub * 8 <= CHUNK_BYTES // 2
         self._buffers: dict[int, np.ndarray] = {}
 
-    def _buffer(self, g: int) -> np.ndarray:
+    def _buffer(self, g: int) -> np.ndarray | None:
         group = self.plan.groups[g]
+        if not self._keep_buffers:
+            return None
         if g not in self._buffers:
             if len(group.members) == 1 and not group.shared:
                 self._buffers[g] = self.plan.plans[group.members[0]].buffer(self.sub)
@@ -367,7 +383,7 @@ class PortfolioReport:
 
 
 def run_portfolio(portfolio, *, trials: int, seed: int, out: Path | None, threads: int | None = None,
-                  force: bool = False, on_progress=None, pilot: int = PILOT, executor=None) -> PortfolioReport:
+                  force: bool = False, on_progress=None, pilot: int | None = None, executor=None) -> PortfolioReport:
     """Simulate `trials` trials of a portfolio; write its per-trial Parquet (unless `out` is None)
     and summary. On any error or interrupt nothing is left that looks like a result.
 
@@ -434,7 +450,8 @@ def portfolio_metadata(portfolio, sim: PortfolioSimulation, trials: int) -> dict
 class PortfolioAccumulator:
     """Everything the portfolio's summary needs, fed chunk by chunk in trial order."""
 
-    def __init__(self, sim: PortfolioSimulation, trials: int, pilot: int = PILOT):
+    def __init__(self, sim: PortfolioSimulation, trials: int, pilot: int | None = None):
+        pilot = pilot or portfolio_pilot(len(sim.portfolio.members), sim.years)
         self.sim = sim
         self.trials = trials
         p = sim.portfolio
