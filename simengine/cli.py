@@ -777,7 +777,8 @@ def sweep_command(scenario, set_texts, variants_dir, trials, seed, sampling, fig
 @click.option("--force", is_flag=True, help="Overwrite existing report files.")
 @one_line_errors
 def report_command(result, out, png_dir, force):
-    """Write a self-contained HTML report of a result file: charts, inputs and summary.
+    """Write a self-contained HTML report of a result file: charts, inputs and summary
+    (for a portfolio's result file, the portfolio's page).
 
     NPV histogram, NPV and ROI S-curves with the targets, the payback curve, a fan chart of
     cumulative cash by month, a tornado chart of the drivers, the inputs as sampled and the
@@ -787,11 +788,18 @@ def report_command(result, out, png_dir, force):
     Example:
       simengine report results/crm_upgrade_big_bang-seed2024-n1000000.parquet --png-dir charts
     """
-    from .output import check_writable
-    from .report import result_report
+    from .output import check_writable, is_portfolio_result
 
     out = out if out is not None else report_path_for(result)
     check_writable([out], force)
+    if Path(result).is_file() and is_portfolio_result(Path(result)):
+        from .portfolio_report import report_of_result
+
+        written = report_of_result(Path(result), out, png_dir, force)
+        echo(f"Report: {', '.join(str(p) for p in written)}")
+        return
+    from .report import result_report
+
     written = result_report(api.result_location(result)).write(out, png_dir, force)
     echo(f"Report: {', '.join(str(p) for p in written)}")
 

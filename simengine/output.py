@@ -277,11 +277,28 @@ def read_metadata(path: Path) -> dict[str, str]:
         raise ResultFileError(f"{path}: not a Parquet file ({exc})") from None
     out = {k.decode()[len(META_PREFIX):]: v.decode() for k, v in meta.items()
            if k.decode().startswith(META_PREFIX)}
+    if out.get("kind") == "portfolio":
+        raise PortfolioResultError(f"{path}: a portfolio's result (simengine portfolio): its summary is "
+                                   f"{summary_path_for(path).name} beside it and `simengine report` writes its page; "
+                                   "this command reads one scenario's results")
     if "scenario" not in out:
         raise ResultFileError(f"{path}: not a simengine result (no simengine metadata)")
     check_stored_table(path, parquet, out)
     check_stored_metadata(path, out)
     return out
+
+
+class PortfolioResultError(ResultFileError):
+    """A portfolio's result file given to a command that reads one scenario's results."""
+
+
+def is_portfolio_result(path: Path) -> bool:
+    """Whether `path` is a Parquet file written by `simengine portfolio`."""
+    try:
+        meta = pq.ParquetFile(path).metadata.metadata or {}
+    except (pa.ArrowInvalid, OSError):
+        return False
+    return meta.get(f"{META_PREFIX}kind".encode()) == b"portfolio"
 
 
 def check_stored_metadata(path: Path, meta: dict[str, str]) -> None:

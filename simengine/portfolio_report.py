@@ -298,3 +298,39 @@ def write_portfolio_report(path: Path, summary: dict, samples: dict[str, np.ndar
     stems = ("portfolio-npv", "member-npv", "cvar-contributions", "spend-by-year")
     check_writable([path, *([png_dir / f"{s}.png" for s in stems] if png_dir is not None else [])], force)
     return portfolio_page(summary, samples).write(path, png_dir, force)
+
+
+def report_of_result(path: Path, out: Path, png_dir: Path | None = None, force: bool = False) -> list[Path]:
+    """The page of a portfolio's result file, from its .summary.json and the first trials' NPVs."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from .errors import ResultFileError
+    from .output import summary_path_for
+    from .portfolio_run import SAMPLE_TRIALS
+
+    summary_path = summary_path_for(path)
+    try:
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        members = list(summary["members"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ResultFileError(f"{summary_path}: the portfolio's summary is missing or unreadable ({exc}); run "
+                              "simengine portfolio again") from None
+    columns = ["npv", *(f"{m}.npv" for m in members)]
+    parquet = pq.ParquetFile(path)
+    missing = [c for c in columns if c not in parquet.schema_arrow.names]
+    if missing:
+        raise ResultFileError(f"{path}: column {missing[0]} is missing; the file was changed after simengine "
+                              "wrote it")
+    samples: dict[str, list[np.ndarray]] = {c: [] for c in columns}
+    taken = 0
+    for batch in parquet.iter_batches(columns=columns, batch_size=65536):
+        for c in columns:
+            samples[c].append(batch.column(c).to_numpy(zero_copy_only=False))
+        taken += batch.num_rows
+        if taken >= SAMPLE_TRIALS:
+            break
+    arrays = {c: np.concatenate(v)[:SAMPLE_TRIALS].astype(float) for c, v in samples.items()}
+    named = {PORTFOLIO_SAMPLE: arrays["npv"], **{m: arrays[f"{m}.npv"] for m in members}}
+    return write_portfolio_report(out, summary, named, force, png_dir)

@@ -410,3 +410,20 @@ def test_the_canonical_json_rebuilds_the_same_portfolio():
 
     p = portfolio(LINKED)
     assert portfolio_from_json(p.canonical_json).sha256 == p.sha256
+
+
+def test_report_of_a_portfolio_result_and_one_line_from_single_scenario_commands(tmp_path):
+    p = tmp_path / "p.toml"
+    p.write_text(f'name = "x"\n[members.a]\nscenario = "{bundled_scenarios()["crm_upgrade_big_bang"]}"\n'
+                 f'[members.b]\nscenario = "{bundled_scenarios()["data_platform"]}"\nstart_month = 6\n')
+    out = tmp_path / "r.parquet"
+    ran = CliRunner().invoke(main, ["portfolio", str(p), "-n", "3000", "--out", str(out), "--no-report", "-q"])
+    assert ran.exit_code == 0, ran.output
+    page = tmp_path / "page.html"
+    made = CliRunner().invoke(main, ["report", str(out), "--out", str(page)])
+    assert made.exit_code == 0, made.output
+    assert "Content-Security-Policy" in page.read_text() and "<script" not in page.read_text()
+    for command in (["summarize", str(out)], ["sensitivity", str(out)]):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
+        assert "a portfolio's result" in result.output
