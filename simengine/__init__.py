@@ -9,6 +9,7 @@ The Python API (see docs/api.md):
     simengine.compare("crm_upgrade_phased", "crm_upgrade_big_bang", trials=100_000)
     simengine.sensitivity(result, metric="npv")
     simengine.value_of_information("crm_upgrade_big_bang", groups=["schedule.*"])
+    simengine.portfolio("it_portfolio", trials=100_000).summary["cvar5_npv"]
 
 Names are imported on first use, so `import simengine` (and the CLI's start-up) stays light.
 """
@@ -23,7 +24,8 @@ from .errors import InputError, ScenarioError, SimengineError
 #: Public name -> the module that defines it.
 _LAZY = {
     "run": "api", "open": "api", "compare": "api", "sensitivity": "api", "load": "api", "sweep": "api",
-    "value_of_information": "api", "ValueOfInformation": "results", "SobolIndices": "results",
+    "value_of_information": "api", "portfolio": "api", "optimize_portfolio": "api",
+    "ValueOfInformation": "results", "SobolIndices": "results",
     "RunResult": "results", "Summary": "results", "MetricSummary": "results", "Estimate": "results",
     "TargetResult": "results", "Comparison": "results", "Sensitivity": "results",
     "Scenario": "scenario", "load_scenario": "scenario", "parse_scenario": "scenario",

@@ -283,3 +283,44 @@ def sweep(scenario: "Scenario | str | Path", *, sets=None, variants=None, trials
     return run_sweep(scenario, sets=sets, variants=variants, trials=trials, seed=seed, sampling=sampling,
                      figure=figure, executor=executor, threads=threads, out=out, force=force,
                      on_progress=on_progress)
+
+
+def portfolio(file: "str | Path", *, trials: int = DEFAULT_TRIALS, seed: int | None = None,
+              out: Path | str | None = None, force: bool = False, threads: int | None = None,
+              executor=None, report: Path | str | None = None):
+    """Run a portfolio (a file, or a bundled portfolio's name): `simengine portfolio`.
+
+    Returns a `PortfolioReport` whose `.summary` is the `--json` output (docs/portfolios.md);
+    `out` writes the per-trial Parquet file and its .summary.json, `report` the HTML page.
+    """
+    from .portfolio_file import load_portfolio, resolve_portfolio
+    from .portfolio_run import run_portfolio
+
+    pf = load_portfolio(resolve_portfolio(str(file)))
+    seed = whole_number("seed", seed)
+    seed = seed if seed is not None else (pf.seed if pf.seed is not None else DEFAULT_SEED)
+    result = run_portfolio(pf, trials=whole_number("trials", trials), seed=seed,
+                           out=Path(out) if out is not None else None, threads=threads, force=force,
+                           executor=executor)
+    if report is not None:
+        from .portfolio_report import write_portfolio_report
+
+        write_portfolio_report(Path(report), result.summary, result.samples, force=force)
+    return result
+
+
+def optimize_portfolio(file: "str | Path", *, seed: int | None = None, saa_trials: int = 2000,
+                       eval_trials: int = DEFAULT_TRIALS, max_exceedance: float | None = None,
+                       cvar_floor: float | None = None, runner_ups: int = 3, threads: int | None = None,
+                       time_limit: float = 60.0) -> dict:
+    """`simengine portfolio FILE --optimize`: the best plan and runner-ups, in and out of sample
+    (the `--json` output; docs/portfolio-optimization.md)."""
+    from .portfolio_file import load_portfolio, resolve_portfolio
+    from .portfolio_optimize import optimize
+
+    pf = load_portfolio(resolve_portfolio(str(file)))
+    seed = whole_number("seed", seed)
+    seed = seed if seed is not None else (pf.seed if pf.seed is not None else DEFAULT_SEED)
+    return optimize(pf, seed=seed, saa_trials=whole_number("saa_trials", saa_trials),
+                    eval_trials=whole_number("eval_trials", eval_trials), max_exceedance=max_exceedance,
+                    cvar_floor=cvar_floor, runner_ups=runner_ups, threads=threads, time_limit=time_limit)
