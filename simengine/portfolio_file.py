@@ -524,6 +524,9 @@ def parse_portfolio(data: dict, folder: Path) -> Portfolio:
         seed = _integer(data["seed"], "seed", 0, 2**63 - 1)
     discount_raw = data.get("discount_rate")
     discount = parse_distribution(discount_raw, "discount_rate") if discount_raw is not None else None
+    if discount is not None and not discount.is_fixed:
+        raise ScenarioError("discount_rate", "a portfolio's discount rate is one number for every member; for an "
+                            "uncertain rate, use a shared driver: replaces = [\"*.discount_rate\"]")
     if "members" not in data:
         raise ScenarioError("members", "is required: at least one [members.NAME] table with scenario = ...")
     members = _parse_members(data["members"], folder, discount_raw)

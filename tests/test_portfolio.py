@@ -343,6 +343,8 @@ BAD = [
      '[[correlations]]\ndrivers = ["a.adoption.ceiling", "b.adoption.ceiling"]\nspearman = 0.9\n'
      '[[correlations]]\ndrivers = ["a.adoption.ceiling", "b.benefits.realization"]\nspearman = -0.9\n',
      "not positive semi-definite"),
+    ('name = "x"\ndiscount_rate = { dist = "uniform", min = 0.05, max = 0.1 }\n[members.a]\n'
+     'scenario = "crm_upgrade_big_bang"\n', "shared driver"),
     ('name = "x"\n[members.a]\nscenario = "crm_upgrade_big_bang"\n[decision]\nbudget_exceedance_max = 1.5\n',
      "decision.budget_exceedance_max"),
 ]
@@ -427,3 +429,16 @@ def test_report_of_a_portfolio_result_and_one_line_from_single_scenario_commands
         result = CliRunner().invoke(main, command)
         assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
         assert "a portfolio's result" in result.output
+
+
+def test_the_portfolios_discount_rate_replaces_each_members():
+    p = portfolio('name = "x"\ndiscount_rate = 0.12\n[members.a]\nscenario = "crm_upgrade_big_bang"\n')
+    assert p.members[0].scenario.discount_rate.params["value"] == 0.12
+    shared = portfolio('name = "x"\n[members.a]\nscenario = "crm_upgrade_big_bang"\n[members.b]\n'
+                       'scenario = "data_platform"\n[shared.rate]\n'
+                       'distribution = { dist = "uniform", min = 0.05, max = 0.1 }\nreplaces = ["*.discount_rate"]\n')
+    sim = PortfolioSimulation(shared, 3)
+    inputs = {k: m.copy() for k, m in sim.member_inputs(0, 100)}
+    row = sim.plan.plans[0].rows["discount_rate"]
+    assert np.array_equal(inputs[0][row], inputs[1][sim.plan.plans[1].rows["discount_rate"]])
+    assert 0.05 <= inputs[0][row].min() and inputs[0][row].max() <= 0.1
