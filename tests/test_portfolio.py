@@ -442,3 +442,92 @@ def test_the_portfolios_discount_rate_replaces_each_members():
     row = sim.plan.plans[0].rows["discount_rate"]
     assert np.array_equal(inputs[0][row], inputs[1][sim.plan.plans[1].rows["discount_rate"]])
     assert 0.05 <= inputs[0][row].min() and inputs[0][row].max() <= 0.1
+
+
+SIX = """
+name = "six"
+seed = 4
+[members.m0]
+scenario = "crm_upgrade_big_bang"
+start_options = [0, 12]
+[members.m1]
+scenario = "data_platform"
+start_options = [0, 6]
+[members.m2]
+scenario = "crm_new_small_firm"
+[members.m3]
+scenario = "crm_upgrade_phased"
+start_month = 6
+start_options = [6, 18]
+[members.m4]
+scenario = "data_platform"
+scale = 0.5
+[members.m5]
+scenario = "crm_new_small_firm"
+start_month = 12
+scale = 2.0
+start_options = [12]
+[shared.rates]
+distribution = { dist = "pert", min = 0.95, mode = 1.0, max = 1.3 }
+multiplies = ["*.labor"]
+[budget]
+per_year = [4000000, 3500000]
+[decision]
+budget_exceedance_max = 0.1
+cvar_min = -4000000
+"""
+
+
+def brute_force(npv, spend, options, limits, alpha, floor):
+    """Every plan (each member unfunded or at one of its options), scored on the arrays directly."""
+    import itertools
+
+    n = npv.shape[-1]
+    k = math.ceil(0.05 * n)
+    best = []
+    for choice in itertools.product(*[[None, *range(len(o))] for o in options]):
+        total = np.zeros(n)
+        years = np.zeros((spend.shape[2], n))
+        for m, o in enumerate(choice):
+            if o is not None:
+                total += npv[m, o]
+                years += spend[m, o]
+        over = (years > np.asarray(limits)[:, None]).any(axis=0)
+        tail = np.sort(total)[:k].mean()
+        if over.mean() <= alpha and tail >= floor:
+            best.append((total.mean(), choice))
+    best.sort(key=lambda t: -t[0])
+    return best
+
+
+def test_optimize_equals_brute_force_over_every_plan_of_six_members():
+    from simengine.portfolio_optimize import option_arrays, optimize
+
+    p = portfolio(SIX)
+    npv, spend, available, years = option_arrays(p, 4, 400)
+    limits = p.budget.year_limits(years)
+    options = [m.start_options for m in p.members]
+    expected = brute_force(npv, spend, options, limits, 0.1, -4e6)
+    result = optimize(p, seed=4, saa_trials=400, eval_trials=2000, runner_ups=2)
+    plans = result["plans"]
+    assert len(plans) == 3
+    for plan, (mean, choice) in zip(plans, expected):
+        assert plan["in_sample"]["mean_npv"] == pytest.approx(mean, rel=1e-9)
+        assert tuple(plan["choice"]) == choice
+        assert plan["out_of_sample"]["npv_mean"]["se"] > 0
+
+
+def test_the_optimizers_arrays_are_the_portfolios_own_trials():
+    """A plan's NPV and spend from the option arrays equal a run of that plan, trial by trial."""
+    from simengine.portfolio_optimize import option_arrays
+
+    p = portfolio(SIX)
+    npv, spend, _, years = option_arrays(p, 4, 300)
+    starts = {"m0": 12, "m1": 0, "m3": 18}
+    sim = PortfolioSimulation(p, 4, starts=starts, funded=set(starts))
+    chunk = sim.chunk(0, 300)
+    want = npv[0, 1] + npv[1, 0] + npv[3, 1]
+    np.testing.assert_allclose(chunk.columns["npv"], want, rtol=1e-12)
+    for y in range(sim.years):
+        np.testing.assert_allclose(chunk.columns[f"cost_y{y + 1}"], spend[0, 1, y] + spend[1, 0, y] + spend[3, 1, y],
+                                   rtol=1e-12, atol=1e-6)
