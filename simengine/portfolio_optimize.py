@@ -15,7 +15,7 @@ import numpy as np
 from .errors import InputError
 from .kernels.cashflows import METRICS
 from .kernels.portfolio import CONTRIB_NPV
-from .plan_optimizer import PlanProblem, solve_plans
+from .plan_optimizer import PlanInfeasible, PlanProblem, solve_plans
 from .portfolio_run import PortfolioSimulation
 from .streams import BLOCK_SIZE
 from .summary import estimate, probability
@@ -75,7 +75,21 @@ def optimize(portfolio, *, seed: int, saa_trials: int = DEFAULT_SAA_TRIALS, eval
                           required=np.array([m.required for m in portfolio.members]),
                           budget_per_year=per_year, budget_total=budget.total,
                           max_exceedance=max_exceedance if budget.is_set else None, cvar_floor=cvar_floor)
-    plans = solve_plans(problem, runner_ups=runner_ups, time_limit=time_limit)
+    try:
+        plans = solve_plans(problem, runner_ups=runner_ups, time_limit=time_limit)
+    except PlanInfeasible:
+        limits = []
+        if problem.max_exceedance is not None:
+            limits.append(f"P(budget exceeded) <= {problem.max_exceedance * 100:g} %")
+        elif budget.is_set:
+            limits.append("the budget held in every trial")
+        if cvar_floor is not None:
+            limits.append(f"CVaR 5 % >= {portfolio.currency} {cvar_floor:,.0f}")
+        required = [m.name for m in portfolio.members if m.required]
+        if required:
+            limits.append(f"{', '.join(required)} funded (required)")
+        raise InputError(f"--optimize: no plan meets {'; '.join(limits)} together on the {saa_trials:,} trials; "
+                         "loosen --max-exceedance, --cvar-floor, the budget or a member's required") from None
     eval_start = math.ceil(saa_trials / BLOCK_SIZE) * BLOCK_SIZE
     rows = []
     for plan in plans:

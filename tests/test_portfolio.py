@@ -531,3 +531,27 @@ def test_the_optimizers_arrays_are_the_portfolios_own_trials():
     for y in range(sim.years):
         np.testing.assert_allclose(chunk.columns[f"cost_y{y + 1}"], spend[0, 1, y] + spend[1, 0, y] + spend[3, 1, y],
                                    rtol=1e-12, atol=1e-6)
+
+
+def test_optimize_on_the_command_line_and_its_one_line_refusals(tmp_path):
+    path = tmp_path / "six.toml"
+    path.write_text(SIX)  # bundled scenarios by name, from any folder
+    ok = CliRunner().invoke(main, ["portfolio", str(path), "--optimize", "--saa-trials", "400", "-n", "2000",
+                                   "--runner-ups", "1", "--json"])
+    assert ok.exit_code == 0, ok.output
+    data = json.loads(ok.output)
+    assert len(data["plans"]) == 2 and data["plans"][0]["in_sample"]["feasible"]
+    text = CliRunner().invoke(main, ["portfolio", str(path), "--optimize", "--saa-trials", "400", "-n", "2000",
+                                     "--runner-ups", "0"])
+    assert text.exit_code == 0 and text.output.startswith("Plans by expected portfolio NPV")
+    impossible = CliRunner().invoke(main, ["portfolio", str(path), "--optimize", "--saa-trials", "400",
+                                           "--cvar-floor", "1e9"])
+    assert impossible.exit_code == 2 and impossible.output.startswith("Error: --optimize: no plan meets")
+    few = CliRunner().invoke(main, ["portfolio", str(path), "--optimize", "--saa-trials", "50"])
+    assert few.exit_code == 2 and "--saa-trials" in few.output
+    nobudget = tmp_path / "nobudget.toml"
+    nobudget.write_text(path.read_text().split("[budget]")[0])
+    refused = CliRunner().invoke(main, ["portfolio", str(nobudget), "--optimize", "--max-exceedance", "0.1"])
+    assert refused.exit_code == 2 and "no [budget]" in refused.output
+    both = CliRunner().invoke(main, ["portfolio", str(path), "--optimize", "--out", str(tmp_path / "x.parquet")])
+    assert both.exit_code == 2 and "--optimize writes no result file" in both.output
