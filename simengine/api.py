@@ -297,8 +297,7 @@ def portfolio(file: "str | Path", *, trials: int = DEFAULT_TRIALS, seed: int | N
     from .portfolio_run import run_portfolio
 
     pf = load_portfolio(resolve_portfolio(str(file)))
-    seed = whole_number("seed", seed)
-    seed = seed if seed is not None else (pf.seed if pf.seed is not None else DEFAULT_SEED)
+    seed = pf.seed_or_default(whole_number("seed", seed))
     result = run_portfolio(pf, trials=whole_number("trials", trials), seed=seed,
                            out=Path(out) if out is not None else None, threads=threads, force=force,
                            executor=executor)
@@ -319,8 +318,7 @@ def optimize_portfolio(file: "str | Path", *, seed: int | None = None, saa_trial
     from .portfolio_optimize import optimize
 
     pf = load_portfolio(resolve_portfolio(str(file)))
-    seed = whole_number("seed", seed)
-    seed = seed if seed is not None else (pf.seed if pf.seed is not None else DEFAULT_SEED)
+    seed = pf.seed_or_default(whole_number("seed", seed))
     return optimize(pf, seed=seed, saa_trials=whole_number("saa_trials", saa_trials),
                     eval_trials=whole_number("eval_trials", eval_trials), max_exceedance=max_exceedance,
                     cvar_floor=cvar_floor, runner_ups=runner_ups, threads=threads, time_limit=time_limit)

@@ -644,7 +644,7 @@ def portfolio_command(portfolio, trials, seed, out, summary_only, no_report, thr
         raise click.UsageError("--optimize runs on this machine: drop --executor dask")
     path = resolve_portfolio(portfolio)
     pf = load_portfolio(path)
-    seed = seed if seed is not None else (pf.seed if pf.seed is not None else DEFAULT_SEED)
+    seed = pf.seed_or_default(seed)
     if optimize:
         if out is not None or summary_only or no_report:
             raise click.UsageError("--optimize writes no result file: drop --out, --summary-only and --no-report")

@@ -131,6 +131,12 @@ class Portfolio:
     def sha256(self) -> str:
         return hashlib.sha256(self.canonical_json.encode()).hexdigest()
 
+    def seed_or_default(self, seed: int | None) -> int:
+        """The seed given, else the portfolio's, else DEFAULT_SEED."""
+        from .defaults import DEFAULT_SEED
+
+        return seed if seed is not None else (self.seed if self.seed is not None else DEFAULT_SEED)
+
     def member(self, name: str) -> Member:
         for m in self.members:
             if m.name == name:

@@ -487,6 +487,19 @@ def trial_python(x, i, cost_timing, cost_from_start, cost_overrun, cost_labor, b
 trial = jit(trial_python)
 
 
+def trial_major_python(x, start, stop):
+    """Columns start..stop-1 of `x` (inputs x trials) as a trial-major block (one row a trial):
+    reading a trial's ~60 inputs from ~60 rows of the matrix would touch ~60 cache lines."""
+    block = np.empty((stop - start, x.shape[0]))
+    for r in range(x.shape[0]):
+        for j in range(stop - start):
+            block[j, r] = x[r, start + j]
+    return block
+
+
+trial_major = jit(trial_major_python)
+
+
 def simulate_python(x, cost_timing, cost_from_start, cost_overrun, cost_labor, benefit_scales,
                     phase_share, phase_offset, n_events, curve, n_months, out, cash):
     """Every trial of `x` (inputs x trials) into `out` (len(METRICS) x trials), in parallel tasks.
@@ -501,7 +514,6 @@ def simulate_python(x, cost_timing, cost_from_start, cost_overrun, cost_labor, b
     thread count.
     """
     n = x.shape[1]
-    n_rows = x.shape[0]
     n_tasks = (n + TRIALS_PER_TASK - 1) // TRIALS_PER_TASK
     for task in prange(n_tasks):
         cf = np.empty(n_months)
@@ -509,10 +521,7 @@ def simulate_python(x, cost_timing, cost_from_start, cost_overrun, cost_labor, b
         rate_memo = np.full(2, np.nan)  # NaN never equals a rate: the first trial computes it
         start = task * TRIALS_PER_TASK
         stop = min(n, start + TRIALS_PER_TASK)
-        block = np.empty((stop - start, n_rows))
-        for r in range(n_rows):
-            for j in range(stop - start):
-                block[j, r] = x[r, start + j]
+        block = trial_major(x, start, stop)
         for j in range(stop - start):
             trial(block[j], start + j, cost_timing, cost_from_start, cost_overrun, cost_labor, benefit_scales,
                   phase_share, phase_offset, n_events, curve, n_months, cf, adopt, rate_memo, out)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..jit import parallel_jit, prange
-from .cashflows import METRICS, trial
+from .cashflows import METRICS, trial, trial_major
 from .powers import int_power
 
 TRIALS_PER_TASK = 256
@@ -32,7 +32,6 @@ def member_pass_python(x, cost_timing, cost_from_start, cost_overrun, cost_labor
     scale x C_t into `years[(offset + t) // 12, j]` (years x trials).
     """
     n = x.shape[1]
-    n_rows = x.shape[0]
     keep_net = net.shape[0] > 0
     for task in prange((n + TRIALS_PER_TASK - 1) // TRIALS_PER_TASK):
         cf = np.empty(n_months)
@@ -40,10 +39,7 @@ def member_pass_python(x, cost_timing, cost_from_start, cost_overrun, cost_labor
         rate_memo = np.full(2, np.nan)
         start = task * TRIALS_PER_TASK
         stop = min(n, start + TRIALS_PER_TASK)
-        block = np.empty((stop - start, n_rows))
-        for r in range(n_rows):
-            for j in range(stop - start):
-                block[j, r] = x[r, start + j]
+        block = trial_major(x, start, stop)
         for j in range(stop - start):
             i = start + j
             trial(block[j], i, cost_timing, cost_from_start, cost_overrun, cost_labor, benefit_scales,
