@@ -35,5 +35,7 @@ def resolve_scenario(spec: str) -> Path:
         return found[spec]
     from .distributions import suggest
 
+    if (scenarios_dir() / "portfolios" / f"{spec}.toml").is_file():
+        raise InputError(f"{spec} is a bundled portfolio, not a scenario: run `simengine portfolio {spec}`")
     raise InputError(f"{spec}: no such scenario file or bundled scenario{suggest(spec, found)}; "
                      f"see `simengine scenarios`")

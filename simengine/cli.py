@@ -347,7 +347,7 @@ def exit_if_imprecise(summary: dict) -> None:
               help="Show the nearest valid correlation matrix instead of failing on one that is not PSD.")
 @one_line_errors
 def validate_command(scenario, repair_correlations):
-    """Check SCENARIO without running it; prints its drivers when valid.
+    """Check SCENARIO (or a portfolio file) without running it; prints its drivers when valid.
 
     \b
     Example:
@@ -355,6 +355,10 @@ def validate_command(scenario, repair_correlations):
     """
     from .textout import correlation_repair_text
 
+    portfolio = portfolio_file_of(scenario)
+    if portfolio is not None:
+        validate_portfolio(portfolio, scenario)
+        return
     path = resolve_scenario(scenario)
     sc = api.load(path, repair_correlations)
     if sc.correlation_repairs:
@@ -382,6 +386,40 @@ def validate_command(scenario, repair_correlations):
     if base["go_live_month"] >= sc.horizon_months:
         echo(f"Warning: the base case goes live in month {base['go_live_month']:g}, at or after the "
                    f"{sc.horizon_months}-month horizon: no benefit falls inside it", err=True)
+
+
+def portfolio_file_of(spec: str) -> Path | None:
+    """The portfolio file `spec` names (a bundled portfolio, or a TOML file with [members]), else None."""
+    import tomllib
+
+    from .portfolio_file import bundled_portfolios
+
+    if spec in bundled_portfolios() and not Path(spec).exists():
+        return bundled_portfolios()[spec]
+    path = Path(spec)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None  # the scenario reader reports it
+    return path if isinstance(data.get("members"), dict) else None
+
+
+def validate_portfolio(path: Path, spec: str) -> None:
+    """`simengine validate` of a portfolio file: its members, links and budget, when valid."""
+    from .portfolio_file import load_portfolio
+
+    pf = load_portfolio(path)
+    echo(f"{path}: valid portfolio. {pf.name}: {len(pf.members)} members, {len(pf.shared)} shared drivers, "
+         f"{len(pf.correlations)} correlations, budget {'set' if pf.budget.is_set else 'not set'}.")
+    for m in pf.members:
+        options = "" if m.start_options == (m.start_month,) else f", --optimize may start it in months " \
+            f"{', '.join(map(str, m.start_options))}"
+        echo(f"  {m.name:<16} {m.source} from month {m.start_month}, scale {m.scale:g}{options}"
+             f"{' (required)' if m.required else ''}")
+    for s in pf.shared:
+        targets = ", ".join(f"{effect} {member}.{column}" for member, column, effect in s.targets())
+        echo(f"  shared.{s.name:<9} {s.distribution.describe()}: {targets}")
+    echo(f"Run it with: simengine portfolio {spec}")
 
 
 @main.command("summarize")
@@ -598,12 +636,13 @@ def compare_command(scenario_a, scenario_b, trials, seed, threads, as_json, repo
 @click.option("--cvar-floor", type=float, default=None, metavar="AMOUNT",
               help="With --optimize: CVaR 5 % of portfolio NPV must be at least AMOUNT [default: the file's "
                    "decision.cvar_min].")
-@click.option("--saa-trials", type=click.IntRange(min=1), default=2000, show_default=True,
+@click.option("--saa-trials", type=click.IntRange(100, 20_000), default=2000, show_default=True,
               help="With --optimize: the trials the mixed-integer program chooses on.")
 @click.option("--runner-ups", type=click.IntRange(0, 10), default=3, show_default=True,
               help="With --optimize: the next-best plans to report.")
 @click.option("--time-limit", type=click.FloatRange(min=1), default=60.0, show_default=True,
-              help="With --optimize: seconds the solver may take for each plan.")
+              help="With --optimize: seconds the solver may take in all (small plan spaces are enumerated "
+                   "exactly, without a limit).")
 @click.option("--force", is_flag=True, help="Overwrite existing result files.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary (or the plans) as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar (it is shown only on a terminal anyway).")
@@ -646,8 +685,9 @@ def portfolio_command(portfolio, trials, seed, out, summary_only, no_report, thr
     pf = load_portfolio(path)
     seed = pf.seed_or_default(seed)
     if optimize:
-        if out is not None or summary_only or no_report:
-            raise click.UsageError("--optimize writes no result file: drop --out, --summary-only and --no-report")
+        if out is not None or summary_only or no_report or force:
+            raise click.UsageError("--optimize writes no result file: drop --out, --summary-only, --no-report and "
+                                   "--force")
         from .portfolio_optimize import optimize as optimize_plans
 
         result = optimize_plans(pf, seed=seed, saa_trials=saa_trials, eval_trials=trials,

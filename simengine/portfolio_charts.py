@@ -34,6 +34,12 @@ Z95 = 1.96
 NAME_WIDTH = 28
 
 
+
+def tick_text(value: float, _=None) -> str:
+    """An axis tick with the decimals it needs (0.25 stays 0.25, never "0.2"), thousands separated."""
+    text = f"{value:,.6f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
 def short_name(name: str, width: int = NAME_WIDTH) -> str:
     """A member's name for an axis: cut with an ellipsis beyond `width` characters."""
     name = " ".join(str(name).split())  # no line break from the name itself
@@ -105,7 +111,7 @@ def member_npv_violins(samples: dict[str, np.ndarray], names: list[str], currenc
     ax.set_ylim(-0.6, max(len(shown), 1) - 0.4)
     ax.grid(axis="y", visible=False)
     ax.set_xlabel(money_label("member's own NPV, on its own calendar and unscaled", currency, unit))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.1f}"))
+    ax.xaxis.set_major_formatter(FuncFormatter(tick_text))
     trials = max((x.size for x in data.values()), default=0)
     title = f"Each member's own NPV over {trials:,} trials"
     if left > 0:
@@ -150,7 +156,7 @@ def portfolio_npv_histogram(npv: np.ndarray, summary: dict, currency: str, note:
         labels.append(f"{what}: {scaled(value, _se(est), scale)}")
     ax.set_title(f"Portfolio NPV: P(NPV < 0) = {estimate_text(summary['p_npv_negative'])}")
     ax.set_xlabel(money_label("portfolio NPV (at the portfolio's month 0)", currency, unit))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.1f}"))
+    ax.xaxis.set_major_formatter(FuncFormatter(tick_text))
     legend = fig.legend(handles, labels, loc="outside lower center", ncol=3, frameon=False,
                         title=f"{note}; {beyond}" if note else beyond, title_fontsize=8)
     legend.get_title().set_color(GREY)
@@ -214,7 +220,7 @@ def spend_fan(summary: dict, currency: str) -> Figure:
     ax.grid(axis="x", visible=False)
     ax.set_xlabel("portfolio year (year 1: the portfolio's months 0-11)")
     ax.set_ylabel(money_label("spend in the year (every cost)", currency, unit))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.1f}" if unit else f"{v:,.0f}"))
+    ax.yaxis.set_major_formatter(FuncFormatter(tick_text))
     title = "Spend by portfolio year"
     budget = summary.get("budget") or {}
     words = []
@@ -247,14 +253,14 @@ def cvar_contribution_bars(summary: dict, currency: str, top: int = TOP_CONTRIBU
     labels = []
     for name, c in shown:
         share = c.get("share")
-        labels.append(short_name(name) + ("" if share is None else f" ({share * 100:.0f} %)"))
+        labels.append(short_name(name) + ("" if share is None else f" ({share * 100:.1f} %)"))
     if rest:
         rest_value = sum(_value(c["contribution"]) or 0.0 for _, c in rest)
         values.append(rest_value)
         errors.append(0.0)
         own.append(None)  # the sum of their own CVaRs would stretch the axis and compares with no bar
         share = rest_value / cvar if cvar else None
-        labels.append(f"the other {len(rest)} together" + ("" if share is None else f" ({share * 100:.0f} %)"))
+        labels.append(f"the other {len(rest)} together" + ("" if share is None else f" ({share * 100:.1f} %)"))
     n = len(values)
     points = [*(v - e for v, e in zip(values, errors)), *(v + e for v, e in zip(values, errors)),
               *(v for v in own if v is not None), *([cvar] if cvar is not None else []), 0.0]
@@ -283,7 +289,7 @@ def cvar_contribution_bars(summary: dict, currency: str, top: int = TOP_CONTRIBU
     ax.set_ylim(-0.6, n - 0.4)
     ax.grid(axis="y", visible=False)
     ax.set_xlabel(money_label("mean NPV in the portfolio over its worst 5 % of trials", currency, unit))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda t, _: f"{t:,.1f}" if unit else f"{t:,.0f}"))
+    ax.xaxis.set_major_formatter(FuncFormatter(tick_text))
     title = "Contributions to the portfolio's CVaR 5 % (share in brackets)"
     benefit = summary.get("diversification_benefit") or {}
     if _value(benefit) is not None:

@@ -271,6 +271,9 @@ def _parse_members(raw: Any, folder: Path, discount_raw: Any) -> tuple[Member, .
         options = [_integer(o, f"{path}.start_options", 0, MAX_START_MONTH) for o in options]
         if len(set(options)) != len(options):
             raise ScenarioError(f"{path}.start_options", "lists a start month twice")
+        if start not in options:
+            raise ScenarioError(f"{path}.start_options", f"must include start_month ({start}), the month a run "
+                                f"without --optimize uses; got {options}")
         if len(options) > 4:
             raise ScenarioError(f"{path}.start_options", f"at most 4 start months, got {len(options)}")
         required = table.get("required", False)
@@ -339,6 +342,10 @@ def _check_replacement(member: Member, column: str, raw: Any, dist: Distribution
     """A replaced input must take every value the shared driver draws within its field's rules:
     checked by validating the member's scenario with the shared distribution in that field."""
     where = f"{path}: {member.name}.{column}"
+    involved = {n for c in member.scenario.correlations for n in c.drivers}
+    if column in involved:
+        raise ScenarioError(path, f"{member.name}.{column} is correlated within its scenario; a shared driver "
+                            "cannot replace it (correlate the shared driver in [[correlations]] instead)")
     if column.endswith(".occurred"):
         lo, hi = dist.support()
         if not (dist.family == "bernoulli" or (dist.is_fixed and lo in (0.0, 1.0))):
@@ -347,10 +354,6 @@ def _check_replacement(member: Member, column: str, raw: Any, dist: Distribution
         return
     if column not in member.scenario.fields():
         raise ScenarioError(path, f"{member.name}.{column} is not used by the member's scenario")
-    involved = {n for c in member.scenario.correlations for n in c.drivers}
-    if column in involved:
-        raise ScenarioError(path, f"{member.name}.{column} is correlated within its scenario; a shared driver "
-                            "cannot replace it (correlate the shared driver in [[correlations]] instead)")
     data = copy.deepcopy(member.scenario.canonical)
     _walk_set(data, column, raw)
     data["correlations"] = []  # the member's own correlations were checked; only the new field is
@@ -428,7 +431,8 @@ def _parse_shared(raw: Any, members: tuple[Member, ...]) -> tuple[tuple[SharedDr
 
 def portfolio_drivers(members: tuple[Member, ...], shared: tuple[SharedDriver, ...]) -> list[str]:
     """Every sampled driver of the portfolio: `member.driver`, then `shared.NAME`."""
-    return [f"{m.name}.{d}" for m in members for d in m.scenario.drivers()] + [s.driver for s in shared]
+    return ([f"{m.name}.{d}" for m in members for d in m.scenario.drivers()]
+            + [s.driver for s in shared if not s.distribution.is_fixed])
 
 
 def _parse_correlations(raw: Any, drivers: list[str], members: tuple[Member, ...]) -> tuple:
@@ -474,6 +478,8 @@ def _parse_budget(raw: Any) -> tuple[Budget, dict]:
     if raw is None:
         return Budget(), {}
     _check_keys(raw, BUDGET_KEYS, "budget")
+    if not raw:
+        raise ScenarioError("budget", "is empty: give per_year (a number, or one per year) and/or total")
     per_year, repeat = None, False
     if "per_year" in raw:
         value = raw["per_year"]
@@ -545,6 +551,13 @@ def parse_portfolio(data: dict, folder: Path) -> Portfolio:
     correlations = _parse_correlations(data.get("correlations"), drivers, members)
     budget, budget_canonical = _parse_budget(data.get("budget"))
     decision, decision_canonical = _parse_decision(data.get("decision"))
+    if decision.budget_exceedance_max is not None and not budget.is_set:
+        raise ScenarioError("decision.budget_exceedance_max", "the portfolio sets no [budget] (per_year or total) "
+                            "to exceed")
+    latest = max(max(m.start_options) + m.scenario.horizon_months for m in members)
+    if budget.per_year is not None and not budget.repeat and len(budget.per_year) > math.ceil(latest / 12):
+        raise ScenarioError("budget.per_year", f"{len(budget.per_year)} years given, but the portfolio spans at "
+                            f"most {math.ceil(latest / 12)} ({latest} months, with the latest start options)")
     canonical = {
         "name": name, "description": description, "currency": currency, "seed": seed,
         **({"discount_rate": discount_raw} if discount_raw is not None else {}),

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from .defaults import MAX_TRIALS
 from .errors import InputError
 from .kernels.cashflows import METRICS
 from .kernels.portfolio import CONTRIB_NPV
@@ -24,6 +25,7 @@ from .summary_stream import ContinuousMetric
 DEFAULT_SAA_TRIALS = 2_000
 MAX_SAA_TRIALS = 20_000
 DEFAULT_EVAL_TRIALS = 100_000
+MAX_RUNNER_UPS = 10
 
 
 def option_arrays(portfolio, seed: int, trials: int, threads: int | None = None):
@@ -63,6 +65,11 @@ def optimize(portfolio, *, seed: int, saa_trials: int = DEFAULT_SAA_TRIALS, eval
     """The best plan and runner-ups, each with its in-sample figures and its out-of-sample estimate."""
     if not 100 <= saa_trials <= MAX_SAA_TRIALS:
         raise InputError(f"--saa-trials: must be between 100 and {MAX_SAA_TRIALS:,}, got {saa_trials:,}")
+    if not 1 <= eval_trials <= MAX_TRIALS:
+        raise InputError(f"--trials: the out-of-sample trials must be between 1 and {MAX_TRIALS:,}, "
+                         f"got {eval_trials:,}")
+    if not 0 <= runner_ups <= MAX_RUNNER_UPS:
+        raise InputError(f"--runner-ups: must be between 0 and {MAX_RUNNER_UPS}, got {runner_ups}")
     decision = portfolio.decision
     max_exceedance = decision.budget_exceedance_max if max_exceedance is None else max_exceedance
     cvar_floor = decision.cvar_min if cvar_floor is None else cvar_floor
@@ -96,10 +103,11 @@ def optimize(portfolio, *, seed: int, saa_trials: int = DEFAULT_SAA_TRIALS, eval
         funded = {m.name: m.start_options[o] for m, o in zip(portfolio.members, plan.choice) if o is not None}
         out = out_of_sample(portfolio, seed, funded, eval_start, eval_trials, threads, max_exceedance, cvar_floor)
         rows.append({"funded": funded, "choice": list(plan.choice), "status": plan.status, "mip_gap": plan.mip_gap,
-                     "in_sample": {"mean_npv": plan.mean_npv, "p_exceed": plan.p_exceed, "cvar": plan.cvar,
-                                   "feasible": plan.feasible},
+                     "in_sample": {"npv_mean": plan.mean_npv, "p_budget_exceeded": plan.p_exceed,
+                                   "cvar5_npv": plan.cvar, "feasible": plan.feasible},
                      "out_of_sample": out})
     return {"saa_trials": saa_trials, "eval_trials": eval_trials, "eval_start": eval_start, "seed": seed,
+            "runner_ups_asked": runner_ups,
             "max_exceedance": max_exceedance if budget.is_set else None, "cvar_floor": cvar_floor,
             "budget": {"per_year": None if per_year is None else [v if math.isfinite(v) else None for v in per_year],
                        "total": budget.total},

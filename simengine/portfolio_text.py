@@ -59,17 +59,18 @@ def portfolio_table(summary: dict) -> str:
         what = ("CVaR 5% >= " + f"{cur} {block['target']:,.0f}" if key == "cvar_min"
                 else f"P(budget exceeded) <= {block['target'] * 100:g}%")
         lines.append(f"Constraint {what}: {'met' if block['met'] else 'NOT met'}")
-    lines += ["", "Members (NPV in the portfolio: scaled, discounted to the portfolio's month 0)",
-              f"{'member':<16} {'start':>5} {'scale':>6} {'mean NPV in portfolio':>30} {'P(NPV<0)':>10} "
+    lines += ["", "Members (NPV in the portfolio: scaled, discounted to the portfolio's month 0; own P(NPV<0): "
+              "on the member's own calendar)",
+              f"{'member':<16} {'start':>5} {'scale':>6} {'mean NPV in portfolio':>30} {'own P(NPV<0)':>12} "
               f"{'CVaR contribution':>28} {'share':>7}"]
     for name, block in summary["members"].items():
         contrib = summary["contributions"][name]
         share = contrib["share"]
         lines.append(f"{name:<16} {block['start_month']:>5} {block['scale']:>6g} "
                      f"{_money(block['npv_in_portfolio']['mean'], cur):>30} "
-                     f"{_pct(block['summary']['p_npv_negative']):>10} {_money(contrib['contribution'], cur):>28} "
+                     f"{_pct(block['summary']['p_npv_negative']):>12} {_money(contrib['contribution'], cur):>28} "
                      f"{'-' if share is None else f'{share * 100:.1f}%':>7}")
-    lines.append(f"{'sum':<16} {'':>5} {'':>6} {'':>30} {'':>10} "
+    lines.append(f"{'sum':<16} {'':>5} {'':>6} {'':>30} {'':>12} "
                  f"{money_with_se(summary['contributions_sum'], None, cur):>28}")
     lines += ["", "Spend by year (every cost, one-time and run)",
               f"{'year':<6} {'months':<9} {'limit':>14} {'mean':>14} {'P50':>14} {'P80':>14} {'P95':>14}"]
@@ -89,8 +90,9 @@ def plan_label(plan: dict) -> str:
 
 def plans_table(result: dict, currency: str) -> str:
     """--optimize's best plan and runner-ups: in sample (the SAA trials) and out of sample."""
-    lines = [f"Plans by expected portfolio NPV: chosen on {result['saa_trials']:,} trials, re-estimated on "
-             f"{result['eval_trials']:,} fresh ones (trials {result['eval_start']:,} on)"]
+    first, last = result["eval_start"], result["eval_start"] + result["eval_trials"] - 1
+    lines = [f"Plans by expected portfolio NPV: chosen on trials 0-{result['saa_trials'] - 1:,}, re-estimated on "
+             f"{result['eval_trials']:,} trials the choice never saw ({first:,}-{last:,})"]
     constraints = []
     if result.get("max_exceedance") is not None:
         constraints.append(f"P(budget exceeded) <= {result['max_exceedance'] * 100:g}%")
@@ -102,12 +104,15 @@ def plans_table(result: dict, currency: str) -> str:
         out = plan["out_of_sample"]
         exceed = fmt_probability(out["p_budget_exceeded"]) if out["p_budget_exceeded"] else "-"
         lines += ["", f"{tag}: {plan_label(plan)}",
-                  f"   in sample:     mean NPV {currency} {plan['in_sample']['mean_npv']:,.0f}, "
-                  f"P(budget exceeded) {plan['in_sample']['p_exceed'] * 100:.1f}%, "
-                  f"CVaR 5% {currency} {plan['in_sample']['cvar']:,.0f}  [{plan['status']}]",
+                  f"   in sample:     mean NPV {currency} {plan['in_sample']['npv_mean']:,.0f}, "
+                  f"P(budget exceeded) {plan['in_sample']['p_budget_exceeded'] * 100:.1f}%, "
+                  f"CVaR 5% {currency} {plan['in_sample']['cvar5_npv']:,.0f}  [{plan['status']}]",
                   f"   out of sample: mean NPV {_money(out['npv_mean'], currency)}, "
                   f"P(budget exceeded) {exceed}, "
                   f"CVaR 5% {_money(out['cvar5_npv'], currency)}"]
         if out.get("constraints_met") is False:
             lines.append("   out of sample it misses a constraint: " + "; ".join(out["missed"]))
+    if len(result["plans"]) < result.get("runner_ups_asked", 0) + 1:
+        lines += ["", f"No other plan meets the constraints ({len(result['plans'])} of the "
+                  f"{result['runner_ups_asked'] + 1} asked for)."]
     return "\n".join(lines)

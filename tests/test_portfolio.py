@@ -512,7 +512,7 @@ def test_optimize_equals_brute_force_over_every_plan_of_six_members():
     plans = result["plans"]
     assert len(plans) == 3
     for plan, (mean, choice) in zip(plans, expected):
-        assert plan["in_sample"]["mean_npv"] == pytest.approx(mean, rel=1e-9)
+        assert plan["in_sample"]["npv_mean"] == pytest.approx(mean, rel=1e-9)
         assert tuple(plan["choice"]) == choice
         assert plan["out_of_sample"]["npv_mean"]["se"] > 0
 
@@ -555,3 +555,43 @@ def test_optimize_on_the_command_line_and_its_one_line_refusals(tmp_path):
     assert refused.exit_code == 2 and "no [budget]" in refused.output
     both = CliRunner().invoke(main, ["portfolio", str(path), "--optimize", "--out", str(tmp_path / "x.parquet")])
     assert both.exit_code == 2 and "--optimize writes no result file" in both.output
+
+
+NEWCOMER = [
+    ('name = "x"\n[members.a]\nscenario = "erp_replacement"\n[shared.c]\ndistribution = { dist = "bernoulli", p = 0.1 }\n'
+     'replaces = ["a.events.project_crisis.occurred"]\n', "correlated within its scenario"),
+    ('name = "x"\n[members.a]\nscenario = "crm_upgrade_big_bang"\n[decision]\nbudget_exceedance_max = 0.2\n',
+     "no [budget]"),
+    ('name = "x"\n[members.a]\nscenario = "crm_upgrade_big_bang"\n[budget]\n', "budget: is empty"),
+    ('name = "x"\n[members.a]\nscenario = "crm_upgrade_big_bang"\n[budget]\nper_year = [' + "1e6, " * 7 + '1e6]\n',
+     "8 years given"),
+    ('name = "x"\n[members.a]\nscenario = "crm_upgrade_big_bang"\nstart_options = [6, 12]\n',
+     "must include start_month"),
+    ('name = "x"\n[members.a]\nscenario = "crm_upgrade_big_bang"\n[shared.f]\ndistribution = 1.1\n'
+     'multiplies = ["a.labor"]\n[[correlations]]\ndrivers = ["shared.f", "a.adoption.ceiling"]\nspearman = 0.3\n',
+     "not a sampled driver"),
+]
+
+
+@pytest.mark.parametrize("text, words", NEWCOMER)
+def test_inputs_a_newcomer_found_accepted_are_refused(tmp_path, text, words):
+    path = tmp_path / "p.toml"
+    path.write_text(text)
+    result = CliRunner().invoke(main, ["portfolio", str(path), "--summary-only", "-q"])
+    assert result.exit_code == 2 and words in result.output and len(result.output.strip().splitlines()) == 1, \
+        result.output
+
+
+def test_a_bundled_portfolio_given_to_run_gets_a_pointer():
+    result = CliRunner().invoke(main, ["run", "it_portfolio", "--summary-only"])
+    assert result.exit_code == 2 and "simengine portfolio it_portfolio" in result.output
+
+
+def test_validate_checks_a_portfolio_file_without_running_it(tmp_path):
+    ok = CliRunner().invoke(main, ["validate", "it_portfolio"])
+    assert ok.exit_code == 0 and "valid portfolio" in ok.output and "simengine portfolio it_portfolio" in ok.output
+    bad = tmp_path / "p.toml"
+    bad.write_text('name = "x"\n[members.a]\nscenario = "crm_upgrade_big_bang"\nscale = -1\n')
+    refused = CliRunner().invoke(main, ["validate", str(bad)])
+    assert refused.exit_code == 2 and refused.output.startswith("Error: members.a.scale")
+    assert not (tmp_path / "results").exists()
