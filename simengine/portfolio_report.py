@@ -139,25 +139,18 @@ def spend_table(summary: dict) -> str:
     years = summary["spend_by_year"]
     budget = summary.get("budget") or {}
     wanted = [k for k in ("mean", "p50", "p80", "p95") if any(k in y for y in years)]
-    rows = []
-    for y in years:
-        lo, hi = y["months"]
-        row = [str(y["year"]), f"{lo}-{hi}"]
-        if budget:
-            row.append("none" if y.get("limit") is None else amount(y["limit"]))
-        row += [money_cell(y.get(k)) for k in wanted]
-        if budget:
-            row.append(beyond_limit(y.get("p_over_limit")))
-        rows.append(row)
+
+    def row(label: str, months: str, limit, block: dict, over) -> list:
+        limits = [("none" if limit is None else amount(limit))] if budget else []
+        return [label, months, *limits, *(money_cell(block.get(k)) for k in wanted),
+                *([beyond_limit(over)] if budget else [])]
+
+    rows = [row(str(y["year"]), f"{y['months'][0]}-{y['months'][1]}", y.get("limit"), y, y.get("p_over_limit"))
+            for y in years]
     total = summary["metrics"].get("total_cost")
     if total is not None:
-        row = ["all years", f"0-{summary['horizon_months'] - 1}"]
-        if budget:
-            row.append("none" if budget.get("total") is None else amount(budget["total"]))
-        row += [money_cell(total.get(k)) for k in wanted]
-        if budget:
-            row.append(beyond_limit(budget.get("p_total_over")))
-        rows.append(row)
+        rows.append(row("all years", f"0-{summary['horizon_months'] - 1}", budget.get("total"), total,
+                        budget.get("p_total_over")))
     heads = ["year", "months", *([f"limit ({cur})"] if budget else []),
              *[f"{'mean' if k == 'mean' else k.upper()} ({cur})" for k in wanted],
              *(["trials above the limit"] if budget else [])]
