@@ -11,7 +11,6 @@ numba (twins.py); with NUMBA_DISABLE_JIT=1 the twins run as ordinary Python ever
 from __future__ import annotations
 
 import functools
-import re
 import threading
 import time
 
@@ -22,9 +21,8 @@ JIT_OPTIONS = dict(cache=True, fastmath=False, nogil=True)
 _lock = threading.RLock()
 _numba = None  # the numba module once the kernels are bound
 _kernels: list["Kernel"] = []  # the placeholders made before numba was loaded, bound together
-_externals: list["External"] = []
-#: id of every kernel, dispatcher and external function handed out -> (it, its twin's source: the
-#: py_func or the C API name); holding it keeps the id from being reused.
+#: id of every kernel and dispatcher handed out -> (it, its twin's source: the py_func); holding it
+#: keeps the id from being reused.
 _made: dict[int, tuple[object, object]] = {}
 #: Called as hook(None) when a kernel starts compiling (a disk cache miss) and hook(seconds) when
 #: it is done; a compile nested in another's counts once. See compile_notice.py.
@@ -62,18 +60,6 @@ class Kernel:
         return f"<simengine kernel {self.py_func.__qualname__}{' (bound)' if self.target else ''}>"
 
 
-class External:
-    """A `cython_special` function before numba is loaded (see there); called from Python, its twin."""
-
-    def __init__(self, capi_name: str):
-        self.capi_name, self.target, self._python = capi_name, None, None
-
-    def __call__(self, *args):
-        if self._python is None:
-            self._python = python_special(self.capi_name)
-        return self._python(*args)
-
-
 def _dispatcher(numba, func, parallel: bool):
     options = dict(parallel=True, **JIT_OPTIONS) if parallel else JIT_OPTIONS
     made = numba.njit(**options)(func)
@@ -86,7 +72,7 @@ def _remember(made, source) -> None:
 
 
 def _source(value):
-    """What `value` was made from (a py_func or a C API name) if this module made it, else None."""
+    """What `value` was made from (its py_func) if this module made it, else None."""
     entry = _made.get(id(value))
     return entry[1] if entry is not None and entry[0] is value else None
 
@@ -111,44 +97,10 @@ def _wrap(func, parallel: bool):
         return kernel
 
 
-def cython_special(capi_name: str):
-    """A double -> double function of scipy.special.cython_special, callable from kernels.
-
-    `capi_name` is its name in the module's C API (`ndtri`, or `__pyx_fuse_1ndtr` for the
-    real-valued `ndtr`); those take a second `skip_dispatch` int argument, passed as 0.
-    The address is registered with LLVM under a fixed symbol so that kernels calling it
-    can still be cached to disk. Results are bit-identical to scipy.special's ufuncs.
-    With NUMBA_DISABLE_JIT=1 it is `python_special(capi_name)` instead: the kernels' twins
-    then run as plain Python, where a numba ExternalFunction cannot be called. Until numba is
-    loaded it is an `External` placeholder, replaced in the kernels' globals by `_bind`.
-    """
-    with _lock:
-        if _numba is not None:
-            return _external(_numba, capi_name)
-        external = External(capi_name)
-        _externals.append(external)
-        _remember(external, capi_name)
-        return external
-
-
-def _external(numba, capi_name: str):
-    if numba.config.DISABLE_JIT:
-        made = python_special(capi_name)
-    else:
-        import llvmlite.binding as llvm
-        from numba.extending import get_cython_function_address
-
-        symbol = f"simengine_cython_special_{capi_name}"
-        llvm.add_symbol(symbol, get_cython_function_address("scipy.special.cython_special", capi_name))
-        made = numba.types.ExternalFunction(symbol, numba.types.float64(numba.types.float64, numba.types.int32))
-    _remember(made, capi_name)
-    return made
-
-
 def _bind():
-    """Import numba, make every kernel's dispatcher and put the dispatchers, numba.prange and the
-    external functions in place of the placeholders in the kernels' module globals (numba reads
-    a kernel's callees from there when it compiles it). Returns numba; done once per process."""
+    """Import numba, make every kernel's dispatcher and put the dispatchers and numba.prange in
+    place of the placeholders in the kernels' module globals (numba reads a kernel's callees
+    from there when it compiles it). Returns numba; done once per process."""
     global _numba, prange
     if _numba is not None:
         return _numba
@@ -159,9 +111,7 @@ def _bind():
 
         for kernel in _kernels:
             kernel.target = _dispatcher(numba, kernel.py_func, kernel.parallel)
-        for external in _externals:
-            external.target = _external(numba, external.capi_name)
-        swap = {id(p): (p, p.target) for p in (*_kernels, *_externals)}
+        swap = {id(p): (p, p.target) for p in _kernels}
         swap[id(_PRANGE)] = (_PRANGE, numba.prange)
         for namespace in {id(k.py_func.__globals__): k.py_func.__globals__ for k in _kernels}.values():
             for name, value in list(namespace.items()):
@@ -211,26 +161,3 @@ def set_threads(n_threads: int) -> None:
 def get_threads() -> int:
     """Kernel thread count now in force."""
     return int(_bind().get_num_threads())
-
-
-def python_special(capi_name: str):
-    """The plain-Python twin of `cython_special(capi_name)`: scipy.special's ufunc of the same
-    name (the `__pyx_fuse_N` prefix of a fused variant dropped: `__pyx_fuse_1ndtr` is `ndtr`),
-    called as f(x, skip_dispatch) like the C function and returning a Python float.
-
-    The ufunc's float64 loop calls the same C routine as the C API, so the doubles are the
-    same (tests/test_nojit.py checks this against the compiled kernels).
-    """
-    import scipy.special
-
-    name = re.sub(r"^__pyx_fuse_[0-9_]*", "", capi_name)
-    ufunc = getattr(scipy.special, name, None)
-    if ufunc is None:
-        raise ValueError(f"scipy.special has no {name!r} (from cython_special name {capi_name!r})")
-
-    def special(x, skip_dispatch=0):
-        return float(ufunc(x))
-
-    special.__name__ = special.__qualname__ = name
-    special.__doc__ = f"scipy.special.{name}(x) as a Python float (a twin of cython_special's {capi_name})."
-    return special

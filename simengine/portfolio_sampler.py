@@ -18,7 +18,7 @@ import numpy as np
 
 from . import correlation
 from .engine import Simulation
-from .kernels import quantiles
+from .kernels import normal
 from .kernels.copula import mix_rows
 from .sampler import IDENTITY, SamplerPlan, occurrence, run_all
 from .streams import block_segments, driver_key, fill_block
@@ -201,7 +201,7 @@ def fill_group(pp: PortfolioPlan, group: Group, seeds: list[int], seed: int, sta
         cells = matrix_[row, lo - start:hi - start]
         fill_block(seed_, name, block, skip, cells)
         if is_correlated:
-            quantiles.ndtri_column(cells)
+            normal.ndtri_column(cells)
         elif spec is not IDENTITY:
             spec.apply(cells)
 

@@ -27,7 +27,7 @@ import numpy as np
 from . import correlation
 from .distributions import QuantileSpec, Uniform
 from .errors import InputError
-from .kernels import quantiles
+from .kernels import normal
 from .jit import jit
 from .kernels.copula import mix_rows
 from .model import ModelStructure
@@ -147,7 +147,7 @@ class SamplerPlan:
             elif self.sampling == "lhs":
                 lhs_block(seed, name, block, skip, self.trials, cells)
             if name in correlated:
-                quantiles.ndtri_column(cells)
+                normal.ndtri_column(cells)
             elif self.specs[name] is not IDENTITY:
                 self.specs[name].apply(cells)
 

@@ -2,10 +2,10 @@
 median) loading numba costs ~1 s, a thousand times the work.
 
 `python_twin(kernel)` is the kernel's own Python function (its twin, see jit.py) with its
-callees rebound to their twins, `prange` to `range` and cython_special calls to scipy.special's
-ufuncs, which call the same C routines. The kernels write integer powers as multiplications
-(kernels/powers.py), where numba and CPython would round `x ** n` differently, so a twin gives
-the compiled kernel's doubles (tests/test_base_case.py).
+callees rebound to their twins and `prange` to `range`. The kernels write integer powers as
+multiplications (kernels/powers.py), where numba and CPython would round `x ** n` differently,
+and compute the normal CDF and its inverse themselves (kernels/normal.py), so a twin gives the
+compiled kernel's doubles (tests/test_base_case.py).
 """
 
 from __future__ import annotations
@@ -59,25 +59,11 @@ def _global_names(code) -> set[str]:
 
 
 def _as_twin(value):
-    """What a twin calls instead of `value`: a kernel's twin, range for prange, scipy for C calls."""
+    """What a twin calls instead of `value`: a kernel's twin, or range for prange."""
     source = jit._source(value)
     numba = jit._numba
     if value is jit._PRANGE or (numba is not None and value is numba.prange):
         return range
-    if isinstance(source, str):
-        return _LazySpecial(source)
     if source is not None:
         return _twin_of(source)
     return value
-
-
-class _LazySpecial:
-    """`jit.python_special(capi_name)`, made on first call (scipy.special takes ~0.2 s to import)."""
-
-    def __init__(self, capi_name: str):
-        self.capi_name, self.func = capi_name, None
-
-    def __call__(self, x, skip_dispatch=0):
-        if self.func is None:
-            self.func = jit.python_special(self.capi_name)
-        return self.func(x, skip_dispatch)

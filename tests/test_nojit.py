@@ -18,8 +18,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from simengine.jit import python_special
-from simengine.kernels import quantiles
 from simengine.runner import run
 
 #: The evidence scenario in every design (PERT tables, a lognormal and lognormal/Pareto
@@ -37,7 +35,7 @@ import json, sys
 from pathlib import Path
 import numba
 from simengine.bundled import bundled_scenarios
-from simengine.kernels import cashflows, quantiles
+from simengine.kernels import cashflows, normal
 from simengine.runner import run
 from simengine.scenario import load_scenario
 out, trials, seed = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
@@ -47,7 +45,7 @@ for case in sys.argv[4:]:
     scenario = loaded.setdefault(name, load_scenario(paths[name]))  # its distributions' tables, built once
     run(scenario, trials=trials, seed=seed, out=out / f"{name}-{design}.parquet", sampling=design, columns="all")
 print(json.dumps({"disable_jit": bool(numba.config.DISABLE_JIT),
-                  "kernel": type(cashflows.trial).__name__, "ndtri": type(quantiles._NDTRI).__name__}))
+                  "kernel": type(cashflows.trial).__name__, "ndtri": type(normal.ndtri).__name__}))
 """
 
 
@@ -77,7 +75,7 @@ def test_twins_without_jit_give_the_compiled_results(bundled, tmp_path):
                            env=env, capture_output=True, text=True, timeout=300)
     assert child.returncode == 0, child.stderr
     info = json.loads(child.stdout.strip().splitlines()[-1])
-    # The child really ran the plain-Python twins, scipy.special included.
+    # The child really ran the plain-Python twins, the normal CDF and its inverse included.
     assert info == {"disable_jit": True, "kernel": "function", "ndtri": "function"}, info
     problems = []
     for case in cases:
@@ -87,17 +85,3 @@ def test_twins_without_jit_give_the_compiled_results(bundled, tmp_path):
         run(bundled[name], trials=TRIALS, seed=SEED, out=compiled, sampling=design, columns="all")
         problems += [f"{case}: {p}" for p in compare_tables(tmp_path / f"{name}-{design}.parquet", compiled)]
     assert not problems, "\n".join(problems)
-
-
-def test_python_special_is_scipys_function_bit_for_bit():
-    """The no-JIT stand-ins of cython_special's ndtri and ndtr give the compiled calls' doubles."""
-    rng = np.random.default_rng(11)
-    u = np.concatenate([rng.random(2000), 10.0 ** -rng.uniform(1, 300, 500), [0.0, 0.5, 1.0, 5e-324]])
-    u = np.concatenate([u, 1.0 - u])
-    z = np.concatenate([rng.normal(0, 3, 2000), rng.uniform(-40, 40, 500), [0.0, -np.inf, np.inf, -1e-300]])
-    ndtri, ndtr = python_special("ndtri"), python_special("__pyx_fuse_1ndtr")
-    for f, compiled, x in ((ndtri, quantiles.ndtri, u), (ndtr, quantiles.ndtr, z)):
-        got = np.array([f(v, 0) for v in x])
-        want = np.array([compiled(v) for v in x])
-        assert np.array_equal(got, want, equal_nan=True), f.__name__
-        assert all(type(f(v, 0)) is float for v in x[:3])

@@ -4,21 +4,20 @@ A distribution becomes a `code`, a parameter vector and up to four tables (see
 `QuantileSpec` in distributions.py); `quantile_column` maps a column of uniforms, or of
 normal scores when a Gaussian copula produced them, to values in place. It is serial and
 releases the GIL, so the sampler runs one column block per worker thread while it is hot
-in cache. scipy's own ndtri/ndtr are called through `cython_special`, so results equal
-scipy.special's bit for bit.
+in cache. The normal CDF and its inverse are our ports of scipy's (kernels/normal.py), so
+results equal scipy.special's bit for bit without importing it.
 """
 
 from __future__ import annotations
 
 import math
 
-from ..jit import cython_special, jit
+from ..jit import jit
+from .normal import ndtr, ndtri
 from .powers import int_power
 from .quantile_table import cubic_at
 
 from ..designs import U_MAX as U_TOP, U_MIN as U_BOTTOM  # the most extreme uniforms any design gives
-_NDTRI = cython_special("ndtri")
-_NDTR = cython_special("__pyx_fuse_1ndtr")
 
 # Family codes.
 CONST, AFFINE, TRIANGULAR, TABLE, NORMAL, LOGNORMAL, TRUNCNORM, STEP, METALOG, PARETO, MIXTURE = range(11)
@@ -37,20 +36,6 @@ Z_CODES = (TABLE, NORMAL, LOGNORMAL)
 T_LOC, T_SCALE, T_U0, T_UH, T_U1, T_Z0, T_ZH = range(7)
 # TRUNCNORM: mean, sd, the CDF window [pa, pb] (upper-tail CDF when mirrored), low, high.
 N_MEAN, N_SD, N_PA, N_PB, N_MIRROR, N_LOW, N_HIGH = range(7)
-
-
-def ndtri_python(p):
-    """Phi^-1(p), scipy's implementation."""
-    return _NDTRI(p, 0)
-
-
-def ndtr_python(z):
-    """Phi(z), scipy's implementation."""
-    return _NDTR(z, 0)
-
-
-ndtri = jit(ndtri_python)
-ndtr = jit(ndtr_python)
 
 
 def table_column_python(p, ucoef, zcoef, values, is_z):
@@ -272,12 +257,3 @@ mixture_column = jit(mixture_column_python)
 metalog_column = jit(metalog_column_python)
 step_column = jit(step_column_python)
 quantile_column = jit(quantile_column_python)
-
-
-def ndtri_column_python(values):
-    """Uniforms to normal scores, in place."""
-    for i in range(values.shape[0]):
-        values[i] = ndtri(values[i])
-
-
-ndtri_column = jit(ndtri_column_python)
