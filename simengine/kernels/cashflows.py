@@ -46,8 +46,9 @@ ONE_TIME_COST, PAYBACK_AFTER_GO_LIVE = map(registry.index, ("one_time_cost", "pa
 
 IRR_LOW, IRR_HIGH = -0.99, 1.0
 IRR_XTOL, IRR_RTOL, IRR_MAXITER = 1e-13, 4 * np.finfo(float).eps, 200
-#: Halley on x = ln(1 + i): a step below ACCEPT_STEP is the last; give up (to Brent) after NEWTON_MAXITER.
-ACCEPT_STEP, NEWTON_MAXITER = 1e-6, 30
+#: Steps on x = ln(1 + i): one below ACCEPT_STEP[order] (order 2, 3 or 4) is the last, since the
+#: error it leaves is about C step^order, with C below 20 here; give up (to Brent) after NEWTON_MAXITER.
+ACCEPT_STEP, NEWTON_MAXITER = (0.0, 0.0, 1e-8, 1e-6, 1e-5), 30
 LOG_IRR_LOW, LOG_IRR_HIGH = math.log(1.0 + IRR_LOW), math.log(1.0 + IRR_HIGH)
 OVERRUN_FLOOR = -0.9
 LOGISTIC_SLOPE = 2.0 * math.log(9.0)
@@ -167,8 +168,10 @@ def adoption_into_python(adopt, g, first_month, ramp, curve, bass_p, bass_q, pha
         t0 = int(first)
         share = phase_share[k]
         if curve == LINEAR:
+            # min(1, x / R), dividing only on the ramp: x / R rounds to >= 1 exactly when x >= R.
             for t in range(t0, n_months):
-                adopt[t] += share * min(1.0, (t - first + 1.0) / ramp)
+                x = t - first + 1.0
+                adopt[t] += share * (x / ramp if x < ramp else 1.0)
         elif curve == BASS:
             rate = bass_p + bass_q  # per year
             ratio = bass_q / bass_p
@@ -199,22 +202,27 @@ def adoption_into_python(adopt, g, first_month, ramp, curve, bass_p, bass_q, pha
 adoption_into = jit(adoption_into_python)
 
 
-def irr_newton_python(cf, n_months, split, x):
-    """Monthly IRR by safeguarded Halley iteration on F(x) = ln PV(later flows) - ln PV(earlier flows).
+def irr_newton_python(cf, n_months, split, x, f, slope, curve, skew):
+    """Monthly IRR by safeguarded fourth-order (Householder) iteration on
+    F(x) = ln PV(later flows) - ln PV(earlier flows).
 
     Valid when the cash flows change sign once, at `split` (the first month on the later
     side). F is strictly decreasing in x = ln(1 + i) with exactly one root, so the IRR is
     in [-0.99, 1] iff F changes sign there; the end points are only evaluated when a step
-    tries to leave the bracket. Halley's step converges cubically, so a step below
-    ACCEPT_STEP leaves an error of order 1e-15 and is taken as the last one.
+    tries to leave the bracket. (f, slope, curve, skew) are F, F', F'' and F''' at the start
+    x when the caller has them (the month pass does), else f is NaN. A step converges with
+    order 4 (3 for Halley's, 2 for Newton's, the fall-backs when a higher-order step points
+    the wrong way), so a step below ACCEPT_STEP[order] leaves an error far below 1e-16 and
+    is taken as the last one.
     Returns (i, ok): i is NaN with ok True when the root is outside the bracket (null),
     ok False when the iteration did not settle (the caller then uses Brent's method).
     """
     lo, hi = LOG_IRR_LOW, LOG_IRR_HIGH
     ends_checked = False
-    for _ in range(NEWTON_MAXITER):
-        f, slope, curve = log_ratio(cf, n_months, split, x)
-        if f != f or slope != slope or curve != curve or slope >= 0.0:
+    for iteration in range(NEWTON_MAXITER):
+        if iteration > 0 or f != f:
+            f, slope, curve, skew = log_ratio(cf, n_months, split, x)
+        if f != f or slope != slope or curve != curve or skew != skew or slope >= 0.0:
             return np.nan, False
         if f == 0.0:
             return math.expm1(x), True
@@ -222,10 +230,11 @@ def irr_newton_python(cf, n_months, split, x):
             lo = x
         else:
             hi = x
-        denominator = 2.0 * slope * slope - f * curve
-        step = -2.0 * f * slope / denominator if denominator > 0.0 else -f / slope
+        step, order = root_step(f, slope, curve, skew)
         x_new = x + step
-        bisected = False
+        if abs(step) <= ACCEPT_STEP[order] and LOG_IRR_LOW <= x_new <= LOG_IRR_HIGH:
+            # The last step: taken even when it rounds onto (or a hair past) a bracket end.
+            return math.expm1(x_new), True
         if not lo < x_new < hi:
             if not ends_checked:
                 f_low = log_ratio(cf, n_months, split, LOG_IRR_LOW)[0]
@@ -236,31 +245,52 @@ def irr_newton_python(cf, n_months, split, x):
                     return np.nan, True  # the same sign at both ends: no IRR in the bracket
                 ends_checked = True
             x_new = 0.5 * (lo + hi)  # the step overshot: bisect
-            bisected = True
         x = x_new
-        if abs(step) <= ACCEPT_STEP and not bisected:
-            return math.expm1(x), True
     return np.nan, False
 
 
-def log_ratio_python(cf, n_months, split, x):
-    """F(x) = ln(sum |cf_t| e^(-x (t - split)) over t >= split) - ln(the same over t < split), F' and F''.
+def root_step_python(f, slope, curve, skew):
+    """The step towards F's root from F and its first three derivatives, and its order of
+    convergence: Householder's fourth-order step, else Halley's, else Newton's (F' < 0).
 
-    With the weights as a distribution over months, (ln A)' = -mean(t) and (ln A)'' = var(t).
+    A higher-order step is used only when it points the way Newton's does (far from the
+    root its denominator can change sign); near the root all three agree.
+    """
+    newton = -f / slope
+    denominator = 6.0 * slope * slope * slope - 6.0 * f * slope * curve + f * f * skew
+    if denominator != 0.0:
+        step = -(6.0 * f * slope * slope - 3.0 * f * f * curve) / denominator
+        if step * newton > 0.0:
+            return step, 4
+    denominator = 2.0 * slope * slope - f * curve
+    if denominator > 0.0:
+        return -2.0 * f * slope / denominator, 3
+    return newton, 2
+
+
+def log_ratio_python(cf, n_months, split, x):
+    """F(x) = ln(sum |cf_t| e^(-x (t - split)) over t >= split) - ln(the same over t < split),
+    F', F'' and F''' (see `ratio_moments`).
+
     Weights are taken relative to month `split`, which cancels in F and keeps them in range;
     each sum runs two interleaved weight chains (even and odd months) to halve the latency.
     """
     w = math.exp(x)
     w2 = w * w
-    before = before_t = before_t2 = 0.0
+    before = before_t = before_t2 = before_t3 = 0.0
     d0, d1 = w, w2  # weights of months split-1 and split-2
     t = split - 1
     while t >= 1:
         a0 = abs(cf[t]) * d0
         a1 = abs(cf[t - 1]) * d1
         before += a0 + a1
-        before_t += a0 * t + a1 * (t - 1)
-        before_t2 += a0 * t * t + a1 * (t - 1) * (t - 1)
+        a0 *= t
+        a1 *= t - 1
+        before_t += a0 + a1
+        a0 *= t
+        a1 *= t - 1
+        before_t2 += a0 + a1
+        before_t3 += a0 * t + a1 * (t - 1)
         d0 *= w2
         d1 *= w2
         t -= 2
@@ -268,32 +298,56 @@ def log_ratio_python(cf, n_months, split, x):
         before += abs(cf[0]) * d0
     v = 1.0 / w
     v2 = v * v
-    after = after_t = after_t2 = 0.0
+    after = after_t = after_t2 = after_t3 = 0.0
     d0, d1 = 1.0, v
     t = split
     while t + 1 < n_months:
         a0 = abs(cf[t]) * d0
         a1 = abs(cf[t + 1]) * d1
         after += a0 + a1
-        after_t += a0 * t + a1 * (t + 1)
-        after_t2 += a0 * t * t + a1 * (t + 1) * (t + 1)
+        a0 *= t
+        a1 *= t + 1
+        after_t += a0 + a1
+        a0 *= t
+        a1 *= t + 1
+        after_t2 += a0 + a1
+        after_t3 += a0 * t + a1 * (t + 1)
         d0 *= v2
         d1 *= v2
         t += 2
     if t < n_months:
         a0 = abs(cf[t]) * d0
         after += a0
-        after_t += a0 * t
-        after_t2 += a0 * t * t
-    if after <= 0.0 or before <= 0.0:
-        return np.nan, np.nan, np.nan
-    mean_before, mean_after = before_t / before, after_t / after
-    f = math.log(after / before)
-    slope = mean_before - mean_after
-    curve = (after_t2 / after - mean_after * mean_after) - (before_t2 / before - mean_before * mean_before)
-    return f, slope, curve
+        a0 *= t
+        after_t += a0
+        a0 *= t
+        after_t2 += a0
+        after_t3 += a0 * t
+    return ratio_moments(after, after_t, after_t2, after_t3, before, before_t, before_t2, before_t3)
 
 
+def ratio_moments_python(a, a_t, a_t2, a_t3, b, b_t, b_t2, b_t3):
+    """F = ln A - ln B and F', F'', F''' from the sums A = sum w_t, sum w_t t, sum w_t t^2 and
+    sum w_t t^3 of the later months (a...) and the earlier ones (b...); NaN when a side is empty.
+
+    With the weights as a distribution over months, (ln A)' = -mean(t), (ln A)'' = var(t) and
+    (ln A)''' = -(the third central moment of t).
+    """
+    if a <= 0.0 or b <= 0.0:
+        return np.nan, np.nan, np.nan, np.nan
+    mean_a, mean_b = a_t / a, b_t / b
+    square_a, square_b = a_t2 / a, b_t2 / b
+    third_a = a_t3 / a - mean_a * (3.0 * square_a - 2.0 * mean_a * mean_a)
+    third_b = b_t3 / b - mean_b * (3.0 * square_b - 2.0 * mean_b * mean_b)
+    f = math.log(a / b)
+    slope = mean_b - mean_a
+    curve = (square_a - mean_a * mean_a) - (square_b - mean_b * mean_b)
+    skew = third_b - third_a
+    return f, slope, curve, skew
+
+
+ratio_moments = jit(ratio_moments_python)
+root_step = jit(root_step_python)
 log_ratio = jit(log_ratio_python)
 irr_newton = jit(irr_newton_python)
 
@@ -414,12 +468,15 @@ def trial_python(x, i, cost_timing, cost_from_start, cost_overrun, cost_labor, b
     d = 1.0
     cost_pv = benefit_pv = total_cost = total_benefit = 0.0
     cum = dcum = 0.0
-    payback = dpayback = np.nan
-    sign = 0.0
-    changes = 0
-    cum_sign = 0.0  # sign changes of the running total too (Norstrom's criterion for the IRR)
-    cum_changes = 0
+    paid = dpaid = -1  # the month whose running total first reaches 0 (-1: not yet)
+    # Sign changes of the flows and of their running total (Norstrom's criterion for the IRR):
+    # the sign of the last nonzero value as -1, 0 (none yet) or 1; NaN counts as negative.
+    last = cum_last = 0
+    changes = cum_changes = 0
     split = 0
+    # sum w_t t^k (k = 0..3), w_t = |CF_t| v^t, of the positive and the negative flows: with one
+    # sign change these are the IRR iteration's sums on both sides at the discount rate.
+    pos = pos_t = pos_t2 = pos_t3 = neg = neg_t = neg_t2 = neg_t3 = 0.0
     for t in range(n_months):
         cost = before if t < g_end else after
         if t == 0:
@@ -436,22 +493,43 @@ def trial_python(x, i, cost_timing, cost_from_start, cost_overrun, cost_labor, b
         total_benefit += benefit
         cum += net
         dcum += net * d
-        if cum >= 0.0 and payback != payback:
-            payback = t + 1.0
-        if dcum >= 0.0 and dpayback != dpayback:
-            dpayback = t + 1.0
-        if net != 0.0:
-            now = 1.0 if net > 0.0 else -1.0
-            if now * sign < 0.0:
+        if paid < 0 and cum >= 0.0:
+            paid = t
+        if dpaid < 0 and dcum >= 0.0:
+            dpaid = t
+        if net > 0.0:
+            if last < 0:
                 changes += 1
                 split = t
-            sign = now
-        if cum != 0.0:
-            now = 1.0 if cum > 0.0 else -1.0
-            if now * cum_sign < 0.0:
-                cum_changes += 1
-            cum_sign = now
+            last = 1
+            w = net * d
+            pos += w
+            w *= t
+            pos_t += w
+            w *= t
+            pos_t2 += w
+            pos_t3 += w * t
+        elif net != 0.0:
+            if last > 0:
+                changes += 1
+                split = t
+            last = -1
+            w = -net * d
+            neg += w
+            w *= t
+            neg_t += w
+            w *= t
+            neg_t2 += w
+            neg_t3 += w * t
+        if cum > 0.0:
+            cum_changes += cum_last < 0
+            cum_last = 1
+        elif cum != 0.0:
+            cum_changes += cum_last > 0
+            cum_last = -1
         d *= v
+    payback = paid + 1.0 if paid >= 0 else np.nan
+    dpayback = dpaid + 1.0 if dpaid >= 0 else np.nan
 
     npv = benefit_pv - cost_pv
     out[NPV, i] = npv
@@ -467,9 +545,17 @@ def trial_python(x, i, cost_timing, cost_from_start, cost_overrun, cost_labor, b
     if changes > 1:
         settled = cum == 0.0 or cum_changes + tail_sign_changes(cf, n_months) != 1
     if changes == 1:
-        # Start at x = ln(1 + m), the discount rate, inside the bracket.
-        start = min(max(math.log1p(m), LOG_IRR_LOW + 0.01), LOG_IRR_HIGH - 0.01)
-        irr, settled = irr_newton(cf, n_months, split, start)
+        # Start at x = ln(1 + m), the discount rate, inside the bracket: where the month pass's
+        # sums give F and its derivatives (the later side has the sign of the last flow).
+        x0 = math.log1p(m)
+        start = min(max(x0, LOG_IRR_LOW + 0.01), LOG_IRR_HIGH - 0.01)
+        f = slope = curve = skew = np.nan
+        if start == x0:
+            if last > 0:
+                f, slope, curve, skew = ratio_moments(pos, pos_t, pos_t2, pos_t3, neg, neg_t, neg_t2, neg_t3)
+            else:
+                f, slope, curve, skew = ratio_moments(neg, neg_t, neg_t2, neg_t3, pos, pos_t, pos_t2, pos_t3)
+        irr, settled = irr_newton(cf, n_months, split, start, f, slope, curve, skew)
     if not settled:
         irr = irr_monthly(cf, n_months)
     out[IRR, i] = int_power(1.0 + irr, 12) - 1.0 if irr == irr else np.nan
