@@ -11,6 +11,7 @@ numba (twins.py); with NUMBA_DISABLE_JIT=1 the twins run as ordinary Python ever
 from __future__ import annotations
 
 import functools
+import os
 import threading
 import time
 
@@ -107,6 +108,11 @@ def _bind():
     with _lock:
         if _numba is not None:
             return _numba
+        # OpenMP's worker threads (numba's threading layer here) would otherwise spin for a
+        # while after each parallel loop, taking a core from the sampler's and the writer's
+        # threads: 10-20 % of a 2-thread run's wall time with a result file. A user's own
+        # setting is kept.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         import numba
 
         for kernel in _kernels:

@@ -80,3 +80,25 @@ def test_compile_hooks_see_top_level_compiles_once_with_their_time(tmp_path, mon
         with event.trigger_event("numba:compile", data={}):
             pass
     assert len(listener.events) == 2 and listener.events[0] is None and listener.events[1] >= 0.0
+
+
+OMP_CHILD = """
+import os
+from simengine import jit
+before = os.environ.get("OMP_WAIT_POLICY")
+jit.max_threads()  # binds: numba is imported, its OpenMP runtime not loaded yet
+print(before, os.environ.get("OMP_WAIT_POLICY"))
+"""
+
+
+def test_openmp_threads_sleep_when_idle_unless_the_user_says_otherwise():
+    """Binding sets OMP_WAIT_POLICY=PASSIVE before numba loads OpenMP (idle workers would spin
+    and take a core from the writer thread), and keeps a value the user set."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", OMP_CHILD], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["None", "PASSIVE"]
+    out = subprocess.run([sys.executable, "-c", OMP_CHILD], env={**env, "OMP_WAIT_POLICY": "ACTIVE"},
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["ACTIVE", "ACTIVE"]
