@@ -16,7 +16,6 @@ import pytest
 
 from simengine.bundled import bundled_scenarios
 from simengine.runner import run
-from simengine.scenario import load_scenario
 
 TRIALS = 2_000
 SEED = 20_251_111
