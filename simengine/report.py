@@ -30,7 +30,7 @@ from .errors import ResultFileError, SimengineError
 from .html_page import Chart, facts, figure, heading, page, paragraph, section, table
 from .output import check_writable, write_bytes_atomic
 from .stored import open_stored
-from .result_file import accumulate_file
+from .result_file import accumulate_file, file_histograms
 from .summary import probability, summary_header
 from .summary_stream import HistogramMetric
 from .scenario import Scenario, scenario_from_json
@@ -457,9 +457,11 @@ def variance_section(scenario: Scenario, seed: int, trials: int, add) -> list[st
     return [paragraph(lead), "sobol"]
 
 
-def result_report(path: Path, correlation_repairs_made=None) -> Report:
+def result_report(path: Path, correlation_repairs_made=None, summary: dict | None = None) -> Report:
     """The report of one result file. `correlation_repairs_made` (Scenario.correlation_repairs)
-    names what --repair-correlations changed when the file's metadata does not store it."""
+    names what --repair-correlations changed when the file's metadata does not store it.
+    `summary`: the file's summary when the caller has it (the run that wrote the file), which
+    saves summarizing the file again: a second pass over every value, and its memory."""
     stored = open_stored(path)
     meta = stored.metadata
     scenario = scenario_from_json(meta["scenario"])
@@ -470,8 +472,13 @@ def result_report(path: Path, correlation_repairs_made=None) -> Report:
                               f"{meta.get('columns', 'drivers')} (use --columns all or metrics)")
     trials, currency, horizon = int(meta["trials"]), scenario.currency, scenario.horizon_months
     repairs = correlation_repairs(meta, correlation_repairs_made)
-    _, _, acc = accumulate_file(stored)
-    summary = {**summary_header(scenario, int(meta["seed"]), trials, meta["sampling"]), **acc.summary()}
+    if summary is None:
+        _, _, acc = accumulate_file(stored)
+        summary = {**summary_header(scenario, int(meta["seed"]), trials, meta["sampling"]), **acc.summary()}
+        histograms = acc.histograms
+    else:
+        summary = dict(summary)  # the caller's stays as it was
+        histograms = file_histograms(stored, ("go_live_month", "payback_months"))
     absent = [m for m in summary["metrics"] if m not in names]
     if absent:  # written before these metrics existed: left out, as `simengine summarize` does
         summary["metrics"] = {m: block for m, block in summary["metrics"].items() if m not in absent}
@@ -507,7 +514,7 @@ def result_report(path: Path, correlation_repairs_made=None) -> Report:
             f"The month in which the system goes live, over all {trials:,} trials (each bar drawn over its "
             f"month, so everything left of a line at month D is live by D). Hatched bars are later than the "
             f"plan (the base case's month {budget['go_live']['planned']:g}); the dashed line is P80.",
-            charts.go_live_histogram(acc.histograms["go_live_month"].counts, budget["go_live"]))
+            charts.go_live_histogram(histograms["go_live_month"].counts, budget["go_live"]))
         points = min(shown, JOINT_POINTS)
         dots = (f"the first {points:,} of {trials:,} trials" if points < trials else
                 f"all {trials:,} trials" if trials > 1 else "the run's only trial")
@@ -532,8 +539,8 @@ def result_report(path: Path, correlation_repairs_made=None) -> Report:
         "S-curves: the probability that NPV (left) or ROI (right) comes out at or below each value. "
         "Vertical lines are break-even and the scenario's decision targets, with the share of trials "
         "that meet each." + curves_from, charts.s_curves(sample["npv"], sample["roi"], summary, currency))
-    paid, _ = payback_shares(acc.histograms["payback_months"], horizon)
-    never = never_paid_back(acc.histograms["payback_months"])
+    paid, _ = payback_shares(histograms["payback_months"], horizon)
+    never = never_paid_back(histograms["payback_months"])
     target = scenario.decision.payback_months_max
     met = summary.get("targets", {}).get("payback_months_max", {}).get("probability")
     add("payback", "Probability of having paid back by each month",

@@ -209,7 +209,9 @@ class RunResult:
             raise InputError("report(): this result is at a URI; give the report a local path")
         out = Path(path) if path is not None else Path(str(self._file()).rstrip("/\\")).with_suffix(".html")
         check_writable([out], force)
-        return result_report(self._file()).write(out, Path(png_dir) if png_dir is not None else None, force)
+        # this summary is the file's own (of the run that wrote it, or summarized from it)
+        return result_report(self._file(), summary=self.summary.data).write(
+            out, Path(png_dir) if png_dir is not None else None, force)
 
     def __repr__(self) -> str:
         from .textout import run_header

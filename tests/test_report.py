@@ -96,6 +96,20 @@ def test_run_report_flag_and_report_command(tmp_path):
     assert sorted(p.stem for p in pngs.glob("*.png")) == sorted(CHARTS)
 
 
+
+def test_a_run_reports_from_its_own_summary_the_page_the_file_gives(tmp_path):
+    """`run --report` hands the report the run's summary (no second summarizing pass over the
+    file, only the payback and go-live histograms are read): the page is byte for byte the one
+    `simengine report` rebuilds from the file alone (two blocks of trials, one partial)."""
+    runner = CliRunner()
+    out = tmp_path / "bb.parquet"
+    done = runner.invoke(main, ["run", "crm_upgrade_big_bang", "--trials", "70000", "--out", str(out), "--report",
+                                "--columns", "metrics", "--quiet"])
+    assert done.exit_code == 0, done.output
+    rebuilt = runner.invoke(main, ["report", str(out), "--out", str(tmp_path / "again.html")])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert (tmp_path / "bb.html").read_bytes() == (tmp_path / "again.html").read_bytes()
+
 def test_report_errors_are_one_line(tmp_path):
     runner = CliRunner()
     drivers_only = tmp_path / "d.parquet"
