@@ -11,7 +11,10 @@ numba (twins.py); with NUMBA_DISABLE_JIT=1 the twins run as ordinary Python ever
 from __future__ import annotations
 
 import functools
+import importlib.machinery
+import importlib.util
 import os
+import sys
 import threading
 import time
 
@@ -113,6 +116,7 @@ def _bind():
         # threads: 10-20 % of a 2-thread run's wall time with a result file. A user's own
         # setting is kept.
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        _load_blas_table()
         import numba
 
         for kernel in _kernels:
@@ -128,6 +132,36 @@ def _bind():
         _listen(numba)
         _numba = numba
         return numba
+
+
+def _load_blas_table() -> None:
+    """Load scipy's table of BLAS entry points (`scipy.linalg.cython_blas`) on its own, without
+    running `scipy.linalg`'s package `__init__`.
+
+    numba checks that this table can be imported when it first sets up its compiler, on the
+    first call of any kernel, even one read from the disk cache. Importing it the usual way
+    runs all of `scipy.linalg` (and, through scipy's array-API layer, `numpy.f2py`): about
+    0.2 s of a 1-second run, for a table none of our kernels uses. Loaded alone it takes
+    0.02 s, and numba finds it in `sys.modules`. Skipped when `scipy.linalg` is already
+    imported or the table is not a compiled module next to it; any failure leaves numba to
+    import it the usual way, with its own error if scipy is missing.
+    """
+    name = "scipy.linalg.cython_blas"
+    if name in sys.modules or "scipy.linalg" in sys.modules:
+        return
+    try:
+        import scipy
+
+        folder = os.path.join(os.path.dirname(scipy.__file__), "linalg")
+        found = importlib.machinery.PathFinder.find_spec("cython_blas", [folder])
+        if found is None or not isinstance(found.loader, importlib.machinery.ExtensionFileLoader):
+            return
+        spec = importlib.util.spec_from_file_location(name, found.origin)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    except Exception:  # noqa: BLE001 - numba's own import then reports any real problem
+        return
+    sys.modules.setdefault(name, module)
 
 
 def _listen(numba) -> None:
