@@ -228,13 +228,14 @@ def correlations_text(scenario: Scenario, repairs: list) -> str:
                                          ((c.drivers, c.spearman) for c in scenario.correlations)) or "none") + "."
 
 
-def inputs_table(scenario: Scenario, sample: dict[str, np.ndarray]) -> str:
+def inputs_table(scenario: Scenario, sampled) -> str:
     """Each sampled driver: its distribution and its P10/P50/P90 as sampled (or, where the
-    file does not store it, from the distribution itself, marked so)."""
+    file does not store it, from the distribution itself, marked so). `sampled(name)` gives a
+    driver's draws, or None where the file does not store it: read one driver at a time."""
     fields = scenario.fields()
     rows, from_distribution = [], False
     for name in scenario.drivers():
-        values = sample.get(name)
+        values = sampled(name)
         if name in fields:
             described = fields[name].describe()
         else:
@@ -489,7 +490,6 @@ def result_report(path: Path, correlation_repairs_made=None, summary: dict | Non
     sample = stored.head(["npv", "roi", *(["one_time_cost", "go_live_month"] if budget else [])],
                        min(trials, CHART_TRIALS))
     shown = sample["npv"].size
-    driver_sample = stored.head(drivers, min(trials, TORNADO_TRIALS)) if drivers else {}
     head_note = "" if shown == trials else f"histogram of the first {shown:,} of {trials:,} trials"
 
     built: list[Chart] = []
@@ -621,7 +621,9 @@ def result_report(path: Path, correlation_repairs_made=None, summary: dict | Non
                           "standard errors are order-statistic intervals; undefined values (no IRR, no "
                           "payback within the horizon) are counted in the last column, never dropped. "
                           "A payback percentile of 'never' lies beyond the horizon.", "note")),
-        section("Inputs as sampled", inputs_table(scenario, driver_sample),
+        section("Inputs as sampled",
+                inputs_table(scenario, lambda name: stored.head([name], min(trials, TORNADO_TRIALS))[name]
+                             if name in names else None),
                 paragraph("P10, P50 and P90 of each driver (an event: how often it occurs) over "
                           + (f"all {trials:,} trials." if trials <= TORNADO_TRIALS else
                              f"the first {TORNADO_TRIALS:,} of {trials:,} trials."), "note"),

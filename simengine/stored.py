@@ -46,17 +46,18 @@ class StoredResult:
         return pa.concat_tables(tables) if len(tables) != 1 else tables[0]
 
     def head(self, columns: list[str], limit: int) -> dict[str, np.ndarray]:
-        """The first `limit` rows of some columns as float arrays (null = NaN)."""
-        parts: dict[str, list[np.ndarray]] = {c: [] for c in columns}
+        """The first `limit` rows of some columns as float arrays (null = NaN), each filled in
+        place batch by batch: no second copy of the values while reading."""
+        out = {c: np.empty(max(0, min(limit, self.num_rows))) for c in columns}
         rows = 0
         for batch in self.iter_batches(columns, 1 << 16):
             take = min(batch.num_rows, limit - rows)
-            for c in columns:
-                parts[c].append(batch.column(c).slice(0, take).to_numpy(zero_copy_only=False).astype(float))
-            rows += take
-            if rows >= limit:
+            if take <= 0:
                 break
-        return {c: np.concatenate(v) if v else np.empty(0) for c, v in parts.items()}
+            for c in columns:
+                out[c][rows:rows + take] = batch.column(c).slice(0, take).to_numpy(zero_copy_only=False)
+            rows += take
+        return {c: v[:rows] for c, v in out.items()}
 
 
 def open_stored(path: "str | Path | StoredResult") -> StoredResult:

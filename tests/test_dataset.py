@@ -17,6 +17,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
@@ -108,6 +109,24 @@ def test_chunks_that_straddle_parts_give_the_same_dataset(tmp_path, sc, pair):
     run_dataset(sc, tmp_path / "ds", chunk_size=50_000)
     assert_same_run(tmp_path / "ds", one)
     assert [p["rows"] for p in manifest_of(tmp_path / "ds")["parts"]] == [p["rows"] for p in manifest_of(ds)["parts"]]
+
+
+@pytest.mark.parametrize("limit", [0, 1, BLOCK_SIZE, BLOCK_SIZE + 7, 2 * BLOCK_SIZE, TRIALS, TRIALS + 5])
+def test_head_reads_the_first_rows_across_parts_as_floats_with_nan_for_null(pair, limit):
+    """`StoredResult.head` (the report's samples) gives the first `limit` rows of each column,
+    straddling part boundaries, as float64 with NaN for a null, for a dataset and a file alike."""
+    from simengine.stored import open_stored
+
+    columns = ["npv", "irr", "payback_months", "go_live_month"]
+    whole = pq.read_table(pair[1], columns=columns)
+    for source in pair:
+        got = open_stored(source).head(columns, limit)
+        assert list(got) == columns
+        for name in columns:
+            want = whole.column(name).to_numpy(zero_copy_only=False).astype(float)[:limit]
+            assert got[name].dtype == np.float64 and got[name].shape == (min(limit, TRIALS),)
+            np.testing.assert_array_equal(got[name], want)
+    assert np.isnan(open_stored(pair[0]).head(["payback_months"], TRIALS)["payback_months"]).any()
 
 
 def test_open_recomputes_the_stored_summary(pair):
