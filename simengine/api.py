@@ -79,7 +79,7 @@ def run(scenario: Scenario | str | Path, *, trials: int | None = None, seed: int
         if owned is not None and hasattr(owned, "close"):
             owned.close()
     return RunResult(Summary(report.summary), report.result_path, report.summary_path, report.seconds,
-                     list(sc.correlation_repairs))
+                     list(sc.correlation_repairs), month_histograms=report.histograms)
 
 
 def _run(sc, out, targets, trials, max_trials, seed, threads, force, columns, sampling, on_progress, executor):

@@ -458,11 +458,14 @@ def variance_section(scenario: Scenario, seed: int, trials: int, add) -> list[st
     return [paragraph(lead), "sobol"]
 
 
-def result_report(path: Path, correlation_repairs_made=None, summary: dict | None = None) -> Report:
+def result_report(path: Path, correlation_repairs_made=None, summary: dict | None = None,
+                  histograms: dict | None = None) -> Report:
     """The report of one result file. `correlation_repairs_made` (Scenario.correlation_repairs)
     names what --repair-correlations changed when the file's metadata does not store it.
     `summary`: the file's summary when the caller has it (the run that wrote the file), which
-    saves summarizing the file again: a second pass over every value, and its memory."""
+    saves summarizing the file again: a second pass over every value, and its memory; with it,
+    `histograms`: that run's exact go-live and payback month histograms (HistogramMetric by
+    name), else they are read back from the file's two columns."""
     stored = open_stored(path)
     meta = stored.metadata
     scenario = scenario_from_json(meta["scenario"])
@@ -479,7 +482,10 @@ def result_report(path: Path, correlation_repairs_made=None, summary: dict | Non
         histograms = acc.histograms
     else:
         summary = dict(summary)  # the caller's stays as it was
-        histograms = file_histograms(stored, ("go_live_month", "payback_months"))
+        months = ("go_live_month", "payback_months")
+        given = histograms or {}
+        histograms = ({m: given[m] for m in months} if all(m in given for m in months)
+                      else file_histograms(stored, months))
     absent = [m for m in summary["metrics"] if m not in names]
     if absent:  # written before these metrics existed: left out, as `simengine summarize` does
         summary["metrics"] = {m: block for m, block in summary["metrics"].items() if m not in absent}
@@ -539,6 +545,8 @@ def result_report(path: Path, correlation_repairs_made=None, summary: dict | Non
         "S-curves: the probability that NPV (left) or ROI (right) comes out at or below each value. "
         "Vertical lines are break-even and the scenario's decision targets, with the share of trials "
         "that meet each." + curves_from, charts.s_curves(sample["npv"], sample["roi"], summary, currency))
+    ranked_mean = float(np.nanmean(sample["npv"][:min(trials, TORNADO_TRIALS)]))
+    del sample  # the charts of every trial are drawn: what follows (Sobol', EVPPI) reuses the memory
     paid, _ = payback_shares(histograms["payback_months"], horizon)
     never = never_paid_back(histograms["payback_months"])
     target = scenario.decision.payback_months_max
@@ -577,7 +585,7 @@ def result_report(path: Path, correlation_repairs_made=None, summary: dict | Non
         except ResultFileError as exc:  # too few trials to rank drivers
             tornado_note = f"No tornado chart: {str(exc).split(': ', 1)[-1]}."
     if table_rows:
-        base = float(np.nanmean(sample["npv"][:used]))
+        base = ranked_mean
         ranked = (f"mean NPV over all {trials:,} trials" if used == trials
                   else f"mean NPV of the {used:,} trials ranked")
         add("tornado", "Tornado chart of the drivers of NPV",

@@ -137,6 +137,9 @@ class RunResult:
     seconds: float | None = None
     correlation_repairs: list = field(default_factory=list)
     report_path: Path | None = None
+    #: the run's exact go-live and payback month histograms, which its report draws (empty for a
+    #: result opened from a file: the report then reads those two columns back)
+    month_histograms: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def scenario_name(self) -> str:
@@ -210,7 +213,7 @@ class RunResult:
         out = Path(path) if path is not None else Path(str(self._file()).rstrip("/\\")).with_suffix(".html")
         check_writable([out], force)
         # this summary is the file's own (of the run that wrote it, or summarized from it)
-        return result_report(self._file(), summary=self.summary.data).write(
+        return result_report(self._file(), summary=self.summary.data, histograms=self.month_histograms).write(
             out, Path(png_dir) if png_dir is not None else None, force)
 
     def __repr__(self) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -32,6 +32,9 @@ class RunReport:
     result_path: Path | str | None  # a file, a dataset folder, or a dataset's URI
     summary_path: Path | str | None  # the .summary.json, or a dataset's manifest
     seconds: float
+    #: the summary's exact histograms of the whole-month metrics (go-live, payback): what a
+    #: report draws besides the summary, so that it need not read them back from the file
+    histograms: dict = field(default_factory=dict)
 
 
 def default_output_path(scenario_file: Path, seed: int, trials: int | None, folder: bool = False) -> str:
@@ -121,7 +124,7 @@ def run(scenario: Scenario, *, trials: int, seed: int, out: Path | Folder | None
             writer.abort()
             if folder is not None:
                 discard_run(folder, created)
-    return RunReport(summary, result_location(out), summary_path, time.perf_counter() - started)
+    return RunReport(summary, result_location(out), summary_path, time.perf_counter() - started, acc.histograms)
 
 
 def release_arrow_memory() -> None:
@@ -169,7 +172,8 @@ def _run_distributed(scenario, executor, acc, seed, trials, sampling, folder, me
     finally:
         if folder is not None and not committed:
             discard_run(folder, created)  # no manifest: the parts written so far are no result
-    return RunReport(summary, result_location(folder), summary_path, time.perf_counter() - started)
+    return RunReport(summary, result_location(folder), summary_path, time.perf_counter() - started,
+                     acc.histograms)
 
 
 def run_summaries(scenarios: list[Scenario], *, trials: int, seed: int, sampling: str = "mc",

@@ -97,18 +97,29 @@ def test_run_report_flag_and_report_command(tmp_path):
 
 
 
-def test_a_run_reports_from_its_own_summary_the_page_the_file_gives(tmp_path):
-    """`run --report` hands the report the run's summary (no second summarizing pass over the
-    file, only the payback and go-live histograms are read): the page is byte for byte the one
-    `simengine report` rebuilds from the file alone (two blocks of trials, one partial)."""
+def test_a_run_reports_from_its_own_summary_the_page_the_file_gives(tmp_path, monkeypatch):
+    """`run --report` hands the report the run's summary and its go-live and payback histograms
+    (no second pass over the file for them): the page is byte for byte the one `simengine report`
+    rebuilds from the file alone, and the one `simengine.open(file).report()` gives, which reads
+    those two histograms back (two blocks of trials, one partial)."""
+    import simengine
+    from simengine import report as report_module
+
     runner = CliRunner()
     out = tmp_path / "bb.parquet"
+    reads = []
+    real = report_module.file_histograms
+    monkeypatch.setattr(report_module, "file_histograms", lambda *a: reads.append(a) or real(*a))
     done = runner.invoke(main, ["run", "crm_upgrade_big_bang", "--trials", "70000", "--out", str(out), "--report",
                                 "--columns", "metrics", "--quiet"])
     assert done.exit_code == 0, done.output
+    assert reads == []
+    simengine.open(out).report(tmp_path / "opened.html")
+    assert len(reads) == 1
     rebuilt = runner.invoke(main, ["report", str(out), "--out", str(tmp_path / "again.html")])
     assert rebuilt.exit_code == 0, rebuilt.output
-    assert (tmp_path / "bb.html").read_bytes() == (tmp_path / "again.html").read_bytes()
+    page = (tmp_path / "bb.html").read_bytes()
+    assert page == (tmp_path / "again.html").read_bytes() == (tmp_path / "opened.html").read_bytes()
 
 def test_report_errors_are_one_line(tmp_path):
     runner = CliRunner()
