@@ -18,6 +18,8 @@ import sys
 import threading
 import time
 
+from . import kernel_cache
+
 #: Options every kernel shares: cached to disk, no fastmath (results must be exact and
 #: reproducible across machines and thread counts).
 JIT_OPTIONS = dict(cache=True, fastmath=False, nogil=True)
@@ -67,6 +69,8 @@ class Kernel:
 def _dispatcher(numba, func, parallel: bool):
     options = dict(parallel=True, **JIT_OPTIONS) if parallel else JIT_OPTIONS
     made = numba.njit(**options)(func)
+    # before anything loads from numba's disk cache: drop it if it was compiled from other sources
+    kernel_cache.check(getattr(getattr(made, "_cache", None), "cache_path", None))
     _remember(made, func)
     return made
 
