@@ -493,15 +493,18 @@ def result_report(path: Path, correlation_repairs_made=None, summary: dict | Non
         summary.pop("budget_and_date", None)  # it needs the costs and the go-live month
     budget = summary.get("budget_and_date")
     drivers = [d for d in scenario.drivers() if d in names]
-    sample = stored.head(["npv", "roi", *(["one_time_cost", "go_live_month"] if budget else [])],
-                       min(trials, CHART_TRIALS))
-    shown = sample["npv"].size
-    head_note = "" if shown == trials else f"histogram of the first {shown:,} of {trials:,} trials"
-
     built: list[Chart] = []
 
     def add(stem, alt, caption, fig):
         built.append(Chart(stem, alt, caption, charts.png_bytes(fig)))
+
+    # Sobol' runs the model again: before the chart samples are read, so that its peak (SALib's
+    # bootstrap) and theirs do not add up
+    sobol_parts = variance_section(scenario, int(meta["seed"]), trials, add)
+    sample = stored.head(["npv", "roi", *(["one_time_cost", "go_live_month"] if budget else [])],
+                       min(trials, CHART_TRIALS))
+    shown = sample["npv"].size
+    head_note = "" if shown == trials else f"histogram of the first {shown:,} of {trials:,} trials"
 
     if budget:
         cost_block = budget["costs"]["one_time_cost"]
@@ -597,7 +600,6 @@ def result_report(path: Path, correlation_repairs_made=None, summary: dict | Non
             + ". simengine sensitivity gives the full table with standard errors.",
             charts.tornado(table_rows, base, currency, top=TORNADO_DRIVERS, base_label=ranked))
     tornado_note = paragraph(tornado_note, "note") if tornado_note else ""
-    sobol_parts = variance_section(scenario, int(meta["seed"]), trials, add)
     voi_parts = pilot_section(stored, trials, currency, add) if table_rows else [paragraph(
         "No value-of-information chart: " + tornado_note_text(scenario, drivers), "note")]
 
