@@ -499,8 +499,9 @@ def result_report(path: Path, correlation_repairs_made=None, summary: dict | Non
         built.append(Chart(stem, alt, caption, charts.png_bytes(fig)))
 
     # Sobol' runs the model again: before the chart samples are read, so that its peak (SALib's
-    # bootstrap) and theirs do not add up
-    sobol_parts = variance_section(scenario, int(meta["seed"]), trials, add)
+    # bootstrap) and theirs do not add up; its chart joins the others in page order below
+    sobol_charts: list[tuple] = []
+    sobol_parts = variance_section(scenario, int(meta["seed"]), trials, lambda *chart: sobol_charts.append(chart))
     sample = stored.head(["npv", "roi", *(["one_time_cost", "go_live_month"] if budget else [])],
                        min(trials, CHART_TRIALS))
     shown = sample["npv"].size
@@ -600,6 +601,8 @@ def result_report(path: Path, correlation_repairs_made=None, summary: dict | Non
             + ". simengine sensitivity gives the full table with standard errors.",
             charts.tornado(table_rows, base, currency, top=TORNADO_DRIVERS, base_label=ranked))
     tornado_note = paragraph(tornado_note, "note") if tornado_note else ""
+    for chart in sobol_charts:
+        add(*chart)
     voi_parts = pilot_section(stored, trials, currency, add) if table_rows else [paragraph(
         "No value-of-information chart: " + tornado_note_text(scenario, drivers), "note")]
 
