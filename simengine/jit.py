@@ -30,6 +30,10 @@ _kernels: list["Kernel"] = []  # the placeholders made before numba was loaded, 
 #: id of every kernel and dispatcher handed out -> (it, its twin's source: the py_func); holding it
 #: keeps the id from being reused.
 _made: dict[int, tuple[object, object]] = {}
+#: Whether binding loads scipy's BLAS table alone before numba's set-up (`_load_blas_table`, 0.2 s
+#: less): set by the command line, for its own process only. A library user's process keeps
+#: scipy's usual imports, where `scipy.linalg.cython_blas` is also an attribute of `scipy.linalg`.
+BLAS_TABLE_ALONE = False
 #: Called as hook(None) when a kernel starts compiling (a disk cache miss) and hook(seconds) when
 #: it is done; a compile nested in another's counts once. See compile_notice.py.
 compile_hooks: list = []
@@ -120,7 +124,8 @@ def _bind():
         # threads: 10-20 % of a 2-thread run's wall time with a result file. A user's own
         # setting is kept.
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        _load_blas_table()
+        if BLAS_TABLE_ALONE:
+            _load_blas_table()
         import numba
 
         for kernel in _kernels:
@@ -148,7 +153,9 @@ def _load_blas_table() -> None:
     0.2 s of a 1-second run, for a table none of our kernels uses. Loaded alone it takes
     0.02 s, and numba finds it in `sys.modules`. Skipped when `scipy.linalg` is already
     imported or the table is not a compiled module next to it; any failure leaves numba to
-    import it the usual way, with its own error if scipy is missing.
+    import it the usual way, with its own error if scipy is missing. The one difference it
+    makes: a `scipy.linalg` imported later lacks the attribute `cython_blas` (importing the
+    module by name still works), so only the command line's own process does it.
     """
     name = "scipy.linalg.cython_blas"
     if name in sys.modules or "scipy.linalg" in sys.modules:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
@@ -107,7 +108,9 @@ def test_openmp_threads_sleep_when_idle_unless_the_user_says_otherwise():
 BLAS_CHILD = """
 import json, sys
 import numpy as np
+from simengine import jit
 from simengine.kernels import normal
+jit.BLAS_TABLE_ALONE = True  # as the command line sets it for its own process
 normal.ndtri_column(np.array([0.5]))  # binds, and numba sets up its compiler on this first call
 seen = {"linalg_run": "scipy.linalg" in sys.modules, "table": "scipy.linalg.cython_blas" in sys.modules}
 import numba
@@ -137,8 +140,37 @@ def test_numba_gets_scipys_blas_table_without_all_of_scipy_linalg():
 
 def test_the_blas_table_is_left_alone_once_scipy_linalg_is_imported(monkeypatch):
     """With scipy.linalg already imported, its own import of the table is the one used."""
-    import scipy.linalg  # noqa: F401 - the state being tested
+    importlib.import_module("scipy.linalg")  # the state being tested
 
     monkeypatch.delitem(sys.modules, "scipy.linalg.cython_blas", raising=False)
     jit._load_blas_table()
     assert "scipy.linalg.cython_blas" not in sys.modules
+
+
+LIBRARY_CHILD = """
+import json, sys
+import numpy as np
+from simengine.kernels import normal
+normal.ndtri_column(np.array([0.5]))
+import scipy.linalg.cython_blas
+print(json.dumps({"linalg_run": "scipy.linalg" in sys.modules, "attribute": hasattr(scipy.linalg, "cython_blas")}))
+"""
+
+COMMAND_CHILD = """
+import atexit, json, sys
+atexit.register(lambda: sys.__stderr__.write(json.dumps({"linalg_run": "scipy.linalg" in sys.modules,
+                                                          "table": "scipy.linalg.cython_blas" in sys.modules})))
+sys.argv = ["simengine", "run", "crm_new_small_firm", "--trials", "1000", "--summary-only", "--quiet"]
+from simengine.cli import main
+main()
+"""
+
+
+def test_only_the_command_lines_own_process_loads_the_blas_table_alone():
+    """Used as a library, simengine leaves scipy's imports as they are (scipy.linalg.cython_blas
+    stays an attribute of scipy.linalg); `simengine ...` itself skips scipy.linalg."""
+    library = subprocess.run([sys.executable, "-c", LIBRARY_CHILD], capture_output=True, text=True, check=True)
+    assert json.loads(library.stdout) == {"linalg_run": True, "attribute": True}
+    command = subprocess.run([sys.executable, "-c", COMMAND_CHILD], capture_output=True, text=True)
+    assert command.returncode == 0, command.stderr
+    assert json.loads(command.stderr.strip().splitlines()[-1]) == {"linalg_run": False, "table": True}
