@@ -550,7 +550,7 @@ def result_report(path: Path, correlation_repairs_made=None, summary: dict | Non
         "Vertical lines are break-even and the scenario's decision targets, with the share of trials "
         "that meet each." + curves_from, charts.s_curves(sample["npv"], sample["roi"], summary, currency))
     ranked_mean = float(np.nanmean(sample["npv"][:min(trials, TORNADO_TRIALS)]))
-    del sample  # the charts of every trial are drawn: what follows (Sobol', EVPPI) reuses the memory
+    del sample  # the charts of every trial are drawn: what follows (ranking, EVPPI) reuses the memory
     paid, _ = payback_shares(histograms["payback_months"], horizon)
     never = never_paid_back(histograms["payback_months"])
     target = scenario.decision.payback_months_max
