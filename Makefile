@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test bench bench-big bench-check clean
+.PHONY: run test bench bench-big bench-check bench-versus clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "simengine needs Python >= 3.11"'
@@ -32,6 +32,11 @@ bench-big: $(STAMP)
 BENCH_TOLERANCE ?= 0.25
 bench-check: $(STAMP)
 	$(BIN)/python benchmarks/check.py --tolerance $(BENCH_TOLERANCE)
+
+# Before and after in one run (about 20 minutes): make bench-versus BEFORE=<git revision>
+bench-versus: $(STAMP)
+	@test -n "$(BEFORE)" || { echo "make bench-versus: say which revision to compare with, e.g. BEFORE=1bef53b" >&2; exit 2; }
+	$(BIN)/python benchmarks/versus.py $(BEFORE) --json benchmarks/versus-results.json
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .hypothesis
