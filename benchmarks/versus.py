@@ -12,7 +12,7 @@ process with PYTHONPATH pointing at its version, the two versions taking turns:
   scenario and the 7-driver benchmarks/small_scenario.toml, at 1 and 2 threads, best of
   --rounds; over the floor (benchmarks/floor.py, measured in the same rounds with AFTER's
   code: the floor draws the same streams, which both versions share);
-- memory: peak RSS (`/usr/bin/time`, or getrusage where it is missing) of
+- memory: peak RSS (the rusage of the process, as /usr/bin/time reads it) of
   `run crm_upgrade_big_bang --trials 1000000` with `--columns metrics`, with every column, and
   with `--report`, median of three.
 
@@ -29,8 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -96,6 +94,12 @@ print(json.dumps(result))
 """
 
 
+# Runs a command (its output discarded) and prints its peak RSS in KiB.
+RSS_WRAPPER = ("import resource, subprocess, sys; "
+               "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
+               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+
+
 class Version:
     """One version under test: a source tree whose `simengine` a child process imports."""
 
@@ -120,18 +124,13 @@ class Version:
         return json.loads(done.stdout.strip().splitlines()[-1])
 
     def peak_rss(self, args: list[str], folder: Path) -> float:
-        """Peak RSS in MiB of `python -m simengine ARGS` (its own process, children excluded)."""
-        timer = shutil.which("time") or ("/usr/bin/time" if Path("/usr/bin/time").exists() else None)
-        command = [sys.executable, "-m", "simengine", *args]
-        if timer:
-            report = folder / "rss.txt"
-            subprocess.run([timer, "-f", "%M", "-o", str(report), *command], env=self.env(), cwd=folder,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-            return int(report.read_text().split()[-1]) / 1024
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        subprocess.run(command, env=self.env(), cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       check=True)
-        return max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+        """Peak RSS in MiB of `python -m simengine ARGS`, read by a wrapper process that runs it
+        (as /usr/bin/time would: the rusage of the child it waited for)."""
+        done = subprocess.run([sys.executable, "-c", RSS_WRAPPER, sys.executable, "-m", "simengine", *args],
+                              env=self.env(), cwd=folder, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"versus: {self.label}: simengine {' '.join(args)} failed:\n{done.stderr.strip()[-2000:]}")
+        return int(done.stdout.split()[-1]) / 1024  # ru_maxrss is in KiB on Linux
 
 
 def worktree(rev: str, into: Path) -> Path:
@@ -156,11 +155,13 @@ def measure(before: Version, after: Version, trials: int, rounds: int, startup_r
 
     log("warming up (each version compiles its kernels once)")
     for v in pair:
-        v.cli(["run", BIG_BANG, "--trials", "20000", "--out", str(folder / "warm.parquet"), "--force", "--report"],
-              folder)
-        v.cli(["run", SMALL7, "--trials", "2000", "--summary-only"], folder)
-        # past the summary's pilot (16 blocks), whose later blocks go through kernels of their own
-        v.cli(["run", BIG_BANG, "--trials", "1100000", "--summary-only"], folder)
+        for args in (["run", BIG_BANG, "--trials", "20000", "--out", str(folder / "warm.parquet"), "--force",
+                      "--report"],
+                     ["run", SMALL7, "--trials", "2000", "--summary-only"],
+                     # past the summary's pilot (16 blocks), whose later blocks go through kernels of their own
+                     ["run", BIG_BANG, "--trials", "1100000", "--summary-only"]):
+            if v.cli(args, folder)[1] != 0:
+                raise SystemExit(f"versus: {v.label} ({v.rev}): simengine {' '.join(args)} failed")
     log(f"start-up, {startup_rounds} rounds")
     for _ in range(startup_rounds):
         for v in pair:
