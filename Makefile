@@ -35,7 +35,8 @@ bench-check: $(STAMP)
 
 # Before and after in one run (about 11 minutes): make bench-versus BEFORE=<git revision>
 bench-versus: $(STAMP)
-	@test -n "$(BEFORE)" || { echo "make bench-versus: say which revision to compare with, e.g. BEFORE=1bef53b" >&2; exit 2; }
+	@test -n "$(BEFORE)" || { echo "make bench-versus: say which revision to compare with," \
+		"e.g. BEFORE=1bef53b" >&2; exit 2; }
 	$(BIN)/python benchmarks/versus.py $(BEFORE) --json benchmarks/versus-results.json
 
 clean:
