@@ -109,12 +109,15 @@ class Version:
     def env(self) -> dict:
         return {**os.environ, "PYTHONPATH": str(self.tree)}
 
-    def cli(self, args: list[str], folder: Path) -> tuple[float, int]:
-        """Wall seconds and exit status of `python -m simengine ARGS`."""
+    def cli(self, args: list[str], folder: Path) -> float:
+        """Wall seconds of `python -m simengine ARGS`; a failure stops the comparison."""
         t = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", "simengine", *args], env=self.env(), cwd=folder,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        return time.perf_counter() - t, done.returncode
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"versus: {self.label} ({self.rev}): simengine {' '.join(args)} exited "
+                             f"{done.returncode}:\n{done.stderr.strip()[-2000:]}")
+        return time.perf_counter() - t
 
     def child(self, mode: str, scenario: str, trials: int, folder: Path) -> dict:
         done = subprocess.run([sys.executable, "-c", CHILD, mode, scenario, str(trials), str(folder), str(HERE)],
@@ -160,16 +163,12 @@ def measure(before: Version, after: Version, trials: int, rounds: int, startup_r
                      ["run", SMALL7, "--trials", "2000", "--summary-only"],
                      # past the summary's pilot (16 blocks), whose later blocks go through kernels of their own
                      ["run", BIG_BANG, "--trials", "1100000", "--summary-only"]):
-            if v.cli(args, folder)[1] != 0:
-                raise SystemExit(f"versus: {v.label} ({v.rev}): simengine {' '.join(args)} failed")
+            v.cli(args, folder)
     log(f"start-up, {startup_rounds} rounds")
     for _ in range(startup_rounds):
         for v in pair:
             for name, args in STARTUP.items():
-                seconds, status = v.cli(args, folder)
-                if status != 0:
-                    raise SystemExit(f"versus: {v.label}: simengine {' '.join(args)} exited {status}")
-                add(f"start-up: {name} (s)", v.label, seconds)
+                add(f"start-up: {name} (s)", v.label, v.cli(args, folder))
     log("kernel alone, 1e6 trials")
     for name, scenario in (("big bang", BIG_BANG), ("7 drivers", SMALL7)):
         for _ in range(rounds):
