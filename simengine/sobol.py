@@ -15,7 +15,8 @@ Each event's drivers (occurred, cost, delay, loss) are separate factors.
 
 The estimators are SALib's (`SALib.analyze.sobol`, second order off): first order S1 by
 Saltelli et al. (2010), total ST by Jansen (1999), each with a bootstrap confidence
-half-width (`resamples` resamples, seeded by seed + 1: SALib takes a seed of 0 as none).
+half-width (`resamples` resamples, seeded by seed + 1: SALib takes a seed of 0 as none),
+taken a block of resamples at a time to bound its memory (`salib_indices`).
 The metric must be defined in every trial and must vary.
 
 `sobol_indices` returns a JSON-ready dict:
@@ -46,15 +47,17 @@ from .executors import Executor, LocalExecutor, run_columns
 from .scenario import Scenario
 
 #: N, the rows of each matrix. On crm_upgrade_big_bang (40 factors, 42 runs) and two cores a run takes ~8 s,
-#: most of it SALib's bootstrap (its time grows with N x resamples x factors).
+#: half of it the bootstrap (its time grows with N x resamples x factors).
 DEFAULT_SOBOL_TRIALS = 8_192
-#: The bootstrap (SALib's) holds several N x resamples arrays per factor and its time grows with
-#: N x resamples x factors: 200 resamples up to DEFAULT_SOBOL_TRIALS, then fewer, so that N x
-#: resamples stays at 8,192 x 200, down to MIN_RESAMPLES. On crm_upgrade_big_bang (2 cores) at
-#: N = 65,536: 73 s and 1.2 GB with 200 resamples, 24 s and 0.56 GB with 50; at N = 131,072 and
-#: 50 resamples 70 s and 0.83 GB: MAX_SOBOL_TRIALS bounds N.
+#: The bootstrap's time grows with N x resamples x factors: 200 resamples up to
+#: DEFAULT_SOBOL_TRIALS, then fewer, so that N x resamples stays at 8,192 x 200, down to
+#: MIN_RESAMPLES. On crm_upgrade_big_bang (2 cores) at N = 65,536: 65 s and 462 MiB with 200
+#: resamples, 20 s and 386 MiB with 50; at N = 131,072 and 50 resamples 53 s and 473 MiB (whole
+#: process; the bootstrap is taken in blocks, see salib_indices): MAX_SOBOL_TRIALS bounds N.
 DEFAULT_RESAMPLES, MIN_RESAMPLES = 200, 50
 MAX_SOBOL_TRIALS = 131_072
+#: Bootstrap values held per block (salib_indices): 2^18 doubles, 2 MB an array.
+BOOTSTRAP_CELLS = 1 << 18
 #: Metrics Sobol' indices may be asked of (a nullable one only where no trial has a null).
 SOBOL_METRICS = metrics.sensitivity_names()
 #: Of those, the metrics that are never null: always fit for Sobol' indices.
@@ -132,7 +135,7 @@ def check_options(metric: str, trials: int, seed: int, threads: int | None, resa
         raise InputError(f"--metric: must be one of {', '.join(SOBOL_METRICS)}, got {metric!r}")
     if isinstance(trials, bool) or not isinstance(trials, int) or not 2 <= trials <= MAX_SOBOL_TRIALS:
         raise InputError(f"--trials: Sobol' indices take 2 to {MAX_SOBOL_TRIALS:,} trials per run, got {trials!r} "
-                         "(their bootstrap's memory grows with it)")
+                         "(their bootstrap's time grows with it)")
     check_run_options(trials, seed, "mc", threads, 1)
     if resamples < 2:
         raise InputError(f"--resamples: must be at least 2 (for a bootstrap spread), got {resamples}")
@@ -145,6 +148,51 @@ def default_resamples(trials: int) -> int:
     8,192 x 200, at least 50 (the intervals shrink with N anyway)."""
     budget = DEFAULT_SOBOL_TRIALS * DEFAULT_RESAMPLES
     return int(min(DEFAULT_RESAMPLES, max(MIN_RESAMPLES, budget // max(trials, 1))))
+
+
+def salib_indices(runs: np.ndarray, resamples: int, conf_level: float, seed: int,
+                  cells: int = BOOTSTRAP_CELLS) -> dict[str, np.ndarray]:
+    """S1, S1_conf, ST and ST_conf of each factor (rows A, AB_1 .. AB_d, B of `runs`): what
+    `SALib.analyze.sobol.analyze` (second order off) returns, with SALib's estimators on SALib's
+    bootstrap draws, but its bootstrap taken a block of resamples at a time. SALib holds some ten
+    N x resamples arrays at once (about 110 MB at 8,192 x 200) and indexes A and B anew for each
+    factor; a block of `cells` // N resamples (at least 2) bounds that to a few MB. Per resample
+    the arithmetic is SALib's, column by column, so the values match its own call (the tests
+    compare them)."""
+    from SALib.analyze.sobol import first_order, separate_output_values, total_order  # pandas comes with it
+    from scipy.stats import norm  # SALib's quantile for its intervals
+
+    d, n = runs.shape[0] - 2, runs.shape[1]
+    y = salib_outputs(runs)
+    y = (y - y.mean()) / y.std()  # SALib normalizes Y first
+    a, b, ab, _ = separate_output_values(y, d, n, False)
+    picks = np.random.default_rng(seed).integers(n, size=(n, resamples))  # SALib's draws, in its order
+    z = norm.ppf(0.5 + conf_level / 2)
+    boot_s1, boot_st = np.empty((d, resamples)), np.empty((d, resamples))
+    low, high = np.inf, -np.inf
+    for cols in bootstrap_blocks(resamples, max(2, cells // n)):
+        rows = picks[:, cols]
+        a_r, b_r = a[rows], b[rows]
+        low, high = min(low, a_r.min(), b_r.min()), max(high, a_r.max(), b_r.max())
+        for j in range(d):
+            ab_r = ab[rows, j]
+            boot_s1[j, cols] = first_order(a_r, ab_r, b_r)
+            boot_st[j, cols] = total_order(a_r, ab_r, b_r)
+    spread = high > low  # SALib gives an interval of 0 when every resampled A and B value is the same
+    return {"S1": np.array([first_order(a, ab[:, j], b) for j in range(d)]),
+            "ST": np.array([total_order(a, ab[:, j], b) for j in range(d)]),
+            "S1_conf": np.array([z * boot_s1[j].std(ddof=1) if spread else 0.0 for j in range(d)]),
+            "ST_conf": np.array([z * boot_st[j].std(ddof=1) if spread else 0.0 for j in range(d)])}
+
+
+def bootstrap_blocks(resamples: int, width: int) -> list[slice]:
+    """Column blocks of `width` covering 0..resamples-1, none of one column (a lone column is
+    summed pairwise by numpy, not row by row as in SALib's whole array): a last column joins the
+    block before it."""
+    starts = list(range(0, resamples, width))
+    if len(starts) > 1 and resamples - starts[-1] == 1:
+        starts.pop()
+    return [slice(lo, hi) for lo, hi in zip(starts, starts[1:] + [resamples])]
 
 
 def estimate(value: float, ci: float, z: float) -> dict:
@@ -170,11 +218,7 @@ def sobol_indices(scenario: Scenario, *, metric: str = "npv", trials: int = DEFA
     check_defined(metric, runs)
     a_and_b = np.concatenate([runs[0], runs[-1]])
     check_varies(metric, a_and_b)
-    from SALib.analyze import sobol  # pandas and multiprocess come with it: only when asked for
-
-    problem = {"num_vars": len(factors), "names": [f.name for f in factors], "bounds": [[0.0, 1.0]] * len(factors)}
-    found = sobol.analyze(problem, salib_outputs(runs), calc_second_order=False, num_resamples=resamples,
-                          conf_level=conf_level, print_to_console=False, seed=seed + 1)
+    found = salib_indices(runs, resamples, conf_level, seed + 1)
     z = NormalDist().inv_cdf(0.5 + conf_level / 2)
     entries = [{"name": f.name, "drivers": list(f.drivers),
                 "first_order": estimate(found["S1"][i], found["S1_conf"][i], z),
