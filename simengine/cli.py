@@ -23,7 +23,7 @@ from .bundled import bundled_scenarios, resolve_scenario
 from .defaults import COLUMN_CHOICES, DEFAULT_MAX_TRIALS, DEFAULT_SEED, DEFAULT_TRIALS, SAMPLING_METHODS
 from .errors import InputError, SimengineError
 from .metrics import sensitivity_names
-from .progress import ProgressBar
+from .progress import ProgressBar, StatusLine
 
 #: The executors `--executor` accepts (their classes are imported when a run needs one).
 EXECUTOR_NAMES = ("local", "dask")
@@ -269,7 +269,11 @@ def run_command(scenario, trials, precision_texts, max_trials, seed, out, thread
                          sampling=sampling, columns=columns, precision=targets, max_trials=max_trials,
                          on_progress=progress, executor=runner)
     if report_path is not None:
-        result.report(report_path, force=force)
+        status = StatusLine("Writing the report", enabled=False if quiet else None)
+        try:
+            result.report(report_path, force=force, on_step=status)
+        finally:
+            status.close()
         result.report_path = report_path
     if as_json:
         echo_json(result.to_dict())
@@ -842,7 +846,11 @@ def report_command(result, out, png_dir, force):
         return
     from .report import result_report
 
-    written = result_report(api.result_location(result)).write(out, png_dir, force)
+    status = StatusLine("Writing the report")
+    try:
+        written = result_report(api.result_location(result), on_step=status).write(out, png_dir, force)
+    finally:
+        status.close()
     echo(f"Report: {', '.join(str(p) for p in written)}")
 
 

@@ -1,4 +1,5 @@
-"""A progress line on stderr for long runs: trials done, trials per second, time left.
+"""A progress line on stderr for long runs: trials done, trials per second, time left; and a
+status line for the steps of a long job without trials (writing a report).
 
 Shown only when stderr is a terminal, only after the run has taken `delay` seconds (short
 runs stay quiet), and redrawn at most a few times a second. Never shown with --quiet.
@@ -53,6 +54,33 @@ class ProgressBar:
         self.last_draw = now
         compile_notice.finish()  # the bar never draws over an open compile notice
         self.stream.write("\r" + progress_text(done, self.total, elapsed) + "\033[K")
+        self.stream.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        if self.drawn:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+            self.drawn = False
+
+
+class StatusLine:
+    """`Writing the report (2 of 5): charts...` on one line of stderr, redrawn at each step and
+    cleared by `close()`: so that a job of many seconds without a trial count (a report's Sobol'
+    runs, charts and rankings) shows what it is doing. Only on a terminal; the texts are ours."""
+
+    def __init__(self, what: str, stream=None, enabled: bool | None = None):
+        self.what = what
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = self.stream.isatty() if enabled is None else enabled
+        self.drawn = False
+
+    def __call__(self, text: str, step: int, steps: int) -> None:
+        """Step `step` of `steps` has started; `text` says what it does."""
+        if not self.enabled:
+            return
+        compile_notice.finish()  # never drawn over an open compile notice
+        self.stream.write(f"\r{self.what} ({step} of {steps}): {text}...\033[K")
         self.stream.flush()
         self.drawn = True
 

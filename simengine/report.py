@@ -458,14 +458,27 @@ def variance_section(scenario: Scenario, seed: int, trials: int, add) -> list[st
     return [paragraph(lead), "sobol"]
 
 
+#: What a result's report does, in order, as its status line names it (after "summarizing the
+#: stored trials" when the caller has no summary).
+REPORT_STEPS = ("Sobol' indices, running the model again", "charts", "ranking the drivers",
+                "value of information", "inputs as sampled")
+
+
 def result_report(path: Path, correlation_repairs_made=None, summary: dict | None = None,
-                  histograms: dict | None = None) -> Report:
+                  histograms: dict | None = None, on_step=None) -> Report:
     """The report of one result file. `correlation_repairs_made` (Scenario.correlation_repairs)
     names what --repair-correlations changed when the file's metadata does not store it.
     `summary`: the file's summary when the caller has it (the run that wrote the file), which
     saves summarizing the file again: a second pass over every value, and its memory; with it,
     `histograms`: that run's exact go-live and payback month histograms (HistogramMetric by
-    name), else they are read back from the file's two columns."""
+    name), else they are read back from the file's two columns. `on_step(text, step, steps)`
+    hears each step as it starts (progress.StatusLine shows them)."""
+    steps = (["summarizing the stored trials"] if summary is None else []) + list(REPORT_STEPS)
+
+    def step(text: str) -> None:
+        if on_step is not None:
+            on_step(text, steps.index(text) + 1, len(steps))
+
     stored = open_stored(path)
     meta = stored.metadata
     scenario = scenario_from_json(meta["scenario"])
@@ -477,6 +490,7 @@ def result_report(path: Path, correlation_repairs_made=None, summary: dict | Non
     trials, currency, horizon = int(meta["trials"]), scenario.currency, scenario.horizon_months
     repairs = correlation_repairs(meta, correlation_repairs_made)
     if summary is None:
+        step("summarizing the stored trials")
         _, _, acc = accumulate_file(stored)
         summary = {**summary_header(scenario, int(meta["seed"]), trials, meta["sampling"]), **acc.summary()}
         histograms = acc.histograms
@@ -501,7 +515,9 @@ def result_report(path: Path, correlation_repairs_made=None, summary: dict | Non
     # Sobol' runs the model again: before the chart samples are read, so that its peak (SALib's
     # bootstrap) and theirs do not add up; its chart joins the others in page order below
     sobol_charts: list[tuple] = []
+    step(REPORT_STEPS[0])
     sobol_parts = variance_section(scenario, int(meta["seed"]), trials, lambda *chart: sobol_charts.append(chart))
+    step("charts")
     sample = stored.head(["npv", "roi", *(["one_time_cost", "go_live_month"] if budget else [])],
                        min(trials, CHART_TRIALS))
     shown = sample["npv"].size
@@ -578,6 +594,7 @@ def result_report(path: Path, correlation_repairs_made=None, summary: dict | Non
                              "percentiles (0.3.0); run the scenario again to get it.", "note")
     tornado_note = ""
     table_rows = []
+    step("ranking the drivers")
     if not scenario.drivers():
         tornado_note = "No tornado chart: the scenario has no sampled drivers."
     elif not drivers:
@@ -603,9 +620,11 @@ def result_report(path: Path, correlation_repairs_made=None, summary: dict | Non
     tornado_note = paragraph(tornado_note, "note") if tornado_note else ""
     for chart in sobol_charts:
         add(*chart)
+    step("value of information")
     voi_parts = pilot_section(stored, trials, currency, add) if table_rows else [paragraph(
         "No value-of-information chart: " + tornado_note_text(scenario, drivers), "note")]
 
+    step("inputs as sampled")
     described = facts([
         ("scenario", scenario.name), ("seed", meta["seed"]), ("trials", f"{trials:,}"),
         ("sampling", meta.get("sampling", "mc")), ("currency", currency), ("horizon", f"{horizon} months"),

@@ -203,8 +203,9 @@ class RunResult:
         return frame.select(columns) if columns is not None else frame
 
     def report(self, path: Path | str | None = None, png_dir: Path | str | None = None,
-               force: bool = False) -> list[Path]:
-        """Write the HTML report (default: the result file with .html); returns the files written."""
+               force: bool = False, on_step=None) -> list[Path]:
+        """Write the HTML report (default: the result file with .html); returns the files written.
+        `on_step(text, step, steps)` hears each of its steps start (see report.result_report)."""
         from .output import check_writable
         from .report import result_report
 
@@ -213,8 +214,8 @@ class RunResult:
         out = Path(path) if path is not None else Path(str(self._file()).rstrip("/\\")).with_suffix(".html")
         check_writable([out], force)
         # this summary is the file's own (of the run that wrote it, or summarized from it)
-        return result_report(self._file(), summary=self.summary.data, histograms=self.month_histograms).write(
-            out, Path(png_dir) if png_dir is not None else None, force)
+        return result_report(self._file(), summary=self.summary.data, histograms=self.month_histograms,
+                             on_step=on_step).write(out, Path(png_dir) if png_dir is not None else None, force)
 
     def __repr__(self) -> str:
         from .textout import run_header

@@ -360,6 +360,33 @@ def test_the_notice_line_is_closed_before_an_error(monkeypatch):
     assert res.stderr == NOTICE + " done in 12 s\nError: the disk is full\n"
 
 
+def test_the_status_line_redraws_each_step_on_a_terminal_and_nothing_elsewhere():
+    import io
+
+    from simengine.progress import StatusLine
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    term = Terminal()
+    status = StatusLine("Writing the report", stream=term)
+    status("charts", 2, 5)
+    status("inputs", 5, 5)
+    status.close()
+    status.close()  # a second close writes nothing more
+    assert term.getvalue() == ("\rWriting the report (2 of 5): charts...\x1b[K"
+                               "\rWriting the report (5 of 5): inputs...\x1b[K\r\x1b[K")
+    for stream, enabled in ((io.StringIO(), None), (Terminal(), False)):  # not a terminal; --quiet
+        muted = StatusLine("Writing the report", stream=stream, enabled=enabled)
+        muted("charts", 1, 1)
+        muted.close()
+        assert stream.getvalue() == ""
+    never_drawn = Terminal()
+    StatusLine("x", stream=never_drawn).close()
+    assert never_drawn.getvalue() == ""
+
+
 def test_the_progress_bar_closes_the_notice_before_drawing():
     import io
 

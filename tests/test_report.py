@@ -121,6 +121,38 @@ def test_a_run_reports_from_its_own_summary_the_page_the_file_gives(tmp_path, mo
     page = (tmp_path / "bb.html").read_bytes()
     assert page == (tmp_path / "again.html").read_bytes() == (tmp_path / "opened.html").read_bytes()
 
+def test_a_report_on_a_terminal_names_each_step_and_clears_the_line(tmp_path, monkeypatch):
+    """`run --report` and `simengine report` show "Writing the report (k of n): ..." on stderr
+    when it is a terminal (the steps in the order the report takes them, the summary first when
+    the file must be summarized again), clear the line at the end, and show nothing with --quiet
+    or off a terminal."""
+    from simengine import cli, progress
+    from simengine.report import REPORT_STEPS
+
+    class OnTerminal(progress.StatusLine):
+        def __init__(self, what, stream=None, enabled=None):
+            super().__init__(what, stream, True if enabled is None else enabled)
+
+    runner = CliRunner()
+    out = tmp_path / "bb.parquet"
+    args = ["run", "crm_upgrade_big_bang", "--trials", "3000", "--out", str(out), "--report", "--force"]
+    off_terminal = runner.invoke(main, args)
+    assert off_terminal.exit_code == 0 and off_terminal.stderr == ""
+    monkeypatch.setattr(cli, "StatusLine", OnTerminal)
+    shown = runner.invoke(main, args)
+    assert shown.exit_code == 0, shown.output
+    lines = shown.stderr.split("\r")
+    want = [f"Writing the report ({k} of 5): {text}...\x1b[K" for k, text in enumerate(REPORT_STEPS, 1)]
+    assert [line for line in lines if line.startswith("Writing")] == want
+    assert shown.stderr.endswith("\r\x1b[K")
+    assert runner.invoke(main, [*args, "--quiet"]).stderr == ""
+    again = runner.invoke(main, ["report", str(out), "--force"])
+    assert again.exit_code == 0, again.output
+    steps = [line.split(": ", 1)[1] for line in again.stderr.split("\r") if line.startswith("Writing")]
+    assert steps == [f"{text}...\x1b[K" for text in ("summarizing the stored trials", *REPORT_STEPS)]
+    assert "(6 of 6)" in again.stderr and again.stderr.endswith("\r\x1b[K")
+
+
 def test_report_errors_are_one_line(tmp_path):
     runner = CliRunner()
     drivers_only = tmp_path / "d.parquet"
