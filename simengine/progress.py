@@ -31,18 +31,38 @@ def progress_text(done: int, total: int, elapsed: float, width: int = 24) -> str
             f"{speed}  ETA {format_seconds(eta)}")
 
 
-class ProgressBar:
+class TerminalLine:
+    """One line of stderr redrawn in place, on a terminal only; `close()` clears it. It never
+    draws over an open compile notice (that line is closed first)."""
+
+    def __init__(self, stream=None, enabled: bool | None = None):
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = self.stream.isatty() if enabled is None else enabled
+        self.drawn = False
+
+    def draw(self, text: str) -> None:
+        compile_notice.finish()
+        self.stream.write("\r" + text + "\033[K")
+        self.stream.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        if self.drawn:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+            self.drawn = False
+
+
+class ProgressBar(TerminalLine):
     """Call with the number of trials done after each chunk; `close()` clears the line."""
 
     def __init__(self, total: int, stream=None, enabled: bool | None = None, delay: float = 2.0,
                  interval: float = 0.2):
+        super().__init__(stream, enabled)
         self.total = total
-        self.stream = stream if stream is not None else sys.stderr
-        self.enabled = self.stream.isatty() if enabled is None else enabled
         self.delay, self.interval = delay, interval
         self.started = time.perf_counter()
         self.last_draw = 0.0
-        self.drawn = False
 
     def __call__(self, done: int) -> None:
         if not self.enabled:
@@ -52,40 +72,19 @@ class ProgressBar:
         if elapsed < self.delay or (now - self.last_draw < self.interval and done < self.total):
             return
         self.last_draw = now
-        compile_notice.finish()  # the bar never draws over an open compile notice
-        self.stream.write("\r" + progress_text(done, self.total, elapsed) + "\033[K")
-        self.stream.flush()
-        self.drawn = True
-
-    def close(self) -> None:
-        if self.drawn:
-            self.stream.write("\r\033[K")
-            self.stream.flush()
-            self.drawn = False
+        self.draw(progress_text(done, self.total, elapsed))
 
 
-class StatusLine:
-    """`Writing the report (2 of 5): charts...` on one line of stderr, redrawn at each step and
-    cleared by `close()`: so that a job of many seconds without a trial count (a report's Sobol'
-    runs, charts and rankings) shows what it is doing. Only on a terminal; the texts are ours."""
+class StatusLine(TerminalLine):
+    """`Writing the report (2 of 5): charts...`, redrawn at each step and cleared by `close()`:
+    so that a job of many seconds without a trial count (a report's Sobol' runs, charts and
+    rankings) shows what it is doing. The texts are ours, never a user's."""
 
     def __init__(self, what: str, stream=None, enabled: bool | None = None):
+        super().__init__(stream, enabled)
         self.what = what
-        self.stream = stream if stream is not None else sys.stderr
-        self.enabled = self.stream.isatty() if enabled is None else enabled
-        self.drawn = False
 
     def __call__(self, text: str, step: int, steps: int) -> None:
         """Step `step` of `steps` has started; `text` says what it does."""
-        if not self.enabled:
-            return
-        compile_notice.finish()  # never drawn over an open compile notice
-        self.stream.write(f"\r{self.what} ({step} of {steps}): {text}...\033[K")
-        self.stream.flush()
-        self.drawn = True
-
-    def close(self) -> None:
-        if self.drawn:
-            self.stream.write("\r\033[K")
-            self.stream.flush()
-            self.drawn = False
+        if self.enabled:
+            self.draw(f"{self.what} ({step} of {steps}): {text}...")
