@@ -20,7 +20,8 @@ import click
 from . import api, compile_notice, jit
 from ._version import __version__
 from .bundled import bundled_scenarios, resolve_scenario
-from .defaults import COLUMN_CHOICES, DEFAULT_MAX_TRIALS, DEFAULT_SEED, DEFAULT_TRIALS, SAMPLING_METHODS
+from .defaults import (COLUMN_CHOICES, DEFAULT_MAX_TRIALS, DEFAULT_SEED, DEFAULT_TRIALS, MAX_SOBOL_TRIALS,
+                       SAMPLING_METHODS)
 from .errors import InputError, SimengineError
 from .metrics import sensitivity_names
 from .progress import ProgressBar, StatusLine
@@ -462,7 +463,7 @@ def summarize_command(result, as_json, verify):
                    "sobol: Sobol' indices from (factors + 2) runs of the scenario.")
 @click.option("--metric", "-m", type=click.Choice(sensitivity_names()), default="npv", show_default=True,
               help="The metric whose drivers are ranked (sobol: one defined in every trial).")
-@click.option("--trials", "-n", type=click.IntRange(min=1), default=None,
+@click.option("--trials", "-n", type=click.IntRange(2, MAX_SOBOL_TRIALS), default=None,
               help="sobol: trials in each run [default: 8,192].")
 @click.option("--seed", "-s", type=click.IntRange(0, 2**63 - 1), default=None,
               help=f"sobol: random seed [default: a RESULT's seed, else the scenario's, else {DEFAULT_SEED}].")
@@ -513,10 +514,21 @@ def sensitivity_command(source, method, metric, trials, seed, threads, top, as_j
 
     sc, seed = api.sobol_subject(source, seed)
     trials = DEFAULT_SOBOL_TRIALS if trials is None else trials
-    progress = ProgressBar((len(sobol_factors(sc)) + 2) * trials, enabled=False if quiet else None)
+    total = (len(sobol_factors(sc)) + 2) * trials
+    progress = ProgressBar(total, enabled=False if quiet else None)
+    status = StatusLine("Sobol' indices", enabled=False if quiet else None)
+
+    def on_progress(done: int) -> None:
+        progress(done)
+        if done == total:  # the runs are done; SALib's bootstrap takes seconds more
+            status("bootstrap intervals of each factor")
+
     with finishing(progress, runner):
-        result = api.sensitivity(sc, metric, method="sobol", trials=trials, seed=seed, threads=threads,
-                                 executor=runner, on_progress=progress)
+        try:
+            result = api.sensitivity(sc, metric, method="sobol", trials=trials, seed=seed, threads=threads,
+                                     executor=runner, on_progress=on_progress)
+        finally:
+            status.close()
     if as_json:
         echo_json(result.to_dict())
         return
@@ -835,10 +847,16 @@ def report_command(result, out, png_dir, force):
       simengine report results/crm_upgrade_big_bang-seed2024-n1000000.parquet --png-dir charts
     """
     from .output import check_writable, is_portfolio_result
+    from .stored import open_stored
 
+    portfolio = Path(result).is_file() and is_portfolio_result(Path(result))
+    # the input is checked before the output: a page given as RESULT is named as not a result,
+    # not as a report that exists already
+    if not portfolio:
+        open_stored(api.result_location(result))
     out = out if out is not None else report_path_for(result)
     check_writable([out], force)
-    if Path(result).is_file() and is_portfolio_result(Path(result)):
+    if portfolio:
         from .portfolio_report import report_of_result
 
         written = report_of_result(Path(result), out, png_dir, force)

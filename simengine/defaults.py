@@ -5,6 +5,8 @@ DEFAULT_TRIALS = 100_000
 DEFAULT_MAX_TRIALS = 10_000_000
 DEFAULT_CHUNK = 65_536
 MAX_TRIALS = 10**10
+#: The most trials in each run of Sobol' indices (simengine/sobol.py: the bootstrap's time bounds it).
+MAX_SOBOL_TRIALS = 131_072
 
 #: Sampling designs (simengine/designs.py) and stored-column choices (simengine/output.py).
 SAMPLING_METHODS = ("mc", "lhs", "sobol")

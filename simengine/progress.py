@@ -84,7 +84,7 @@ class StatusLine(TerminalLine):
         super().__init__(stream, enabled)
         self.what = what
 
-    def __call__(self, text: str, step: int, steps: int) -> None:
-        """Step `step` of `steps` has started; `text` says what it does."""
+    def __call__(self, text: str, step: int | None = None, steps: int | None = None) -> None:
+        """Step `step` of `steps` (or a step uncounted) has started; `text` says what it does."""
         if self.enabled:
-            self.draw(f"{self.what} ({step} of {steps}): {text}...")
+            self.draw(f"{self.what} ({step} of {steps}): {text}..." if step is not None else f"{self.what}: {text}...")

@@ -41,13 +41,14 @@ from statistics import NormalDist
 import numpy as np
 
 from . import metrics
+from .defaults import MAX_SOBOL_TRIALS
 from .engine import Simulation, check_run_options
 from .errors import InputError
 from .executors import Executor, LocalExecutor, run_columns
 from .scenario import Scenario
 
 #: N, the rows of each matrix. On crm_upgrade_big_bang (40 factors, 42 runs) and two cores a run takes ~8 s,
-#: half of it the bootstrap (its time grows with N x resamples x factors).
+#: about 2 s of it the bootstrap (its time grows with N x resamples x factors).
 DEFAULT_SOBOL_TRIALS = 8_192
 #: The bootstrap's time grows with N x resamples x factors: 200 resamples up to
 #: DEFAULT_SOBOL_TRIALS, then fewer, so that N x resamples stays at 8,192 x 200, down to
@@ -55,7 +56,6 @@ DEFAULT_SOBOL_TRIALS = 8_192
 #: resamples, 20 s and 386 MiB with 50; at N = 131,072 and 50 resamples 53 s and 473 MiB (whole
 #: process; the bootstrap is taken in blocks, see salib_indices): MAX_SOBOL_TRIALS bounds N.
 DEFAULT_RESAMPLES, MIN_RESAMPLES = 200, 50
-MAX_SOBOL_TRIALS = 131_072
 #: Bootstrap values held per block (salib_indices): 2^18 doubles, 2 MB an array.
 BOOTSTRAP_CELLS = 1 << 18
 #: Metrics Sobol' indices may be asked of (a nullable one only where no trial has a null).
@@ -134,7 +134,8 @@ def check_options(metric: str, trials: int, seed: int, threads: int | None, resa
     if metric not in SOBOL_METRICS:
         raise InputError(f"--metric: must be one of {', '.join(SOBOL_METRICS)}, got {metric!r}")
     if isinstance(trials, bool) or not isinstance(trials, int) or not 2 <= trials <= MAX_SOBOL_TRIALS:
-        raise InputError(f"--trials: Sobol' indices take 2 to {MAX_SOBOL_TRIALS:,} trials per run, got {trials!r} "
+        got = f"{trials:,}" if isinstance(trials, int) and not isinstance(trials, bool) else repr(trials)
+        raise InputError(f"--trials: Sobol' indices take 2 to {MAX_SOBOL_TRIALS:,} trials per run, got {got} "
                          "(their bootstrap's time grows with it)")
     check_run_options(trials, seed, "mc", threads, 1)
     if resamples < 2:

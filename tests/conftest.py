@@ -59,3 +59,16 @@ def client():
     yield c
     c.close()
     cluster.close()
+
+
+@pytest.fixture
+def status_on_terminal(monkeypatch):
+    """The command line's status lines (progress.StatusLine) drawn as on a terminal, into the
+    CliRunner's stderr; --quiet still mutes them."""
+    from simengine import cli, progress
+
+    class OnTerminal(progress.StatusLine):
+        def __init__(self, what, stream=None, enabled=None):
+            super().__init__(what, stream, True if enabled is None else enabled)
+
+    monkeypatch.setattr(cli, "StatusLine", OnTerminal)

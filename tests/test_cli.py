@@ -377,6 +377,9 @@ def test_the_status_line_redraws_each_step_on_a_terminal_and_nothing_elsewhere()
     status.close()  # a second close writes nothing more
     assert term.getvalue() == ("\rWriting the report (2 of 5): charts...\x1b[K"
                                "\rWriting the report (5 of 5): inputs...\x1b[K\r\x1b[K")
+    uncounted = Terminal()
+    StatusLine("Sobol' indices", stream=uncounted)("bootstrap")
+    assert uncounted.getvalue() == "\rSobol' indices: bootstrap...\x1b[K"
     for stream, enabled in ((io.StringIO(), None), (Terminal(), False)):  # not a terminal; --quiet
         muted = StatusLine("Writing the report", stream=stream, enabled=enabled)
         muted("charts", 1, 1)

@@ -169,7 +169,7 @@ def test_summary_keys_follow_the_registry(small_run):
     assert [k for k in summary["targets"] if k != "all"] == [k for k in registry.TARGETS if k in summary["targets"]]
     res = CliRunner().invoke(main, ["summarize", str(small_run), "--json"])
     assert res.exit_code == 0, res.output
-    assert tuple(json.loads(res.output)["metrics"]) == registry.summarized_names()
+    assert tuple(json.loads(res.stdout)["metrics"]) == registry.summarized_names()
 
 
 def test_summary_table_rows_use_the_registry_labels(small_run):

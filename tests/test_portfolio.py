@@ -388,7 +388,7 @@ def test_cli_writes_the_result_summary_and_json(tmp_path):
     result = CliRunner().invoke(main, ["portfolio", str(path), "-n", "2000", "--out", str(out), "--no-report",
                                        "--json", "-q"])
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert data["trials"] == 2000 and data["result_path"] == str(out)
     assert out.exists() and out.with_name("r.summary.json").exists()
     again = CliRunner().invoke(main, ["portfolio", str(path), "-n", "2000", "--out", str(out), "--no-report", "-q"])
@@ -552,7 +552,7 @@ def test_optimize_on_the_command_line_and_its_one_line_refusals(tmp_path):
     ok = CliRunner().invoke(main, ["portfolio", str(path), "--optimize", "--saa-trials", "400", "-n", "2000",
                                    "--runner-ups", "1", "--json"])
     assert ok.exit_code == 0, ok.output
-    data = json.loads(ok.output)
+    data = json.loads(ok.stdout)
     assert len(data["plans"]) == 2 and data["plans"][0]["in_sample"]["feasible"]
     text = CliRunner().invoke(main, ["portfolio", str(path), "--optimize", "--saa-trials", "400", "-n", "2000",
                                      "--runner-ups", "0"])

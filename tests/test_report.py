@@ -121,24 +121,19 @@ def test_a_run_reports_from_its_own_summary_the_page_the_file_gives(tmp_path, mo
     page = (tmp_path / "bb.html").read_bytes()
     assert page == (tmp_path / "again.html").read_bytes() == (tmp_path / "opened.html").read_bytes()
 
-def test_a_report_on_a_terminal_names_each_step_and_clears_the_line(tmp_path, monkeypatch):
+def test_a_report_on_a_terminal_names_each_step_and_clears_the_line(tmp_path, request):
     """`run --report` and `simengine report` show "Writing the report (k of n): ..." on stderr
     when it is a terminal (the steps in the order the report takes them, the summary first when
     the file must be summarized again), clear the line at the end, and show nothing with --quiet
     or off a terminal."""
-    from simengine import cli, progress
     from simengine.report import REPORT_STEPS
-
-    class OnTerminal(progress.StatusLine):
-        def __init__(self, what, stream=None, enabled=None):
-            super().__init__(what, stream, True if enabled is None else enabled)
 
     runner = CliRunner()
     out = tmp_path / "bb.parquet"
     args = ["run", "crm_upgrade_big_bang", "--trials", "3000", "--out", str(out), "--report", "--force"]
     off_terminal = runner.invoke(main, args)
     assert off_terminal.exit_code == 0 and off_terminal.stderr == ""
-    monkeypatch.setattr(cli, "StatusLine", OnTerminal)
+    request.getfixturevalue("status_on_terminal")
     shown = runner.invoke(main, args)
     assert shown.exit_code == 0, shown.output
     lines = shown.stderr.split("\r")
@@ -163,6 +158,12 @@ def test_report_errors_are_one_line(tmp_path):
     assert "Traceback" not in failed.output and not (tmp_path / "d.html").exists()
     missing = runner.invoke(main, ["report", str(tmp_path / "nope.parquet")])
     assert missing.exit_code == 2 and "no such result file" in missing.stderr
+    # a page given as the result (its own report path) is named as not a result, not as existing
+    page = tmp_path / "page.html"
+    page.write_text("<html></html>")
+    wrong = runner.invoke(main, ["report", str(page)])
+    assert wrong.exit_code == 2 and wrong.stderr.startswith(f"Error: {page}: not a Parquet file")
+    assert wrong.stderr.count("\n") == 1 and page.read_text() == "<html></html>"
     usage = runner.invoke(main, ["run", "crm_new_small_firm", "--summary-only", "--report"])
     assert usage.exit_code == 2 and "--report needs a result file" in usage.stderr
 

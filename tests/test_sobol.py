@@ -315,8 +315,23 @@ def test_the_bootstrap_shrinks_with_n_and_n_is_bounded(linear):
     from simengine.sobol import MAX_SOBOL_TRIALS, default_resamples
 
     assert [default_resamples(n) for n in (1024, 8192, 16384, 65536, MAX_SOBOL_TRIALS)] == [200, 200, 100, 50, 50]
-    with pytest.raises(InputError, match=r"^--trials: Sobol' indices take 2 to 131,072 trials per run, got 131073"):
+    with pytest.raises(InputError, match=r"^--trials: Sobol' indices take 2 to 131,072 trials per run, got 131,073"):
         sobol_indices(linear, trials=MAX_SOBOL_TRIALS + 1, seed=SEED)
+
+
+def test_on_a_terminal_the_bootstrap_is_named_once_the_runs_are_done(tmp_path, status_on_terminal):
+    from click.testing import CliRunner
+
+    from simengine.cli import main
+
+    path = tmp_path / "linear.toml"
+    path.write_text(LINEAR)
+    args = ["sensitivity", str(path), "--method", "sobol", "--trials", "2048"]
+    shown = CliRunner().invoke(main, args)
+    assert shown.exit_code == 0, shown.output
+    assert "\rSobol' indices: bootstrap intervals of each factor...\x1b[K" in shown.stderr
+    assert shown.stderr.endswith("\r\x1b[K") and "Sobol' indices of npv" in shown.stdout
+    assert CliRunner().invoke(main, [*args, "--quiet"]).stderr == ""
 
 
 def test_the_cli_prints_the_api_indices_and_refuses_mixed_options(tmp_path):
@@ -332,7 +347,7 @@ def test_the_cli_prints_the_api_indices_and_refuses_mixed_options(tmp_path):
     out = CliRunner().invoke(main, ["sensitivity", str(path), "--method", "sobol", "--trials", "2048", "--json"])
     assert out.exit_code == 0, out.output
     api = simengine.sensitivity(path, method="sobol", trials=2048)
-    assert without_time(json.loads(out.output)) == without_time(api.to_dict())
+    assert without_time(json.loads(out.stdout)) == without_time(api.to_dict())
     assert api.top(1) == [SAVINGS] and api.total(SAVINGS).value > 0.5
     text = CliRunner().invoke(main, ["sensitivity", str(path), "--method", "sobol", "--trials", "2048"])
     assert text.exit_code == 0 and "Sobol' indices of npv" in text.output and "first order" in text.output
@@ -341,3 +356,6 @@ def test_the_cli_prints_the_api_indices_and_refuses_mixed_options(tmp_path):
                           ([], "--method rank ranks a result file's stored trials")):
         out = CliRunner().invoke(main, ["sensitivity", "crm_upgrade_big_bang", *args])
         assert out.exit_code == 2 and message in out.output, out.output
+    for trials in ("0", "1", "131073"):  # the range the help shows is the range the run takes
+        out = CliRunner().invoke(main, ["sensitivity", str(path), "--method", "sobol", "--trials", trials])
+        assert out.exit_code == 2 and f"{trials} is not in the range 2<=x<=131072" in out.stderr, out.output

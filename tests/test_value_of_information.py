@@ -74,7 +74,7 @@ def without_timing(data: dict) -> dict:
 def test_figures_are_the_estimators_on_the_stored_trials(files):
     out = invoke(files["result"], "--json")
     assert out.exit_code == 0, out.output
-    data = json.loads(out.output)
+    data = json.loads(out.stdout)
     table = pq.read_table(files["result"])
     npv = table.column("npv").to_numpy()
     direct = evpi(npv)
@@ -96,7 +96,7 @@ def test_a_scenario_run_here_equals_its_result_file(files):
     from_file = json.loads(invoke(files["result"], "--json").output)
     here = invoke(files["scenario"], "--trials", TRIALS, "--seed", SEED, "--json", "--threads", 1)
     assert here.exit_code == 0, here.output
-    assert without_timing(json.loads(here.output)) == without_timing(from_file)
+    assert without_timing(json.loads(here.stdout)) == without_timing(from_file)
 
 
 def test_a_group_is_worth_at_least_its_best_member_and_at_most_evpi(files):
@@ -113,7 +113,7 @@ def test_a_group_is_worth_at_least_its_best_member_and_at_most_evpi(files):
 def test_a_against_itself_is_worth_nothing(files):
     out = invoke(files["scenario"], "--decision", "compare", files["scenario"], "--trials", 5000, "--json")
     assert out.exit_code == 0, out.output
-    data = json.loads(out.output)
+    data = json.loads(out.stdout)
     assert data["decision"] == "compare"
     assert data["evpi"]["value"] == 0.0
     assert all(r["evppi"]["value"] == 0.0 for r in data["drivers"])
