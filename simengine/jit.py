@@ -186,17 +186,20 @@ def _listen(numba) -> None:
             self.depth += 1
             if self.depth == 1:
                 self.started = time.perf_counter()
-                for hook in list(compile_hooks):
-                    hook(None)
+                announce_compile(None)
 
         def on_end(self, ev):
             self.depth -= 1
             if self.depth == 0:
-                seconds = time.perf_counter() - self.started
-                for hook in list(compile_hooks):
-                    hook(seconds)
+                announce_compile(time.perf_counter() - self.started)
 
     event.register("numba:compile", CompileListener())
+
+
+def announce_compile(seconds: float | None) -> None:
+    """Tell `compile_hooks` that a compile started (None) or ended (its seconds)."""
+    for hook in list(compile_hooks):
+        hook(seconds)
 
 
 def max_threads() -> int:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from simengine import jit
 
@@ -70,6 +71,7 @@ class FakeListener:
         self.events.append(seconds)
 
 
+@pytest.mark.announces_compiles
 def test_compile_hooks_see_top_level_compiles_once_with_their_time(tmp_path, monkeypatch):
     """A compile nested in another's (a callee compiled with its caller) counts once."""
     listener = FakeListener()
