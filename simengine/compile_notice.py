@@ -29,7 +29,8 @@ class CompileNotice:
             self.seconds += seconds
         elif self.state == "quiet":
             self.state = "open"
-            self._write(MESSAGE)
+            # on a terminal, a progress or status line may be drawn (progress.py): the notice replaces it
+            self._write(("\r\033[K" if _is_terminal(self.stream) else "") + MESSAGE)
 
     def finish(self) -> None:
         """Close the line with the compile time, once, if it was opened."""
@@ -44,6 +45,13 @@ class CompileNotice:
             self.stream.flush()
         except (OSError, ValueError):  # a closed or broken stderr must not fail the run
             pass
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
 
 
 _current: CompileNotice | None = None

@@ -390,6 +390,27 @@ def test_the_status_line_redraws_each_step_on_a_terminal_and_nothing_elsewhere()
     assert never_drawn.getvalue() == ""
 
 
+def test_on_a_terminal_the_notice_replaces_a_drawn_status_line():
+    """A compile that starts while a status line is drawn (a report's step) clears that line
+    first, so that the notice starts a line of its own; off a terminal nothing is cleared."""
+    import io
+
+    from simengine import compile_notice
+    from simengine.progress import StatusLine
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    term = Terminal()
+    with compile_notice.watching(term) as notice:
+        StatusLine("Writing the report", stream=term)("charts", 2, 5)
+        notice(None)
+        notice(2.0)
+    assert term.getvalue() == ("\rWriting the report (2 of 5): charts...\x1b[K"
+                               "\r\x1b[K" + NOTICE + " done in 2 s\n")
+
+
 def test_the_progress_bar_closes_the_notice_before_drawing():
     import io
 
