@@ -852,8 +852,7 @@ def report_command(result, out, png_dir, force):
     portfolio = Path(result).is_file() and is_portfolio_result(Path(result))
     # the input is checked before the output: a page given as RESULT is named as not a result,
     # not as a report that exists already
-    if not portfolio:
-        open_stored(api.result_location(result))
+    stored = None if portfolio else open_stored(api.result_location(result))
     out = out if out is not None else report_path_for(result)
     check_writable([out], force)
     if portfolio:
@@ -866,7 +865,7 @@ def report_command(result, out, png_dir, force):
 
     status = StatusLine("Writing the report")
     try:
-        written = result_report(api.result_location(result), on_step=status).write(out, png_dir, force)
+        written = result_report(stored, on_step=status).write(out, png_dir, force)
     finally:
         status.close()
     echo(f"Report: {', '.join(str(p) for p in written)}")

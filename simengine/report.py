@@ -29,7 +29,7 @@ from . import metrics as registry
 from .errors import ResultFileError, SimengineError
 from .html_page import Chart, facts, figure, heading, page, paragraph, section, table
 from .output import check_writable, write_bytes_atomic
-from .stored import open_stored
+from .stored import StoredResult, open_stored
 from .result_file import accumulate_file, file_histograms
 from .summary import probability, summary_header
 from .summary_stream import HistogramMetric
@@ -464,7 +464,7 @@ REPORT_STEPS = ("Sobol' indices, running the model again", "charts", "ranking th
                 "value of information", "inputs as sampled")
 
 
-def result_report(path: Path, correlation_repairs_made=None, summary: dict | None = None,
+def result_report(path: "Path | str | StoredResult", correlation_repairs_made=None, summary: dict | None = None,
                   histograms: dict | None = None, on_step=None) -> Report:
     """The report of one result file. `correlation_repairs_made` (Scenario.correlation_repairs)
     names what --repair-correlations changed when the file's metadata does not store it.
@@ -485,7 +485,7 @@ def result_report(path: Path, correlation_repairs_made=None, summary: dict | Non
     names = set(stored.schema.names)
     missing = [c for c in NEEDED if c not in names]
     if missing:
-        raise ResultFileError(f"{path}: a report needs the metrics stored; this file was run with --columns "
+        raise ResultFileError(f"{stored.where}: a report needs the metrics stored; this file was run with --columns "
                               f"{meta.get('columns', 'drivers')} (use --columns all or metrics)")
     trials, currency, horizon = int(meta["trials"]), scenario.currency, scenario.horizon_months
     repairs = correlation_repairs(meta, correlation_repairs_made)
@@ -629,7 +629,7 @@ def result_report(path: Path, correlation_repairs_made=None, summary: dict | Non
         ("scenario", scenario.name), ("seed", meta["seed"]), ("trials", f"{trials:,}"),
         ("sampling", meta.get("sampling", "mc")), ("currency", currency), ("horizon", f"{horizon} months"),
         ("discount rate", value_or_distribution(scenario.discount_rate, lambda x: f"{x * 100:g} % a year")), ("scenario sha256", meta.get("scenario_sha256", "")),
-        ("simengine", meta.get("version", "")), ("result file", path.name),
+        ("simengine", meta.get("version", "")), ("result file", Path(stored.where.rstrip("/\\")).name),
     ])
     by_stem = {c.stem: c for c in built}
     body = [
