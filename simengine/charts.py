@@ -96,8 +96,11 @@ def _marker_lines(ax, marks, scale):
 
 
 def _histogram_bars(values: np.ndarray):
-    """Shares of trials in 60 bins over P0.5..P99.5 (an edge on zero), and the shares beyond."""
-    lo, hi = np.quantile(values, [0.005, 0.995]) if values.size else (0.0, 1.0)
+    """Shares of trials in 60 bins over P0.5..P99.5 (an edge on zero), and the shares beyond.
+
+    `values` is the caller's own copy (the finite values): its order is used as scratch space
+    by the quantiles, which would otherwise copy a million values once more."""
+    lo, hi = np.quantile(values, [0.005, 0.995], overwrite_input=True) if values.size else (0.0, 1.0)
     if hi - lo <= 1e-9 * max(1.0, abs(lo)):  # (nearly) constant: one visible bar around the value
         n = max(values.size, 1)
         half = max(abs(lo) * 0.01, 1.0)
@@ -113,8 +116,9 @@ def _histogram_bars(values: np.ndarray):
 
 
 def _two_sided_histogram(ax, values: np.ndarray, below_zero: dict, above_zero: dict) -> tuple[float, str, str]:
-    """Bars of `values` (finite) split at zero, each side in its own style; returns the scale,
-    its unit word and the note on what lies beyond the axis."""
+    """Bars of `values` (the caller's copy of the finite values, reordered here) split at zero,
+    each side in its own style; returns the scale, its unit word and the note on what lies
+    beyond the axis."""
     share, edges, below, above = _histogram_bars(values)
     scale, unit = money_scale([edges[0], edges[-1]])
     left, width = edges[:-1] / scale, np.diff(edges) / scale
@@ -223,35 +227,60 @@ def npv_histogram(npv: np.ndarray, summary: dict, currency: str, note: str = "")
     return fig
 
 
-def _spread_xlim(ax, values: np.ndarray, scale: float) -> None:
-    """Show P0.2..P99.8 of the values (a constant is left to matplotlib's own margins)."""
-    if values.size:
-        lo, hi = np.quantile(values, [0.002, 0.998]) / scale
+def _spread_xlim(ax, spread, scale: float) -> None:
+    """Show P0.2..P99.8 (`spread`, from `_sorted_finite`) over `scale` (a constant is left to
+    matplotlib's own margins)."""
+    if spread is not None:
+        lo, hi = spread / scale
         if hi > lo:
             ax.set_xlim(lo, hi)
 
 
-def _cdf(ax, values, **kwargs):
-    x = np.sort(values[np.isfinite(values)])
-    if x.size == 0:
-        return
-    y = np.arange(1, x.size + 1) / x.size
-    if x.size > 4000:  # the curve, not every trial: 2,000 evenly spaced ranks are exact points of it
+#: The quantiles `_sorted_finite` takes: the S-curves' axis (P0.2, P99.8) and money scale (P1, P99).
+SPREAD, SCALE_RANGE = [0.002, 0.998], [0.01, 0.99]
+
+
+def _sorted_finite(values: np.ndarray, quantiles=SPREAD + SCALE_RANGE) -> tuple[np.ndarray, np.ndarray | None]:
+    """The finite values, sorted, and their quantiles at `quantiles` (None when there are no
+    values or no quantiles asked for).
+
+    One copy of a million values, not five: the quantiles partition that copy in place before it
+    is sorted, and the curve's points are scaled after they are picked (`_cdf`)."""
+    finite = values[np.isfinite(values)]
+    q = np.quantile(finite, quantiles, overwrite_input=True) if finite.size and len(quantiles) else None
+    finite.sort()
+    return finite, q
+
+
+def _ecdf_points(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Points (x_k, k / n) of the empirical CDF of `x` (sorted): every one up to 4,000 values,
+    else 2,000 evenly spaced ranks, which are exact points of the curve (a chart's width in
+    pixels is far less)."""
+    if x.size > 4000:
         pick = np.unique(np.linspace(0, x.size - 1, 2000).astype(int))
-        x, y = x[pick], y[pick]
-    ax.plot(x, y, drawstyle="steps-post", **kwargs)
+        return x[pick], (pick + 1) / x.size
+    return x, np.arange(1, x.size + 1) / x.size
+
+
+def _cdf(ax, x: np.ndarray, scale: float = 1.0, **kwargs):
+    """The empirical CDF of `x` (sorted and finite) over `scale`, as steps."""
+    if x.size:
+        x, y = _ecdf_points(x)
+        ax.plot(x / scale, y, drawstyle="steps-post", **kwargs)
 
 
 def s_curves(npv: np.ndarray, roi: np.ndarray, summary: dict, currency: str) -> Figure:
     """Cumulative distributions of NPV and ROI, with the break-even and the ROI/BCR targets."""
     fig, (left, right) = _figure(1, 2)
-    finite = npv[np.isfinite(npv)]
-    scale, unit = money_scale(np.quantile(finite, [0.01, 0.99]) if finite.size else [0.0])
-    _cdf(left, npv / scale, color=BLUE, linewidth=2.0)
+    npv, npv_q = _sorted_finite(npv)
+    scale, unit = money_scale(npv_q[2:] if npv_q is not None else [0.0])
+    _cdf(left, npv, scale, color=BLUE, linewidth=2.0)
+    del npv  # the sorted copy; the ROI's takes its memory
     left.axvline(0.0, color=BLACK, linewidth=1.5, linestyle="--",
                  label=f"NPV = 0: P(NPV < 0) = {share_estimate(summary['p_npv_negative'])}")
     left.set_xlabel(money_label(NPV.chart_label, currency, unit))
     left.set_title(f"{NPV.short}: cumulative probability")
+    roi, roi_q = _sorted_finite(roi, SPREAD)
     _cdf(right, roi, color=BLUE, linewidth=2.0)
     targets = summary.get("targets", {})
     styles = iter(["--", ":"])
@@ -267,8 +296,8 @@ def s_curves(npv: np.ndarray, roi: np.ndarray, summary: dict, currency: str) -> 
     right.set_xlabel(ROI.chart_label)
     right.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     right.set_title(f"{ROI.short}: cumulative probability")
-    _spread_xlim(right, roi[np.isfinite(roi)], 1.0)
-    _spread_xlim(left, finite, scale)
+    _spread_xlim(right, roi_q, 1.0)
+    _spread_xlim(left, None if npv_q is None else npv_q[:2], scale)
     for ax in (left, right):
         ax.set_ylim(0, 1)
         ax.set_ylabel("P(value ≤ x)")
@@ -391,12 +420,14 @@ def fan_chart(fan: dict, go_live: dict | None, currency: str) -> Figure:
 def compare_s_curves(a: np.ndarray, b: np.ndarray, names: tuple[str, str], currency: str) -> Figure:
     """Both scenarios' NPV S-curves on one chart: A solid dark, B dashed light."""
     both = np.concatenate([a[np.isfinite(a)], b[np.isfinite(b)]])
-    scale, unit = money_scale(np.quantile(both, [0.01, 0.99]) if both.size else [0.0])
+    q = np.quantile(both, SPREAD + SCALE_RANGE, overwrite_input=True) if both.size else None
+    del both
+    scale, unit = money_scale(q[2:] if q is not None else [0.0])
     fig, ax = _figure()
-    _cdf(ax, a / scale, color=BLUE, linewidth=2.2, label=f"A: {names[0]}")
-    _cdf(ax, b / scale, color=ORANGE, linewidth=2.2, linestyle="--", label=f"B: {names[1]}")
+    _cdf(ax, _sorted_finite(a, [])[0], scale, color=BLUE, linewidth=2.2, label=f"A: {names[0]}")
+    _cdf(ax, _sorted_finite(b, [])[0], scale, color=ORANGE, linewidth=2.2, linestyle="--", label=f"B: {names[1]}")
     ax.axvline(0.0, color=BLACK, linewidth=1.0)
-    _spread_xlim(ax, both, scale)
+    _spread_xlim(ax, None if q is None else q[:2], scale)
     ax.set_ylim(0, 1)
     ax.set_xlabel(money_label(NPV.chart_label, currency, unit))
     ax.set_ylabel(f"P({NPV.short} ≤ x)")
@@ -450,9 +481,9 @@ def budget_s_curve(cost: np.ndarray, block: dict, currency: str, shown: str = ""
     The axis runs from P0.2 to P99 of the costs (a long tail of risk events would squash the
     body a board reads), always with the base case and the marks on it."""
     base, p50, p80 = block["base"], block["p50"]["value"], block["p80"]["value"]
-    finite = cost[np.isfinite(cost)]
+    finite, q = _sorted_finite(cost, [0.002, 0.99])
     marks = [v for v in (base, p50, p80) if v is not None]
-    spread = list(np.quantile(finite, [0.002, 0.99])) if finite.size else []
+    spread = list(q) if q is not None else []
     scale, unit = money_scale([*spread, *marks])
     lo, hi = min([*spread, *marks]), max([*spread, *marks])
     pad = 0.03 * (hi - lo) if hi > lo else 0.05 * max(abs(lo), 1.0)  # one value: +/- 5 % around it
@@ -461,11 +492,8 @@ def budget_s_curve(cost: np.ndarray, block: dict, currency: str, shown: str = ""
     if finite.size:
         # the curve over the whole axis: 0 left of the smallest cost, 1 right of the largest (drawn
         # over the marks, so a single value still shows its step)
-        x = np.sort(finite) / scale
-        y = np.arange(1, x.size + 1) / x.size
-        if x.size > 4000:  # 2,000 evenly spaced ranks are exact points of the curve
-            pick = np.unique(np.linspace(0, x.size - 1, 2000).astype(int))
-            x, y = x[pick], y[pick]
+        x, y = _ecdf_points(finite)
+        x = x / scale
         ax.plot(np.concatenate([[min(left, x[0]), x[0]], x, [max(right, x[-1])]]),
                 np.concatenate([[0.0, 0.0], y, [1.0]]), drawstyle="steps-post", color=BLUE, linewidth=2.0,
                 zorder=3, label="share of trials at or below each cost" + (f" ({shown})" if shown else ""))
