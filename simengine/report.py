@@ -518,9 +518,11 @@ def result_report(path: "Path | str | StoredResult", correlation_repairs_made=No
     step(REPORT_STEPS[0])
     sobol_parts = variance_section(scenario, int(meta["seed"]), trials, lambda *chart: sobol_charts.append(chart))
     step("charts")
-    sample = stored.head(["npv", "roi", *(["one_time_cost", "go_live_month"] if budget else [])],
-                       min(trials, CHART_TRIALS))
-    shown = sample["npv"].size
+    # The charts' trials are read two columns at a time (the budget's, then NPV and ROI), so
+    # that a million of each pair is in memory at once, not of all four.
+    limit = min(trials, CHART_TRIALS)
+    sample = stored.head(["one_time_cost", "go_live_month"] if budget else ["npv", "roi"], limit)
+    shown = next(iter(sample.values())).size
     head_note = "" if shown == trials else f"histogram of the first {shown:,} of {trials:,} trials"
 
     if budget:
@@ -553,6 +555,8 @@ def result_report(path: "Path | str | StoredResult", correlation_repairs_made=No
             f"and dotted lines are the P80 one-time cost and the P80 go-live month, each on its own.",
             charts.joint_chart(sample["one_time_cost"][:points], sample["go_live_month"][:points], budget,
                                currency, dots))
+        del sample
+        sample = stored.head(["npv", "roi"], limit)
 
     add("npv-histogram", "Histogram of NPV",
         f"Distribution of NPV over {shown:,} trials. Losses are hatched; the thick line is break-even; "

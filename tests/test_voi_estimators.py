@@ -185,6 +185,36 @@ def test_uniform_scores_are_average_ranks():
         voi.uniform_scores(np.array([1.0, np.nan]))
 
 
+def test_uniform_scores_of_tie_runs_equal_the_average_rank_formula_exactly():
+    """The scores summed run by run in place equal (start + end) / 2n repeated over each run, bit for bit."""
+    rng = np.random.default_rng(21)
+    for x in (rng.random(5_000), rng.integers(0, 40, 5_000).astype(float), np.ones(9), np.array([2.0])):
+        order, u, starts = voi._sorted_scores(x)
+        ends = np.r_[starts[1:], x.size]
+        assert np.array_equal(u, np.repeat((starts + ends) / (2.0 * x.size), ends - starts))
+        assert np.array_equal(order, np.argsort(x, kind="stable"))
+
+
+def test_the_spline_evaluated_in_blocks_equals_one_pass_bit_for_bit():
+    """Blocks of SPLINE_BLOCK points give the values of the formula over every point at once,
+    including points beyond both end knots (the linear tails) and a last, partial block."""
+    rng = np.random.default_rng(4)
+    knots = np.sort(rng.random(40))
+    g, gamma = rng.standard_normal(40), rng.standard_normal(38)
+    at = rng.uniform(-0.1, 1.1, 2 * voi.SPLINE_BLOCK + 123)
+    second, h = np.r_[0.0, gamma, 0.0], np.diff(knots)
+    whole = voi._natural_spline_block(knots, g, second, h, at)
+    assert np.array_equal(voi._natural_spline(knots, g, gamma, at), whole)
+    assert np.any(at < knots[0]) and np.any(at > knots[-1])
+
+
+@given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=50))
+def test_regret_of_one_column_is_the_loss_of_the_option_with_the_lower_mean(values):
+    g = np.array(values)
+    expected = np.where(g.mean() > 0, np.maximum(-g, 0.0), np.maximum(g, 0.0))
+    assert np.array_equal(voi._regret(g), expected)
+
+
 def test_results_are_deterministic_for_a_seed():
     """The same call twice gives identical dicts; another seed moves only the bootstrap's SE and bias."""
     rng = np.random.default_rng(13)
