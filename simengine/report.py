@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 
-from . import charts
 from . import metrics as registry
 from .errors import ResultFileError, SimengineError
 from .html_page import Chart, facts, figure, heading, page, paragraph, section, table
@@ -34,8 +33,13 @@ from .result_file import accumulate_file, file_histograms
 from .summary import probability, summary_header
 from .summary_stream import HistogramMetric
 from .scenario import Scenario, scenario_from_json
-from .ranking import sensitivity
 from .textout import fmt_share, fmt_value, probability_digits, worth_lines
+from .lazy import LazyModule
+
+# matplotlib and scipy.stats (the ranking's) load when the first chart is drawn: `simengine report`
+# first summarizes the file, and that pass's peak does not then hold their ~100 MiB as well.
+charts = LazyModule("simengine.charts")
+ranking = LazyModule("simengine.ranking")
 
 CHART_TRIALS = 1_000_000
 #: The tornado's decile means need far fewer trials than the histograms: at 200,000 their
@@ -494,6 +498,7 @@ def result_report(path: "Path | str | StoredResult", correlation_repairs_made=No
         _, _, acc = accumulate_file(stored)
         summary = {**summary_header(scenario, int(meta["seed"]), trials, meta["sampling"]), **acc.summary()}
         histograms = acc.histograms
+        del acc  # its percentile bands hold ~60 MB at a million trials; the histograms are all that is kept
     else:
         summary = dict(summary)  # the caller's stays as it was
         months = ("go_live_month", "payback_months")
@@ -606,7 +611,7 @@ def result_report(path: "Path | str | StoredResult", correlation_repairs_made=No
     else:
         used = min(trials, TORNADO_TRIALS)
         try:
-            table_rows = sensitivity(stored, "npv", max_trials=used)["drivers"]
+            table_rows = ranking.sensitivity(stored, "npv", max_trials=used)["drivers"]
         except ResultFileError as exc:  # too few trials to rank drivers
             tornado_note = f"No tornado chart: {str(exc).split(': ', 1)[-1]}."
     if table_rows:

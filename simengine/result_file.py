@@ -44,10 +44,10 @@ def accumulate_file(path: "Path | str | StoredResult") -> tuple[dict, Scenario, 
         raise ResultFileError(f"{stored.where}: has no metric columns; it was run with "
                               f"--columns {meta.get('columns', 'drivers')}; summarize needs metrics stored")
     acc = StreamingSummary.for_scenario(scenario)
-    for batch in stored.iter_batches(needed, 1 << 17):
+    for batch in stored.iter_batches(needed, 1 << 16):
         block = np.full((len(METRICS), batch.num_rows), np.nan)
         for m in needed:
-            block[METRICS.index(m)] = batch.column(m).to_numpy(zero_copy_only=False).astype(float)
+            block[METRICS.index(m)] = batch.column(m).to_numpy(zero_copy_only=False)  # cast to float here
         acc.add(block)
     acc.finish()
     if acc.incomplete():
