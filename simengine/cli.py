@@ -234,7 +234,7 @@ def run_command(scenario, trials, precision_texts, max_trials, seed, out, thread
     Example:
       simengine run scenarios/crm_upgrade_phased.toml --trials 1000000 --seed 7
     """
-    from .output import check_writable
+    from .output import check_not_inputs, check_writable, summary_path_for
     from .precision import parse_targets
     from .executors import make_executor
     from .runner import default_output_path
@@ -261,6 +261,8 @@ def run_command(scenario, trials, precision_texts, max_trials, seed, out, thread
     if not summary_only and out is None:
         out = default_output_path(path, seed, None if targets else trials, folder=cluster is not None)
     report_path = report_path_for(out) if with_report else None
+    if out is not None:
+        check_not_inputs([out, summary_path_for(Path(str(out))), report_path], [path])
     if report_path is not None:
         check_writable([report_path], force)
     progress = ProgressBar(max_trials if targets else trials, enabled=False if quiet else None)
@@ -614,13 +616,15 @@ def compare_command(scenario_a, scenario_b, trials, seed, threads, as_json, repo
     Example:
       simengine compare crm_upgrade_phased crm_upgrade_big_bang --trials 200000
     """
-    from .output import check_writable
+    from .output import check_not_inputs, check_writable
     from .textout import comparison_table
 
-    a, b = api.load(resolve_scenario(scenario_a)), api.load(resolve_scenario(scenario_b))
+    path_a, path_b = resolve_scenario(scenario_a), resolve_scenario(scenario_b)
+    a, b = api.load(path_a), api.load(path_b)
     if png_dir is not None and report_path is None:
         raise click.UsageError("--png-dir goes with --report")
     if report_path is not None:
+        check_not_inputs([report_path], [path_a, path_b])
         check_writable([report_path], force)
     result = api.compare(a, b, trials=trials, seed=seed, threads=threads)
     if report_path is not None:
@@ -681,7 +685,7 @@ def portfolio_command(portfolio, trials, seed, out, summary_only, no_report, thr
       simengine portfolio it_portfolio --trials 1000000
       simengine portfolio it_portfolio --optimize --max-exceedance 0.1
     """
-    from .output import check_writable, summary_path_for
+    from .output import check_not_inputs, check_writable, summary_path_for
     from .portfolio_file import load_portfolio, resolve_portfolio
     from .portfolio_text import plans_table, portfolio_header, portfolio_table
 
@@ -722,6 +726,7 @@ def portfolio_command(portfolio, trials, seed, out, summary_only, no_report, thr
         out = Path("results") / f"{path.stem}-seed{seed}-n{trials}.parquet"
     report_path = out.with_suffix(".html") if out is not None and not no_report else None
     if out is not None:
+        check_not_inputs([out, summary_path_for(out), report_path], [path])
         check_writable([p for p in (out, summary_path_for(out), report_path) if p is not None], force)
     progress = ProgressBar(trials, enabled=False if quiet else None)
     from .executors import make_executor
@@ -846,7 +851,7 @@ def report_command(result, out, png_dir, force):
     Example:
       simengine report results/crm_upgrade_big_bang-seed2024-n1000000.parquet --png-dir charts
     """
-    from .output import check_writable, is_portfolio_result
+    from .output import check_not_inputs, check_writable, is_portfolio_result
     from .stored import open_stored
 
     portfolio = Path(result).is_file() and is_portfolio_result(Path(result))
@@ -854,6 +859,7 @@ def report_command(result, out, png_dir, force):
     # not as a report that exists already
     stored = None if portfolio else open_stored(api.result_location(result))
     out = out if out is not None else report_path_for(result)
+    check_not_inputs([out], [result])
     check_writable([out], force)
     if portfolio:
         from .portfolio_report import report_of_result

@@ -68,7 +68,9 @@ def budget_and_date(acc, metrics: dict) -> dict:
         "go_live": date,
         "joint": acc.joint.describe(live_by),
         "npv": {"base": base["npv"], "mean": npv["mean"], "p50": npv["p50"],
-                "cost_of_risk": estimate(base["npv"] - npv["mean"]["value"], npv["mean"]["se"])},
+                # undefined (null) when the mean NPV is: a stored result with an infinite NPV
+                "cost_of_risk": estimate(None if npv["mean"]["value"] is None else base["npv"] - npv["mean"]["value"],
+                                         npv["mean"]["se"])},
         # the spreadsheet's other two figures beside the simulated median (payback: "never" ranks last)
         "roi": {"base": base["roi"], "p50": metrics["roi"]["p50"]},
         "payback_months": {"base": base["payback_months"], "p50": metrics["payback_months"]["p50"]},

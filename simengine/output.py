@@ -188,6 +188,22 @@ def check_writable(paths: list[Path], force: bool) -> None:
             raise OutputExistsError(f"{path}: is a folder")
 
 
+def check_not_inputs(outputs, inputs) -> None:
+    """Refuse an output that is one of the command's inputs, with --force or not: writing it
+    would destroy what the command reads (a report named like its result, `--out` naming the
+    scenario file). Paths are compared as the files they name; URIs are left alone."""
+    def local(p) -> Path | None:
+        return None if p is None or "://" in str(p) else Path(p)
+
+    sources = [q for q in map(local, inputs) if q is not None and q.exists()]
+    for out in map(local, outputs):
+        if out is None or not out.exists():
+            continue
+        for source in sources:
+            if out.resolve() == source.resolve() or os.path.samefile(out, source):
+                raise InputError(f"{out}: is this command's input ({source}); write the output to another path")
+
+
 def _current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -48,6 +48,10 @@ def accumulate_file(path: "Path | str | StoredResult") -> tuple[dict, Scenario, 
         block = np.full((len(METRICS), batch.num_rows), np.nan)
         for m in needed:
             block[METRICS.index(m)] = batch.column(m).to_numpy(zero_copy_only=False)  # cast to float here
+        if np.isinf(block).any():
+            m = METRICS[int(np.flatnonzero(np.isinf(block).any(axis=1))[0])]
+            raise ResultFileError(f"{stored.where}: {m} is infinite in some trials; a simengine result holds finite "
+                                  "values or nulls (this file was altered, or not written by simengine)")
         acc.add(block)
     acc.finish()
     if acc.incomplete():

@@ -426,3 +426,29 @@ def test_the_progress_bar_closes_the_notice_before_drawing():
         notice(1.0)
     text = stream.getvalue()
     assert text.startswith(NOTICE + " done in 3 s\n\r[") and text.count(NOTICE) == 1
+
+
+def test_an_output_that_is_the_commands_input_is_refused_even_with_force(tmp_path, monkeypatch):
+    """--out naming the scenario, a report named like its result, a comparison's page named like a
+    scenario (directly or through a link): one line, exit 2, and the input left as it was."""
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    scenario = tmp_path / "in.toml"
+    text = (Path(bundled_scenarios()["crm_new_small_firm"])).read_text()
+    scenario.write_text(text)
+    (tmp_path / "link.toml").symlink_to(scenario)
+    result = tmp_path / "r.parquet"
+    assert runner.invoke(main, ["run", str(scenario), "--trials", "500", "--out", str(result), "-q"]).exit_code == 0
+    before = result.read_bytes()
+    attempts = [
+        ["run", str(scenario), "--trials", "500", "--out", str(scenario), "--force"],
+        ["run", "link.toml", "--trials", "500", "--out", str(scenario), "--force"],
+        ["report", str(result), "--out", str(result), "--force"],
+        ["compare", "crm_new_small_firm", str(scenario), "--trials", "500", "--report", "link.toml", "--force"],
+    ]
+    for args in attempts:
+        refused = runner.invoke(main, args)
+        assert refused.exit_code == 2, (args, refused.output)
+        assert refused.stderr.count("\n") == 1 and "is this command's input" in refused.stderr, refused.stderr
+    assert scenario.read_text() == text and result.read_bytes() == before
+    assert not (tmp_path / "in.summary.json").exists() and not (tmp_path / "in.html").exists()

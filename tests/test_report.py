@@ -532,3 +532,25 @@ def test_a_file_from_before_the_costs_existed_reports_without_budget_and_date(tm
     assert "Not in this file (written before simengine had them): one_time_cost." in report.html
     assert [c.stem for c in report.charts] == [c for c in CHARTS if c not in (*BUDGET_CHARTS, "voi")]
     assert "No value-of-information chart: value of information needs at least 1,000 trials, got 500." in report.html
+
+
+def test_a_result_with_infinite_values_is_refused_in_one_line(tmp_path):
+    """simengine writes finite values or nulls: a file with an infinite NPV was altered, and the
+    commands that summarize it say so (exit 2) instead of failing on the undefined mean."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    good = tmp_path / "r.parquet"
+    run(bundled_scenario("crm_new_small_firm"), trials=2000, seed=1, out=good, columns="metrics")
+    table = pq.read_table(good)
+    npv = table.column("npv").to_numpy().copy()
+    npv[5] = np.inf
+    bad = tmp_path / "inf.parquet"
+    pq.write_table(table.set_column(table.schema.get_field_index("npv"), "npv", pa.array(npv))
+                   .replace_schema_metadata(pq.ParquetFile(good).metadata.metadata), bad)
+    runner = CliRunner()
+    for args in (["summarize", str(bad)], ["report", str(bad)]):
+        refused = runner.invoke(main, args)
+        assert refused.exit_code == 2 and refused.stderr.count("\n") == 1, refused.output
+        assert "npv is infinite in some trials" in refused.stderr
+    assert not (tmp_path / "inf.html").exists()
