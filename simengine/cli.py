@@ -55,10 +55,23 @@ def json_safe(value):
     return value
 
 
-def echo(*args, **kwargs) -> None:
-    """click.echo, after closing the compile notice's line (compile_notice.py) so that none is split."""
+#: What `terminal_safe` writes as escapes: C0 controls but line feed and tab, DEL, C1 controls,
+#: and the bidirectional embeddings, overrides and isolates (they reorder the text shown).
+_UNSAFE = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)] if c not in (0x09, 0x0A)}
+_UNSAFE.update({c: f"\\u{c:04x}" for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]})
+
+
+def terminal_safe(text: str) -> str:
+    """`text` with every character that could command the terminal written as its escape (ESC as
+    \\x1b): file names, CSV headers and paths a user gives are data, shown, never obeyed."""
+    return text.translate(_UNSAFE)
+
+
+def echo(message=None, **kwargs) -> None:
+    """click.echo of `terminal_safe` text, after closing the compile notice's line
+    (compile_notice.py) so that none is split."""
     compile_notice.finish()
-    click.echo(*args, **kwargs)
+    click.echo(terminal_safe(message) if isinstance(message, str) else message, **kwargs)
 
 
 def echo_json(value) -> None:
@@ -132,7 +145,7 @@ class OneLineGroup(click.Group):
             echo(f"Error: {exc.format_message()} (see '{where} --help')", err=True)
             sys.exit(exc.exit_code)
         except click.ClickException as exc:
-            exc.show()
+            echo(f"Error: {exc.format_message()}", err=True)
             sys.exit(exc.exit_code)
         except click.Abort:
             echo("Aborted.", err=True)

@@ -142,6 +142,16 @@ def _show(text: str) -> str:
     return printable(text)
 
 
+def _check_variant_name(name: str, what: str) -> None:
+    """A variant's name is shown in the table, the chart and the page: like a scenario's name it
+    may hold no control character (an ESC in a file name would reach the user's terminal)."""
+    from .distributions import control_character, first_control
+
+    ch = first_control(name)
+    if ch is not None:
+        raise InputError(f"{what} {_show(name)}: its name contains the control character {control_character(ch)}")
+
+
 def _same(a, b) -> bool:
     """Equal as swept values: 3 and 3.0 are the same number, but true is not 1."""
     if isinstance(a, bool) or isinstance(b, bool):
@@ -338,6 +348,7 @@ def folder_variants(folder) -> list[Variant]:
         raise InputError(f"--variants {path}: {len(files):,} scenario files; a sweep runs at most {MAX_VARIANTS:,}")
     out = []
     for index, f in enumerate(files):
+        _check_variant_name(f.stem, "variant file")
         try:
             scenario = load_scenario(f)
         except SimengineError as exc:
@@ -369,6 +380,7 @@ def named_variants(variants) -> list[Variant]:
             raise InputError(f"variants: a variant's name must be text, got {name!r}")
         if any(name == v.label for v in out):
             raise InputError(f"variants: the name {_show(name)} is given twice")
+        _check_variant_name(name, "variant")
         try:
             scenario = load(spec)
         except SimengineError as exc:

@@ -452,3 +452,29 @@ def test_an_output_that_is_the_commands_input_is_refused_even_with_force(tmp_pat
         assert refused.stderr.count("\n") == 1 and "is this command's input" in refused.stderr, refused.stderr
     assert scenario.read_text() == text and result.read_bytes() == before
     assert not (tmp_path / "in.summary.json").exists() and not (tmp_path / "in.html").exists()
+
+
+def test_terminal_controls_in_what_a_user_gave_are_shown_escaped():
+    """A path, file name or CSV header holding ESC, BEL or a bidi override reaches the terminal as
+    escapes (\\x1b, \\u202e), never as commands; line feeds and tabs stay."""
+    from simengine.cli import terminal_safe
+
+    assert terminal_safe("a\x1b]0;T\x07b\x9bc\u202ed\n\te") == "a\\x1b]0;T\\x07b\\x9bc\\u202ed\n\te"
+    assert terminal_safe("plain café ±1,000") == "plain café ±1,000"
+    runner = CliRunner()
+    missing = runner.invoke(main, ["summarize", "x\x1b[2J\x1b]0;PWNED\x07.parquet"])
+    assert missing.exit_code == 2 and "\x1b" not in missing.stderr and "\x07" not in missing.stderr
+    assert "x\\x1b[2J\\x1b]0;PWNED\\x07.parquet" in missing.stderr
+
+
+def test_a_variant_file_named_with_a_control_character_is_refused(tmp_path):
+    folder = tmp_path / "variants"
+    folder.mkdir()
+    text = Path(bundled_scenarios()["crm_new_small_firm"]).read_text()
+    (folder / "a.toml").write_text(text)
+    (folder / "b\x1b[31m.toml").write_text(text)
+    refused = CliRunner().invoke(main, ["sweep", "crm_new_small_firm", "--variants", str(folder), "--trials", "500",
+                                        "--out", str(tmp_path / "out")])
+    assert refused.exit_code == 2 and refused.stderr.count("\n") == 1, refused.output
+    assert "contains the control character U+001B (ESC)" in refused.stderr and "\x1b" not in refused.stderr
+    assert not (tmp_path / "out").exists()
