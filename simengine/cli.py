@@ -78,6 +78,18 @@ def echo_json(value) -> None:
     echo(json.dumps(json_safe(value), indent=2, allow_nan=False))
 
 
+#: A command's outputs that were complete before it stopped (a run's result and summary, while
+#: its report is written): an error or interrupt then names them instead of "nothing was written".
+_complete: list[str] = []
+
+
+def _left_behind(nothing: str) -> str:
+    """`nothing` ("no result file was written") when no output is complete, else what is."""
+    if not _complete:
+        return nothing
+    return f"the report was not written; the result ({', '.join(_complete)}) is complete"
+
+
 def one_line_errors(func):
     """Turn library errors into `Error: <one line>` on stderr with the error's exit status.
 
@@ -88,17 +100,18 @@ def one_line_errors(func):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         previous = signal.signal(signal.SIGTERM, _raise_terminated)
+        _complete.clear()
         try:
             with compile_notice.watching():
                 return func(*args, **kwargs)
         except SimengineError as exc:
-            echo(f"Error: {exc}", err=True)
+            echo(f"Error: {exc}" + (f"; {_left_behind('')}" if _complete else ""), err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
-            echo("\nInterrupted: the run was stopped and no result file was written.", err=True)
+            echo(f"\nInterrupted: {_left_behind('the run was stopped and no result file was written')}.", err=True)
             sys.exit(130)
         except Terminated:
-            echo("Terminated: the run was stopped and no result file was written.", err=True)
+            echo(f"Terminated: {_left_behind('the run was stopped and no result file was written')}.", err=True)
             sys.exit(143)
         except BrokenPipeError:
             # The reader went away (`| head`): stop quietly, as other command-line tools do.
@@ -106,7 +119,7 @@ def one_line_errors(func):
             sys.exit(0)
         except OSError as exc:
             echo(f"Error: {exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}; "
-                       "no result file was written.", err=True)
+                 f"{_left_behind('no result file was written')}.", err=True)
             sys.exit(1)
         finally:
             signal.signal(signal.SIGTERM, previous)
@@ -285,11 +298,13 @@ def run_command(scenario, trials, precision_texts, max_trials, seed, out, thread
                          sampling=sampling, columns=columns, precision=targets, max_trials=max_trials,
                          on_progress=progress, executor=runner)
     if report_path is not None:
+        _complete[:] = [str(result.path), str(result.summary_path)]  # whatever befalls the report
         status = StatusLine("Writing the report", enabled=False if quiet else None)
         try:
             result.report(report_path, force=force, on_step=status)
         finally:
             status.close()
+        _complete.clear()
         result.report_path = report_path
     if as_json:
         echo_json(result.to_dict())

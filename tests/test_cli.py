@@ -478,3 +478,24 @@ def test_a_variant_file_named_with_a_control_character_is_refused(tmp_path):
     assert refused.exit_code == 2 and refused.stderr.count("\n") == 1, refused.output
     assert "contains the control character U+001B (ESC)" in refused.stderr and "\x1b" not in refused.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("failure, status", [(OSError(28, "No space left on device", "r.html"), 1),
+                                             (KeyboardInterrupt(), 130)])
+def test_a_report_that_fails_after_the_run_names_the_complete_result(tmp_path, monkeypatch, failure, status):
+    """The result and its summary are complete before `run --report` writes the page: when the page
+    fails or is interrupted, the message says so instead of "no result file was written"."""
+    import simengine.report
+
+    def fail(*args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr(simengine.report, "result_report", fail)
+    out = tmp_path / "r.parquet"
+    stopped = CliRunner().invoke(main, ["run", "crm_new_small_firm", "--trials", "500", "--out", str(out),
+                                        "--report"])
+    assert stopped.exit_code == status, stopped.output
+    assert f"the report was not written; the result ({out}, {tmp_path / 'r.summary.json'}) is complete" \
+        in stopped.stderr
+    assert "no result file was written" not in stopped.stderr
+    assert out.exists() and (tmp_path / "r.summary.json").exists() and not (tmp_path / "r.html").exists()
