@@ -17,6 +17,7 @@ import numpy as np
 from . import reference
 from .distributions import Distribution, parse_distribution
 from .streams import uniforms
+from .summary import percentile_with_se
 
 SAMPLE = 200_000
 SEED = 20261124
@@ -61,7 +62,8 @@ def calibrate_class(name: str) -> dict:
             value, se = reference.implied(figure, sample)
             rows.append({"figure": figure["label"], "published": figure["value"], "implied": value, "se": se,
                          "tolerance": figure["tolerance"], "format": value_format(figure),
-                         "within": abs(value - figure["value"]) <= figure["tolerance"] + 4 * se,
+                         "within": abs(value - figure["value"]) <= margin_of(se, figure["tolerance"]),
+                         "bound95": _bound(figure, value, sample.size),
                          "source": figure["source"]})
         quantities.append({
             "quantity": quantity, "field": field_of(quantity), "distribution": dist.describe(),
@@ -103,10 +105,16 @@ def scenario_sample(scenario, field: str) -> np.ndarray:
     return own
 
 
-def margin_of(se: float, tolerance: float) -> float:
+def margin_of(se: float | None, tolerance: float) -> float:
     """The gap a comparison allows: the figure's tolerance plus four standard errors (an
-    infinite standard error, from a statistic with no data, adds nothing)."""
-    return tolerance + (4 * se if math.isfinite(se) else 0.0)
+    undefined or infinite standard error, from a statistic with no data or a probability seen
+    in none or all of the draws, adds nothing)."""
+    return tolerance + (4 * se if se is not None and math.isfinite(se) else 0.0)
+
+
+def _bound(figure: dict, value: float, n: int) -> float | None:
+    """A probability figure seen in 0 or n of the n draws: its exact 95 % bound (reference.bound95)."""
+    return reference.bound95(value, n) if figure["statistic"].startswith("p_") else None
 
 
 def direction(value: float, evidence: float, margin: float, worse_when_higher: bool) -> str:
@@ -131,16 +139,20 @@ def calibrate_scenario(scenario, against: str) -> dict:
         ours = scenario_sample(scenario, field)
         theirs = preset_sample(against, quantity, parse_distribution(body["distribution"], quantity))
         checks = [(f["label"], reference.implied(f, ours), reference.implied(f, theirs)[0], f["tolerance"],
-                   HIGHER_IS_WORSE[quantity] != (f["statistic"] in REVERSED), value_format(f))
+                   HIGHER_IS_WORSE[quantity] != (f["statistic"] in REVERSED), value_format(f), f)
                   for f in body["figures"]]
+        ours_sorted, theirs_sorted = np.sort(ours), np.sort(theirs)
         for q in QUANTILES:
-            checks.append((f"P{round(q * 100)}", (float(np.quantile(ours, q)), 0.0),
-                           float(np.quantile(theirs, q)), QUANTILE_TOLERANCE, HIGHER_IS_WORSE[quantity], "percent"))
-        for label, (value, se), evidence, tolerance, worse_when_higher, fmt in checks:
+            # the summary's percentile (inverted CDF) and its order-statistic standard error
+            checks.append((f"P{round(q * 100)}", percentile_with_se(ours_sorted, q),
+                           percentile_with_se(theirs_sorted, q)[0], QUANTILE_TOLERANCE, HIGHER_IS_WORSE[quantity],
+                           "percent", None))
+        for label, (value, se), evidence, tolerance, worse_when_higher, fmt, figure in checks:
             margin = margin_of(se, tolerance)
             side = direction(value, evidence, margin, worse_when_higher)
             rows.append({"field": field, "figure": label, "scenario": value, "se": se, "reference": evidence,
                          "tolerance": tolerance, "margin": margin, "gap": value - evidence, "format": fmt,
+                         "bound95": None if figure is None else _bound(figure, value, ours.size),
                          "direction": side, "optimistic": side == "optimistic",
                          "pessimistic": side == "pessimistic"})
     return {"scenario": scenario.name, "against": against, "version": reference.version(), "rows": rows}

@@ -54,8 +54,19 @@ def preset(name: str, quantity: str, path: str) -> dict:
     return classes[name][quantity]
 
 
-def implied(figure: dict, sample: np.ndarray) -> tuple[float, float]:
-    """The value a figure takes on a sample of the distribution, with its Monte Carlo standard error.
+def bound95(p: float, n: int) -> float | None:
+    """The exact one-sided 95 % bound of a probability seen in 0 of n draws (upper: (1 - b)^n =
+    0.05) or n of n (lower), as the summary gives for trials; None for any other share."""
+    if p == 0.0:
+        return 1.0 - 0.05 ** (1.0 / n)
+    if p == 1.0:
+        return 0.05 ** (1.0 / n)
+    return None
+
+
+def implied(figure: dict, sample: np.ndarray) -> tuple[float, float | None]:
+    """The value a figure takes on a sample of the distribution, with its Monte Carlo standard error
+    (None for a probability seen in none or all of the draws: see `bound95`).
 
     Statistics: `mean`; `p_above`, `p_at_least`, `p_below` a `threshold`; `p_outside` the
     interval [`low`, `high`]; `tail_mean`, the mean of the largest `share` of the sample;
@@ -76,7 +87,8 @@ def implied(figure: dict, sample: np.ndarray) -> tuple[float, float]:
         else:
             hits = (sample < figure["low"]) | (sample > figure["high"])
         p = float(hits.mean())
-        return p, math.sqrt(p * (1.0 - p) / n)
+        # 0 or n of n draws: no standard error (not 0); `bound95` gives the exact bound instead
+        return p, math.sqrt(p * (1.0 - p) / n) if 0.0 < p < 1.0 else None
     if statistic == "tail_mean":
         k = max(1, int(round(figure["share"] * n)))
         top = np.partition(sample, n - k)[n - k:]

@@ -385,9 +385,11 @@ def precision_text(precision: dict) -> str:
 
 def calibration_text(result: dict) -> str:
     """A class against its published figures, or a scenario against a class, one line per figure."""
-    def show(x, fmt="percent"):
+    def show(x, fmt="percent", bound=None):
         if x is None or not math.isfinite(x):
             return "no tail" if fmt == "number" else "n/a"
+        if bound is not None:  # seen in none or all of the draws: the exact 95 % bound, not 0 % or 100 %
+            return f"<{fmt_bound(bound, upper=True)}" if x == 0.0 else f">{fmt_bound(bound, upper=False)}"
         return f"{x:.2f}" if fmt == "number" else f"{x * 100:.1f}%"
 
     if "class" in result:
@@ -400,7 +402,7 @@ def calibration_text(result: dict) -> str:
                 fmt = r["format"]
                 mark = "ok" if r["within"] else "OUTSIDE"
                 lines.append(f"  {r['figure']:<{width}}  published {show(r['published'], fmt):>7}  implied "
-                             f"{show(r['implied'], fmt):>7} ±{show(r['se'], fmt):<6} tolerance "
+                             f"{show(r['implied'], fmt, r.get('bound95')):>7} ±{show(r['se'], fmt):<6} tolerance "
                              f"±{show(r['tolerance'], fmt):<6} {mark}")
                 lines.append(f"  {'':<{width}}  source: {r['source']}")
         return "\n".join(lines)
@@ -418,20 +420,22 @@ def calibration_text(result: dict) -> str:
              "(schedule and cost overruns include the risk register's events; ± is the figure's tolerance "
              "plus four standard errors)"]
     width = max(len(r["figure"]) for r in result["rows"])
+    value_width = max(7, *(len(show(r["scenario"], r["format"], r.get("bound95"))) for r in result["rows"]))
     field = None
     for r in result["rows"]:
         if r["field"] != field:
             field = r["field"]
             lines += ["", field]
         mark = verdict(r).replace(f"more {r['direction']} than the evidence", f"MORE {r['direction'].upper()}")
-        lines.append(f"  {r['figure']:<{width}}  yours {show(r['scenario'], r['format']):>7}  evidence "
+        yours = show(r["scenario"], r["format"], r.get("bound95"))
+        lines.append(f"  {r['figure']:<{width}}  yours {yours:>{value_width}}  evidence "
                      f"{show(r['reference'], r['format']):>7} ± {amount(r['margin'], r['format']):<11}  {mark}")
     lines.append("")
     flagged = [r for r in result["rows"] if r["direction"] != "consistent"]
     for r in flagged:
         quantity = r["field"].split(".")[-1].replace("_", " ")
         what = f"{quantity} {r['figure']}" if r["figure"].startswith("P") and r["figure"][1:].isdigit() else r["figure"]
-        yours = show(r["scenario"], r["format"])
+        yours = show(r["scenario"], r["format"], r.get("bound95"))
         yours = "none" if yours in ("no tail", "n/a") else yours
         lines.append(f"Your {what} is {yours}; in the {result['against']} reference class it is "
                      f"{show(r['reference'], r['format'])} ± {amount(r['margin'], r['format'])}: {verdict(r)}.")

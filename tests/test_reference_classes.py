@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from simengine import reference
+from simengine.calibrate import margin_of
 from simengine.distributions import parse_distribution
 from simengine.errors import ScenarioError
 from simengine.scenario import parse_scenario, scenario_from_json
@@ -29,7 +30,7 @@ def test_each_preset_reproduces_its_published_figures(name, quantity):
     assert body["figures"] and body["sources"]
     for figure in body["figures"]:
         value, se = reference.implied(figure, sample)
-        assert abs(value - figure["value"]) <= figure["tolerance"] + 4 * se, (figure["label"], value)
+        assert abs(value - figure["value"]) <= margin_of(se, figure["tolerance"]), (figure["label"], value)
 
 
 @pytest.mark.parametrize("name,quantity", PRESETS)
@@ -211,12 +212,19 @@ def test_calibrate_cli(tmp_path):
     assert js["against"] == "crm" and any(r["optimistic"] for r in js["rows"])
     # every comparison shows the margin it used: the tolerance plus four standard errors
     for r in js["rows"]:
-        assert r["margin"] == pytest.approx(r["tolerance"] + 4 * r["se"]) and r["direction"] in (
+        # a probability seen in none or all of the draws has no standard error, but its exact bound
+        assert (r["se"] is None) == (r["bound95"] is not None)
+        assert r["margin"] == pytest.approx(r["tolerance"] + 4 * (r["se"] or 0.0)) and r["direction"] in (
             "optimistic", "pessimistic", "consistent")
         assert r["optimistic"] == (r["direction"] == "optimistic")
         assert r["pessimistic"] == (r["direction"] == "pessimistic")
     p90 = next(r for r in js["rows"] if (r["field"], r["figure"]) == ("risks.cost_overrun", "P90"))
-    assert p90["tolerance"] == 0.02 and p90["margin"] == 0.02
+    # the scenario's P90 is a sample quantile: its order-statistic standard error widens the margin
+    assert p90["tolerance"] == 0.02 and 0 < p90["se"] < 0.002 and p90["margin"] == pytest.approx(0.02 + 4 * p90["se"])
+    certain = next(r for r in js["rows"] if r["figure"] == "P(cost overrun > 0)")
+    assert certain["scenario"] == 1.0 and certain["se"] is None
+    assert certain["bound95"] == pytest.approx(0.05 ** (1 / 200_000))
+    assert "yours >99.998" in flagged.output and "yours 100.0%" not in flagged.output
     rows = [line for line in flagged.output.splitlines() if line.startswith("  ")]
     assert len(rows) == len(js["rows"]) and all(" ± " in line for line in rows)
     gap = (p90["reference"] - p90["scenario"]) * 100
