@@ -112,6 +112,9 @@ def sensitivity(path, metric: str = "npv", max_trials: int | None = None) -> dic
         raise ResultFileError(f"{stored.where}: too few trials with {metric} defined ({values.size}) for a "
                               "sensitivity table")
     metric_ranks = stats.rankdata(values)
+    if np.all(metric_ranks == metric_ranks[0]):  # every rank correlation would be 0 / 0
+        raise ResultFileError(f"{stored.where}: {metric} is the same in every one of the {values.size:,} trials "
+                              "used: no driver moves it, so there is nothing to rank")
     rows = []
     for name in drivers:
         column = stored.head([name], limit)[name][keep]

@@ -112,3 +112,12 @@ def test_an_unknown_metric_is_named_as_such(result):
 
     with pytest.raises(InputError, match="--metric: 'nvp' is not one of npv, roi"):
         sensitivity(result, "nvp")
+
+
+def test_a_metric_that_never_varies_is_refused_in_one_line(result):
+    """go_live_month is 6 in every trial here (no schedule risk): every rank correlation would be
+    0 / 0, so the table is refused (exit 2) rather than shown as NaN and a 0 % share."""
+    res = CliRunner().invoke(main, ["sensitivity", str(result), "--metric", "go_live_month"])
+    assert res.exit_code == 2 and res.stderr.count("\n") == 1, res.output
+    assert "go_live_month is the same in every one of the 20,000 trials used" in res.stderr
+    assert "nan" not in res.output and "Warning" not in res.output
