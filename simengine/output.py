@@ -12,6 +12,7 @@ so a failed run leaves no result.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -169,23 +170,47 @@ def check_disk_space(out: Path, trials: int, columns: int) -> None:
     (its temporary file and the finished one live there; a run that fills the disk midway
     would be lost anyway, after hours)."""
     need = trials * columns * BYTES_PER_VALUE
-    folder = out.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
+    folder = _existing_folder(out)
     free = shutil.disk_usage(folder).free
     if need > free:
-        raise InputError(f"--trials {trials:,}: the result file would take about {need / 2**30:,.1f} GiB "
-                         f"({columns} columns), and {folder} has {free / 2**30:,.1f} GiB free; use fewer "
+        raise InputError(f"--trials {trials:,}: the result file would take about {_size(need)} "
+                         f"({columns} columns), and {folder} has {_size(free)} free; use fewer "
                          "trials, --columns metrics, or --summary-only")
 
 
+def _size(count: float) -> str:
+    """A number of bytes for a message: '1.5 GiB', '12.3 MiB', '5 KiB'."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20)):
+        if count >= scale:
+            return f"{count / scale:,.1f} {unit}"
+    return f"{math.ceil(count / 2**10):,} KiB"
+
+
+def _existing_folder(path: Path) -> Path:
+    """The nearest folder above `path` that exists (where its missing folders would be made)."""
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder
+
+
 def check_writable(paths: list[Path], force: bool) -> None:
-    """Refuse to overwrite existing outputs unless forced; fail before any work is done."""
+    """Refuse to overwrite existing outputs unless forced, and outputs that cannot be written at
+    all (under a file, or in a folder that takes no new file): fail before any work is done."""
     for path in paths:
         if path.exists() and not force:
             raise OutputExistsError(f"{path}: already exists; use --force to overwrite it")
         if path.exists() and path.is_dir():
             raise OutputExistsError(f"{path}: is a folder")
+        folder = _existing_folder(Path(path))
+        if not folder.is_dir():
+            raise InputError(f"{path}: cannot be written: {folder} is a file, not a folder")
+        try:  # the one sure test of a folder's permissions (root, read-only mounts, /proc)
+            fd, probe = tempfile.mkstemp(prefix=".simengine-probe.", dir=folder)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            raise InputError(f"{path}: cannot be written in {folder} ({exc.strerror or exc})") from None
 
 
 def check_not_inputs(outputs, inputs) -> None:

@@ -499,3 +499,29 @@ def test_a_report_that_fails_after_the_run_names_the_complete_result(tmp_path, m
         in stopped.stderr
     assert "no result file was written" not in stopped.stderr
     assert out.exists() and (tmp_path / "r.summary.json").exists() and not (tmp_path / "r.html").exists()
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_any_trial(tmp_path, monkeypatch):
+    """Under a file, or in a folder that takes no new file: one line, exit 2, before the run."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("x")
+    runner = CliRunner()
+    under_file = runner.invoke(main, ["run", "crm_new_small_firm", "--trials", "500", "--out", "afile/x.parquet"])
+    assert under_file.exit_code == 2 and under_file.stderr.count("\n") == 1, under_file.output
+    assert "afile/x.parquet: cannot be written: afile is a file, not a folder" in under_file.stderr
+    import tempfile
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    locked = runner.invoke(main, ["compare", "crm_new_small_firm", "crm_new_small_firm", "--trials", "500",
+                                  "--report", "cmp.html"])
+    assert locked.exit_code == 2 and "cmp.html: cannot be written in . (Permission denied)" in locked.stderr
+    assert locked.stdout == "" and not (tmp_path / "cmp.html").exists()
+
+
+def test_sizes_in_messages_have_units_that_show_them():
+    from simengine.output import _size
+
+    assert [_size(x) for x in (512, 3 * 2**20 + 2**19, 5 * 2**30)] == ["1 KiB", "3.5 MiB", "5.0 GiB"]
