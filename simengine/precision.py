@@ -108,8 +108,20 @@ def run_until_precise(scenario, targets: dict[str, float], seed: int, max_trials
     return PrecisionResult(acc.trials, met, ses, acc)
 
 
+def seen_in_none_or_all(acc: StreamingSummary, name: str) -> bool:
+    """Whether a probability estimate has been seen in none or all of the trials: its standard
+    error is then undefined, and `standard_error` gives the stopping rule's floor instead."""
+    if name.endswith("_mean") or acc.trials == 0:
+        return False
+    hits = acc.npv_negative if name == "p_npv_negative" else acc.all_targets
+    return hits in (0, acc.trials)
+
+
 def precision_report(targets: dict[str, float], result: PrecisionResult, max_trials: int) -> dict:
-    """What the summary says about the targets: each one's standard error, and whether all were met."""
+    """What the summary says about the targets: each one's standard error, and whether all were met.
+    A probability seen in none or all of the trials has no standard error (the summary gives its
+    bound); `se` is then the floor the stopping rule used, and `se_floor` says so."""
     return {"max_trials": max_trials, "met": result.met, "trials_used": result.trials,
-            "estimates": {name: {"target_se": target, "se": result.standard_errors[name]}
+            "estimates": {name: {"target_se": target, "se": result.standard_errors[name],
+                                 "se_floor": seen_in_none_or_all(result.summary, name)}
                           for name, target in targets.items()}}

@@ -378,8 +378,16 @@ def precision_text(precision: dict) -> str:
     def number(x):
         return "-" if x is None else f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
 
-    parts = [f"  {name}: standard error {number(e['se'])} (target {number(e['target_se'])})"
-             for name, e in precision["estimates"].items()]
+    trials = precision["trials_used"]
+
+    def line(name: str, e: dict) -> str:
+        if e.get("se_floor"):  # 0 or n of n: the summary gives the bound; the rule took one trial either way
+            return (f"  {name}: seen in none or all of the {trials:,} trials, so no standard error (see its bound "
+                    f"below); stopped as if one trial had gone the other way: {number(e['se'])} "
+                    f"(target {number(e['target_se'])})")
+        return f"  {name}: standard error {number(e['se'])} (target {number(e['target_se'])})"
+
+    parts = [line(name, e) for name, e in precision["estimates"].items()]
     return "\n".join([head, *parts])
 
 

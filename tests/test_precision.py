@@ -85,3 +85,22 @@ def test_cli_precision_run_short_of_its_targets_exits_3_and_keeps_the_results(tm
         assert json.loads(res.stdout)["precision"]["met"] is False
     else:
         assert "Precision targets NOT met" in res.stdout
+
+
+def test_a_share_seen_in_no_trial_is_not_given_a_standard_error(bundled):
+    """The phased upgrade meets all its targets together in none of the first 65,536 trials: the
+    stopping rule's floor (one trial either way) decides, but the text and JSON say that the
+    share has no standard error, not that it is 1.5e-05."""
+    from simengine.precision import precision_report
+    from simengine.textout import precision_text
+
+    found = run_until_precise(bundled["crm_upgrade_phased"], {"p_all_targets": 1e-3, "npv_mean": 1e9}, seed=2024,
+                              max_trials=2 * BLOCK_SIZE)
+    assert found.met and found.trials == BLOCK_SIZE and found.summary.all_targets == 0
+    report = precision_report({"p_all_targets": 1e-3, "npv_mean": 1e9}, found, 2 * BLOCK_SIZE)
+    assert report["estimates"]["p_all_targets"]["se_floor"] is True
+    assert report["estimates"]["npv_mean"]["se_floor"] is False
+    assert report["estimates"]["p_all_targets"]["se"] == pytest.approx(1.0 / BLOCK_SIZE)
+    text = precision_text(report)
+    assert "p_all_targets: seen in none or all of the 65,536 trials, so no standard error" in text
+    assert "npv_mean: standard error" in text
