@@ -18,7 +18,8 @@ from .distributions import Distribution, extreme_draws, parse_distribution, sugg
 from .errors import InputError, ScenarioError
 from .model import ModelStructure
 from .scenario import (MAX_AMOUNT, MAX_MONTHS, NAME_RE, SUPPORTED_RANGES, Scenario, _check_keys, _integer, _no_control,
-                       _string, as_number, fmt, load_scenario, parse_scenario, range_key)
+                       _string, as_number, fmt, load_scenario, not_toml, parse_scenario,
+                       range_key)
 
 TOP_KEYS = ("name", "description", "currency", "discount_rate", "seed", "members", "shared", "correlations",
             "budget", "decision")
@@ -180,8 +181,10 @@ def load_portfolio(path: str | Path) -> Portfolio:
         raise InputError(f"{p}: is a folder, not a portfolio file")
     try:
         text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{p}: cannot read ({exc})") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{p}: {not_toml(p)}") from None
+    except OSError as exc:
+        raise InputError(f"{p}: cannot read ({exc.strerror or exc})") from None
     return loads_portfolio(text, p.resolve().parent, source=str(p))
 
 

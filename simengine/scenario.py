@@ -623,9 +623,22 @@ def load_scenario(path: str | Path, repair_correlations: bool = False) -> Scenar
         raise InputError(f"{p}: is a folder, not a scenario file")
     try:
         text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{p}: cannot read ({exc})") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{p}: {not_toml(p)}") from None
+    except OSError as exc:
+        raise InputError(f"{p}: cannot read ({exc.strerror or exc})") from None
     return loads_scenario(text, repair_correlations, source=str(p))
+
+
+def not_toml(path: Path) -> str:
+    """Why a file that is not UTF-8 text cannot be a scenario or portfolio: a result file given
+    by mistake is named as one."""
+    with open(path, "rb") as stream:
+        head = stream.read(4)
+    if head == b"PAR1":
+        return "a Parquet file (a result), not a TOML scenario or portfolio; a result file's commands are " \
+               "summarize, report, sensitivity and value-of-information"
+    return "not a TOML file: it is not UTF-8 text"
 
 
 def loads_scenario(text: str, repair_correlations: bool = False, source: str = "scenario") -> Scenario:

@@ -525,3 +525,18 @@ def test_sizes_in_messages_have_units_that_show_them():
     from simengine.output import _size
 
     assert [_size(x) for x in (512, 3 * 2**20 + 2**19, 5 * 2**30)] == ["1 KiB", "3.5 MiB", "5.0 GiB"]
+
+
+def test_a_result_file_given_as_a_scenario_is_named_as_a_result(tmp_path):
+    """compare, portfolio and validate read TOML: a Parquet result given by mistake is named as one,
+    and other binary files as not UTF-8 text, each in one line with exit 2."""
+    result = tmp_path / "r.parquet"
+    runner = CliRunner()
+    assert runner.invoke(main, ["run", "crm_new_small_firm", "--trials", "500", "--out", str(result),
+                                "-q"]).exit_code == 0
+    (tmp_path / "bin.toml").write_bytes(b"\xff\xfe\x00 not text")
+    for args, words in ((["compare", str(result), "crm_new_small_firm"], "a Parquet file (a result), not a TOML"),
+                        (["portfolio", str(result)], "a Parquet file (a result), not a TOML"),
+                        (["validate", str(tmp_path / "bin.toml")], "not a TOML file: it is not UTF-8 text")):
+        refused = runner.invoke(main, args)
+        assert refused.exit_code == 2 and refused.stderr.count("\n") == 1 and words in refused.stderr, refused.output
