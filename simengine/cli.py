@@ -287,7 +287,7 @@ def run_command(scenario, trials, precision_texts, max_trials, seed, out, thread
     if not summary_only and out is None:
         out = default_output_path(path, seed, None if targets else trials, folder=cluster is not None)
     report_path = report_path_for(out) if with_report else None
-    if out is not None:
+    if out:  # an empty --out is named as such by the run
         check_not_inputs([out, summary_path_for(Path(str(out))), report_path], [path])
     if report_path is not None:
         check_writable([report_path], force)

@@ -353,10 +353,18 @@ def check_stored_metadata(path: Path, meta: dict[str, str]) -> None:
         return ResultFileError(f"{path}: metadata {META_PREFIX}{key} {problem}; the file was changed after "
                                "simengine wrote it")
 
+    version = meta.get("schema_version", SCHEMA_VERSION)
+    if not version.isdigit():
+        raise bad("schema_version", f"is {version!r}, not a whole number")
+    if int(version) > int(SCHEMA_VERSION):
+        raise ResultFileError(f"{path}: written by a newer simengine (result schema {version}; this version reads "
+                              f"schema {SCHEMA_VERSION}): upgrade simengine to read it")
     try:
-        int(meta.get("seed", ""))
+        seed = int(meta.get("seed", ""))
     except ValueError:
         raise bad("seed", f"is {meta.get('seed')!r}, not a whole number") from None
+    if not 0 <= seed < 2**63:
+        raise bad("seed", f"is {seed}, outside 0 .. 2^63 - 1")
     if meta.get("sampling", "mc") not in SAMPLING_METHODS:
         raise bad("sampling", f"is {meta.get('sampling')!r}, not one of {', '.join(SAMPLING_METHODS)}")
     try:

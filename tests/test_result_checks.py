@@ -88,7 +88,8 @@ def test_a_run_the_disk_cannot_hold_is_refused_up_front(tmp_path, monkeypatch):
     assert res.exit_code == 2, res.output
     line = res.stderr.strip()
     assert "\n" not in line and "--trials 200,000: the result file would take about" in line
-    assert "GiB free" in line and "--columns metrics" in line
+    # sizes in units that show them: 71.9 MiB against 1.0 MiB, not 0.1 against 0.0 GiB
+    assert "about 71.9 MiB (58 columns)" in line and "has 1.0 MiB free" in line and "--columns metrics" in line
     assert not out.parent.exists() or not any(out.parent.iterdir())
     # A run that fits (1 MiB holds 2,000 trials of 14 metric columns) goes ahead.
     ok = CliRunner().invoke(main, ["run", "crm_upgrade_big_bang", "-n", "2000", "--columns", "metrics", "-o", str(out)])
@@ -109,6 +110,9 @@ def with_metadata(src, dst, **changes):
     ({"scenario": "{not json"}, "metadata simengine.scenario is not valid JSON"),
     ({"scenario": json.dumps({"name": "x", "horizon_months": -3})}, "metadata simengine.scenario does not validate"),
     ({"seed": "abc"}, "metadata simengine.seed is 'abc', not a whole number"),
+    ({"seed": "-5"}, "metadata simengine.seed is -5, outside 0 .. 2^63 - 1"),
+    ({"schema_version": "99"}, "written by a newer simengine (result schema 99; this version reads schema 1)"),
+    ({"schema_version": "one"}, "metadata simengine.schema_version is 'one', not a whole number"),
     ({"sampling": "magic"}, "metadata simengine.sampling is 'magic', not one of"),
 ])
 @pytest.mark.parametrize("command", ["summarize", "sensitivity", "report"])
