@@ -10,6 +10,7 @@ import contextlib
 import functools
 import gc
 import json
+import math
 import os
 import signal
 import sys
@@ -164,6 +165,19 @@ class OneLineGroup(click.Group):
             echo("Aborted.", err=True)
             sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)
+
+
+class FiniteFloat(click.FloatRange):
+    """A float option (within a range, when given one) that is a finite number: Click's own
+    FloatRange lets `nan` through, since no comparison with it is true."""
+
+    name = "finite float"
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
 
 
 @click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -680,17 +694,17 @@ def compare_command(scenario_a, scenario_b, trials, seed, threads, as_json, repo
               help="Kernel threads [default: all cores]. Results are identical for any value.")
 @click.option("--optimize", is_flag=True, help="Choose the members to fund (and their start months, from each "
               "member's start_options) that maximize expected portfolio NPV under the constraints.")
-@click.option("--max-exceedance", type=click.FloatRange(0, 1, max_open=True), default=None, metavar="ALPHA",
+@click.option("--max-exceedance", type=FiniteFloat(0, 1, max_open=True), default=None, metavar="ALPHA",
               help="With --optimize: P(budget exceeded) must be at most ALPHA [default: the file's "
                    "decision.budget_exceedance_max].")
-@click.option("--cvar-floor", type=float, default=None, metavar="AMOUNT",
+@click.option("--cvar-floor", type=FiniteFloat(), default=None, metavar="AMOUNT",
               help="With --optimize: CVaR 5 % of portfolio NPV must be at least AMOUNT [default: the file's "
                    "decision.cvar_min].")
 @click.option("--saa-trials", type=click.IntRange(100, 20_000), default=2000, show_default=True,
               help="With --optimize: the trials the mixed-integer program chooses on.")
 @click.option("--runner-ups", type=click.IntRange(0, 10), default=3, show_default=True,
               help="With --optimize: the next-best plans to report.")
-@click.option("--time-limit", type=click.FloatRange(min=1), default=60.0, show_default=True,
+@click.option("--time-limit", type=FiniteFloat(min=1), default=60.0, show_default=True,
               help="With --optimize: seconds the solver may take in all (small plan spaces are enumerated "
                    "exactly, without a limit).")
 @click.option("--force", is_flag=True, help="Overwrite existing result files.")

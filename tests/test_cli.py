@@ -540,3 +540,11 @@ def test_a_result_file_given_as_a_scenario_is_named_as_a_result(tmp_path):
                         (["validate", str(tmp_path / "bin.toml")], "not a TOML file: it is not UTF-8 text")):
         refused = runner.invoke(main, args)
         assert refused.exit_code == 2 and refused.stderr.count("\n") == 1 and words in refused.stderr, refused.output
+
+
+@pytest.mark.parametrize("option, value", [("--max-exceedance", "nan"), ("--cvar-floor", "nan"),
+                                           ("--cvar-floor", "-inf"), ("--time-limit", "inf")])
+def test_float_options_must_be_finite(option, value):
+    refused = CliRunner().invoke(main, ["portfolio", "it_portfolio", "--optimize", option, value])
+    assert refused.exit_code == 2 and refused.stderr.count("\n") == 1, refused.output
+    assert f"Invalid value for '{option}': '{value}' is not a finite number" in refused.stderr
