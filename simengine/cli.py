@@ -1004,6 +1004,9 @@ def calibrate_command(target, against, as_json):
 
     classes = presets()["classes"]
     if target in classes:
+        if click.get_current_context().get_parameter_source("against").name != "DEFAULT":
+            raise click.UsageError(f"--against goes with a scenario: {target} is a reference class, checked against "
+                                   "its own published figures")
         result = calibrate_class(target)
     else:
         if against not in classes:

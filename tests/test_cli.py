@@ -548,3 +548,8 @@ def test_float_options_must_be_finite(option, value):
     refused = CliRunner().invoke(main, ["portfolio", "it_portfolio", "--optimize", option, value])
     assert refused.exit_code == 2 and refused.stderr.count("\n") == 1, refused.output
     assert f"Invalid value for '{option}': '{value}' is not a finite number" in refused.stderr
+
+
+def test_calibrate_against_goes_with_a_scenario_only():
+    refused = CliRunner().invoke(main, ["calibrate", "crm", "--against", "it-all"])
+    assert refused.exit_code == 2 and "--against goes with a scenario: crm is a reference class" in refused.stderr
