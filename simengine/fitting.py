@@ -127,7 +127,9 @@ def require_fittable(values: np.ndarray, what: str = "the data", skipped: str = 
     if n < MIN_OBSERVATIONS:
         raise InputError(f"{what} has {n} value{'' if n == 1 else 's'}; fitting needs at least {MIN_OBSERVATIONS} "
                          f"({MIN_PER_PARAMETER} per fitted parameter){f'; {skipped}' if skipped else ''}")
-    if np.ptp(values) <= RELATIVE_SPREAD * np.max(np.abs(values)):
+    with np.errstate(over="ignore"):  # a spread past the largest double is infinite, and no constant
+        spread = np.ptp(values)
+    if spread <= RELATIVE_SPREAD * np.max(np.abs(values)):
         value = fmt(float(np.median(values)))
         raise InputError(f"{what}: all {n} values are {value}; a constant is a fixed amount, not a distribution "
                          f"(write {value} in the scenario)")

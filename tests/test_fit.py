@@ -339,3 +339,21 @@ def test_the_readme_example_is_the_output(monkeypatch):
     monkeypatch.chdir(root)
     res = CliRunner().invoke(main, command.split()[2:])
     assert res.exit_code == 0 and res.output == shown
+
+
+def test_values_whose_spread_overflows_give_one_line_and_no_warning(tmp_path):
+    """1e308 and -1e308: their spread is past the largest double. The refusal is the one line
+    naming each family's reason, with no numpy warning before it."""
+    import warnings
+
+    from click.testing import CliRunner
+
+    from simengine.cli import main
+
+    data = tmp_path / "huge.csv"
+    data.write_text("x\n1e308\n-1e308\n1e307\n" + "".join(f"{k}\n" for k in range(5, 13)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        refused = CliRunner().invoke(main, ["fit", str(data)])
+    assert refused.exit_code == 2 and refused.stderr.count("\n") == 1, refused.output
+    assert "no candidate family could be fitted" in refused.stderr and "Warning" not in refused.stderr
