@@ -195,6 +195,12 @@ def metric_table(summary: dict) -> str:
     if notes:
         lines.append("* Over only some trials (nulls are counted, never dropped):")
         lines.extend(notes)
+    # a month percentile whose 95 % interval reaches "never" has no standard error: say why its cell is empty
+    bare = [label for label, _, _, m, _ in rows
+            if any(m[c]["value"] is not None and m[c]["se"] is None for c in cols[1:]) and trials > 1]
+    if bare:
+        lines.append(f"No standard error is shown for a percentile of {', '.join(bare)} whose 95 % interval "
+                     "reaches \"never\": the interval has no finite width.")
     if summary.get("metrics_absent"):
         lines.append(f"Not in this file (written before simengine had them): {', '.join(summary['metrics_absent'])}")
     lines.append("")

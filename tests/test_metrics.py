@@ -183,6 +183,26 @@ def test_summary_table_rows_use_the_registry_labels(small_run):
     assert rows == sorted(rows) and np.all(np.diff(rows) == 2)  # one row each, its standard errors beneath
 
 
+def test_a_percentile_without_standard_error_is_explained_under_the_table(small_run):
+    """A payback percentile whose 95 % interval reaches "never" has no standard error (null in
+    JSON, an empty cell in the table): a line under the table names the rows and says why."""
+    from simengine.textout import metric_table
+
+    summary = json.loads(small_run.with_name("r.summary.json").read_text())
+    payback = summary["metrics"]["payback_months"]
+    cells = [payback[f"p{p}"] for p in (5, 10, 50, 90, 95)]
+    note = 'whose 95 % interval reaches "never": the interval has no finite width'
+    bare = any(c["value"] is not None and c["se"] is None for c in cells)
+    assert (note in metric_table(summary)) == bare
+    payback["p50"]["se"] = None  # as when P50's interval reaches "never"
+    for other in summary["metrics"].values():  # every other percentile has its standard error
+        for p in (5, 10, 50, 90, 95):
+            if other is not payback and other[f"p{p}"]["se"] is None:
+                other[f"p{p}"]["se"] = 1.0
+    text = metric_table(summary)
+    assert f"No standard error is shown for a percentile of Payback (months) {note}" in text
+
+
 def test_precision_estimates_are_the_summarized_means():
     from simengine.precision import ESTIMATES
 
