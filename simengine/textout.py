@@ -42,13 +42,13 @@ def probability_digits(value: float, se: float | None) -> int:
 
 
 def fmt_share(x: float) -> str:
-    """A share as a percentage with the fewest decimals (1 to 6) that neither turn a non-zero
-    share into 0 % nor a share below 1 into 100 %."""
-    for digits in range(1, 7):
-        text = f"{x * 100:.{digits}f}"
-        if (x == 0 or float(text) != 0) and (x == 1 or float(text) != 100):
-            break
-    return f"{text}%"
+    """A share as a percentage: one decimal, or, within one point of 0 % or 100 %, two significant
+    digits of the distance from there (0.050%, 99.950%): a share is never rounded onto 0 % or
+    100 %, nor off by half (1 of 2,000 trials is 0.050%, not 0.1%)."""
+    v = x * 100
+    near = min(v, 100 - v)
+    digits = 1 if near >= 1 or near <= 0 else 1 - math.floor(math.log10(near) + 1e-9)
+    return f"{v:.{digits}f}%"
 
 
 def fmt_bound(x: float, upper: bool) -> str:

@@ -269,3 +269,11 @@ def test_scenario_format_decision_table_matches_the_rules():
             assert bound == key
             documented.append((key, metric, "max" if sign == "≤" else "min"))
     assert documented == [(r.key, r.metric, r.direction) for r in registry.TARGETS.values()]
+
+
+def test_shares_near_zero_or_one_keep_two_significant_digits():
+    """1 of 2,000 trials is 0.050 %, not 0.1 %; one decimal elsewhere; never rounded onto 0 % or 100 %."""
+    from simengine.textout import fmt_share
+
+    assert [fmt_share(x) for x in (0.0, 1.0, 0.5, 0.0005, 0.9995, 0.001, 0.999, 0.0123, 1e-7)] == [
+        "0.0%", "100.0%", "50.0%", "0.050%", "99.950%", "0.10%", "99.90%", "1.2%", "0.000010%"]
