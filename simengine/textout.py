@@ -221,10 +221,14 @@ def metric_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def counted(n: int, word: str) -> str:
+    """'1 trial', '2,000 trials': a count and its noun."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
 def run_header(summary: dict) -> str:
-    trials = "1 trial" if summary["trials"] == 1 else f"{summary['trials']:,} trials"
-    return (f"{summary['scenario']}: {trials}, seed {summary['seed']}, "
-            f"{summary['sampling']} sampling, {summary['horizon_months']} months")
+    return (f"{summary['scenario']}: {counted(summary['trials'], 'trial')}, seed {summary['seed']}, "
+            f"{summary['sampling']} sampling, {counted(summary['horizon_months'], 'month')}")
 
 
 def correlation_repair_text(repairs) -> str:
@@ -312,7 +316,7 @@ def comparison_table(result: dict) -> str:
 
     warnings = [f"Warning: {w}" for w in result.get("warnings", [])]
     lines = [*warnings, f"A: {a['scenario']}", f"B: {b['scenario']}",
-             f"{result['trials']:,} trials each, seed {result['seed']}, common random numbers "
+             f"{counted(result['trials'], 'trial')} each, seed {result['seed']}, common random numbers "
              "(drivers with the same name share their draws)", "",
              f"{'':<28}{'A':>{width}}  {'B':>{width}}"]
     npv, roi, payback = (registry.metric(m) for m in ("npv", "roi", "payback_months"))

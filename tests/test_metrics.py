@@ -277,3 +277,11 @@ def test_shares_near_zero_or_one_keep_two_significant_digits():
 
     assert [fmt_share(x) for x in (0.0, 1.0, 0.5, 0.0005, 0.9995, 0.001, 0.999, 0.0123, 1e-7)] == [
         "0.0%", "100.0%", "50.0%", "0.050%", "99.950%", "0.10%", "99.90%", "1.2%", "0.000010%"]
+
+
+def test_counts_take_the_singular_for_one():
+    from simengine.textout import counted, run_header
+
+    assert [counted(1, "month"), counted(60, "month"), counted(2000, "trial")] == ["1 month", "60 months", "2,000 trials"]
+    head = run_header({"scenario": "s", "trials": 1, "seed": 3, "sampling": "mc", "horizon_months": 1})
+    assert head == "s: 1 trial, seed 3, mc sampling, 1 month"
