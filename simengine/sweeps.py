@@ -722,6 +722,24 @@ def check_outputs(folder: Path, force: bool) -> None:
             raise OutputExistsError(f"{target}: already exists; use --force to overwrite the sweep's files")
 
 
+#: A text cell starting with one of these is a formula to a spreadsheet that opens the CSV.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(table):
+    """The table for sweep.csv: a text cell that a spreadsheet would run as a formula (a variant
+    file named `=HYPERLINK(...)`) starts with an apostrophe, which shows it as text (OWASP's
+    advice for CSV); numbers and sweep.parquet keep their values."""
+    import pyarrow as pa
+
+    for i, column in enumerate(table.schema):
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            cells = [None if v is None else "'" + v if v.startswith(FORMULA_STARTS) else v
+                     for v in table.column(i).to_pylist()]
+            table = table.set_column(i, column, pa.array(cells, column.type))
+    return table
+
+
 def output_bytes(result: SweepResult) -> dict[str, bytes]:
     """Each output file's content, all built before anything is written."""
     import pyarrow.csv as pacsv
@@ -733,7 +751,7 @@ def output_bytes(result: SweepResult) -> dict[str, bytes]:
     parquet = io.BytesIO()
     pq.write_table(table, parquet, compression="snappy")
     csv = io.BytesIO()
-    pacsv.write_csv(table, csv)
+    pacsv.write_csv(spreadsheet_safe(table), csv)
     data = json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n"
     return {"sweep.parquet": parquet.getvalue(), "sweep.csv": csv.getvalue(), "sweep.json": data.encode("utf-8"),
             "sweep.html": sweep_page(result.to_dict()).encode("utf-8")}

@@ -434,3 +434,17 @@ def test_dask_sweep_equals_the_local_one(tmp_path):
     assert remote.rows == local.rows
     assert remote.to_dict()["variants"] == local.to_dict()["variants"]
     assert pq.read_table(tmp_path / "dask" / "sweep.parquet").num_rows == 4
+
+
+def test_csv_text_cells_that_a_spreadsheet_would_run_start_with_an_apostrophe():
+    """sweep.csv only: `=HYPERLINK(...)`, `+1`, `-x` and `@SUM` as text are shown, not run; numbers,
+    plain text and nulls are as they were (sweep.parquet keeps every value)."""
+    import pyarrow as pa
+
+    from simengine.sweeps import spreadsheet_safe
+
+    table = pa.table({"variant": ["=HYPERLINK(1)", "+1", "-x", "@SUM(A1)", "plain", None],
+                      "npv_mean": [-1.0, 2.0, -3.0, 4.0, 5.0, 6.0]})
+    safe = spreadsheet_safe(table)
+    assert safe.column("variant").to_pylist() == ["'=HYPERLINK(1)", "'+1", "'-x", "'@SUM(A1)", "plain", None]
+    assert safe.column("npv_mean").equals(table.column("npv_mean")) and safe.schema == table.schema
