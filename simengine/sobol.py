@@ -41,15 +41,12 @@ from statistics import NormalDist
 import numpy as np
 
 from . import metrics
-from .defaults import MAX_SOBOL_TRIALS
+from .defaults import DEFAULT_SOBOL_TRIALS, MAX_SOBOL_TRIALS
 from .engine import Simulation, check_run_options
 from .errors import InputError
 from .executors import Executor, LocalExecutor, run_columns
 from .scenario import Scenario
 
-#: N, the rows of each matrix. On crm_upgrade_big_bang (40 factors, 42 runs) and two cores a run takes ~8 s,
-#: about 2 s of it the bootstrap (its time grows with N x resamples x factors).
-DEFAULT_SOBOL_TRIALS = 8_192
 #: The bootstrap's time grows with N x resamples x factors: 200 resamples up to
 #: DEFAULT_SOBOL_TRIALS, then fewer, so that N x resamples stays at 8,192 x 200, down to
 #: MIN_RESAMPLES. On crm_upgrade_big_bang (2 cores) at N = 65,536: 65 s and 462 MiB with 200

@@ -6,6 +6,7 @@ import math
 import textwrap
 
 from . import metrics as registry
+from .defaults import DEFAULT_SOBOL_TRIALS
 from .summary import TABLE_PERCENTILES
 
 #: (summary key, label, number format) of each summarized metric, from the registry.
@@ -527,6 +528,10 @@ def voi_table(result: dict, top: int | None = None) -> str:
     return "\n".join(lines)
 
 
+#: Below this many trials a matrix, a Sobol' table says that its indices are rough.
+ROUGH_SOBOL_TRIALS = 1024
+
+
 def sobol_table(result: dict, top: int | None = None) -> str:
     """Sobol' indices by factor, largest total effect first, with bootstrap half-widths and a bar."""
     rows = result["factors_list"][:top] if top else result["factors_list"]
@@ -548,8 +553,14 @@ def sobol_table(result: dict, top: int | None = None) -> str:
         lines.append(f"{r['name']:<{width}}  {share(r['first_order'])}  {share(r['total'])}  {'#' * max(0, length)}")
     if top and len(result["factors_list"]) > top:
         lines.append(f"... and {len(result['factors_list']) - top} more factors (--top 0 shows all)")
-    notes = [f"Sum of first-order indices: {result['sum_first_order'] * 100:.1f}%; the rest of the variance comes "
-             "from interactions between factors (up to sampling error).",
+    total = result["sum_first_order"]
+    n = result["trials_per_matrix"]
+    rough = (f"With {n:,} trials a matrix the indices and even their bootstrap intervals are rough (the default is "
+             f"{DEFAULT_SOBOL_TRIALS:,}): run more trials before reading them." if n < ROUGH_SOBOL_TRIALS else None)
+    notes = [*([rough] if rough else []),
+             f"Sum of first-order indices: {total * 100:.1f}%; " + (
+                 "the rest of the variance comes from interactions between factors (up to sampling error)."
+                 if total <= 1.0 else "above 100 %, which only sampling error makes: more trials narrow it."),
              f"first order: the share of the variance of {result['metric']} that the factor explains alone. "
              "total: alone and through its interactions with others; a factor whose total is near 0 could be "
              f"fixed at any value without changing the spread. ±: half-widths of {level} bootstrap intervals.",

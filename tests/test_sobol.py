@@ -359,3 +359,22 @@ def test_the_cli_prints_the_api_indices_and_refuses_mixed_options(tmp_path):
     for trials in ("0", "1", "131073"):  # the range the help shows is the range the run takes
         out = CliRunner().invoke(main, ["sensitivity", str(path), "--method", "sobol", "--trials", trials])
         assert out.exit_code == 2 and f"{trials} is not in the range 2<=x<=131072" in out.stderr, out.output
+
+
+def test_the_table_says_when_its_indices_are_rough_or_their_sum_is_past_100():
+    """A matrix of fewer than ROUGH_SOBOL_TRIALS trials is flagged, and a first-order sum above 100 %
+    is put down to sampling error, not to interactions (which can only add to the total)."""
+    from simengine.textout import ROUGH_SOBOL_TRIALS, sobol_table
+
+    def result(n, first_sum):
+        factor = {"name": "a", "drivers": ["a"], "first_order": {"value": 0.5, "ci": 0.1},
+                  "total": {"value": 0.6, "ci": 0.1}}
+        return {"factors_list": [factor], "conf_level": 0.95, "metric": "npv", "scenario": "s",
+                "trials_per_matrix": n, "runs": 3, "total_trials": 3 * n, "seed": 1, "seconds": 0.1,
+                "sum_first_order": first_sum, "note": ""}
+
+    few = sobol_table(result(ROUGH_SOBOL_TRIALS - 1, 2.5)).replace("\n", " ")
+    assert f"With {ROUGH_SOBOL_TRIALS - 1:,} trials a matrix the indices and even their bootstrap intervals are rough" in few
+    assert "Sum of first-order indices: 250.0%; above 100 %, which only sampling error makes" in few
+    enough = sobol_table(result(ROUGH_SOBOL_TRIALS, 0.8)).replace("\n", " ")
+    assert "are rough" not in enough and "80.0%; the rest of the variance comes from interactions" in enough
