@@ -4,7 +4,10 @@ A part holds the trials of one task (`part-<first block>.parquet`, every part th
 schema and run metadata as a single result file). Where the filesystem can rename
 atomically (a local disk, HDFS) a part is written under a hidden temporary name and renamed
 when complete, so a part that exists is whole; on object stores (S3, GCS, ...), which
-cannot rename, it is written under its final name. Either way the manifest `_simengine.json`,
+cannot rename, it is written under its final name. Where it can, a run's finished parts also
+wait under hidden staged names (`.part-<first block>.parquet.<run>.staged`) until the run
+commits, so that a `--force` run over an earlier dataset leaves that dataset whole until then:
+stopped midway, the earlier result is still there. Either way the manifest `_simengine.json`,
 written last, is the commit: it lists each part with its row count, size and sha256, holds
 the run metadata and the summary, and a reader trusts only the parts it lists. No manifest,
 no result. Folders and URIs go through pyarrow's filesystems, so the same code writes to a
@@ -18,7 +21,7 @@ import io
 import json
 import re
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +44,8 @@ FORMAT_VERSION = 1
 PART_BLOCKS = 16
 PART_NAME = re.compile(r"part-(\d{9})\.parquet")
 TEMP_NAME = re.compile(r"\.part-\d{9}\.parquet\.[0-9a-f]{32}\.tmp")
+#: A finished part of a run not yet committed (filesystems that rename atomically): see `Folder.stage`.
+STAGED_NAME = re.compile(r"\.part-\d{9}\.parquet\.([0-9a-f]{32})\.staged")
 #: Filesystems (pyarrow's type names) whose rename is atomic: parts go through a temporary name.
 ATOMIC_RENAME = ("local", "hdfs")
 
@@ -48,6 +53,11 @@ ATOMIC_RENAME = ("local", "hdfs")
 def part_name(first_block: int) -> str:
     """The file name of the part whose first trial opens block `first_block`."""
     return f"part-{first_block:09d}.parquet"
+
+
+def staged_name(name: str, stage: str) -> str:
+    """Where part `name` of the run `stage` waits for the commit."""
+    return f".{name}.{stage}.staged"
 
 
 def is_dataset_target(out: str | Path) -> bool:
@@ -66,6 +76,14 @@ class Folder:
     path: str  # the folder's path on `fs`
     uri: str  # as the user gave it, for messages
     atomic_rename: bool
+    #: The run writing here (a hex id, set by the runner where rename is atomic): its parts are
+    #: staged until its commit, and an earlier dataset stays until then. None: parts go straight
+    #: to their names, and a forced run empties the folder first.
+    stage: str | None = None
+
+    def staged(self) -> "Folder":
+        """This folder for one run: staged parts where rename is atomic (see `stage`)."""
+        return replace(self, stage=uuid.uuid4().hex) if self.atomic_rename else self
 
     @classmethod
     def of(cls, out: str | Path, atomic_rename: bool | None = None) -> "Folder":
@@ -197,10 +215,12 @@ class PartWriter:
         self.rows += metrics.shape[1]
 
     def close(self) -> PartInfo:
+        """Finish the part: under its name, or staged for the run's commit (`Folder.stage`)."""
         self._writer.close()
         self._stream.close()
         if self.temp != self.target:
-            self.folder.fs.move(self.temp, self.target)
+            stage = self.folder.stage
+            self.folder.fs.move(self.temp, self.folder.file(staged_name(self.name, stage)) if stage else self.target)
         return PartInfo(self.name, self.first_trial, self.rows, self._stream.size, self._stream.hash.hexdigest())
 
     def abort(self) -> None:
@@ -218,13 +238,14 @@ class PartWriter:
 
 
 def prepare_folder(folder: Folder, force: bool, dry_run: bool = False) -> None:
-    """Make the folder ready for a run: create it, or empty one that holds an earlier dataset
-    (with `force`; the manifest goes first, so nothing looks like a result meanwhile). A
-    folder with files simengine did not write is refused rather than emptied. `dry_run`
-    only checks."""
+    """Make the folder ready for a run: create it, or, with `force`, take one that holds an
+    earlier dataset: a staged run (`Folder.stage`) leaves that dataset until its commit; an
+    unstaged one (object stores) empties the folder now, the manifest first, so that nothing
+    looks like a result meanwhile. A folder with files simengine did not write is refused
+    rather than emptied. `dry_run` only checks."""
     names = folder.names()
     ours = [n for n in names if n == MANIFEST or PART_NAME.fullmatch(n) or TEMP_NAME.fullmatch(n)
-            or n.startswith(f".{MANIFEST}.")]
+            or STAGED_NAME.fullmatch(n) or n.startswith(f".{MANIFEST}.")]
     others = [n for n in names if n not in ours]
     if others:
         raise OutputExistsError(f"--out {folder.uri}: the folder holds files simengine did not write "
@@ -234,10 +255,17 @@ def prepare_folder(folder: Folder, force: bool, dry_run: bool = False) -> None:
         raise OutputExistsError(f"--out {folder.uri}: already holds a result dataset; use --force to overwrite it")
     if dry_run:
         return
-    if MANIFEST in ours:
-        folder.delete(MANIFEST)
-    for name in ours:
-        folder.delete(name)
+    if folder.stage is not None:
+        # the earlier dataset stays whole until this run commits (write_manifest); only what
+        # stopped runs left goes now
+        for name in ours:
+            if TEMP_NAME.fullmatch(name) or STAGED_NAME.fullmatch(name):
+                folder.delete(name)
+    else:
+        if MANIFEST in ours:
+            folder.delete(MANIFEST)
+        for name in ours:
+            folder.delete(name)
     try:
         folder.fs.create_dir(folder.path, recursive=True)
     except OSError as exc:
@@ -245,11 +273,18 @@ def prepare_folder(folder: Folder, force: bool, dry_run: bool = False) -> None:
 
 
 def discard_run(folder: Folder, created: bool) -> None:
-    """After a run that failed or was stopped: remove its parts and temporary files, and the
-    folder itself if the run created it and it is empty now (best effort: a task still
+    """After a run that failed or was stopped: remove its parts and temporary files (never an
+    earlier dataset that a staged run left in place), and the folder itself if the run created
+    it and it is empty now (best effort: a task still
     running on a cluster may write its part later; without a manifest it is no result)."""
     try:
-        remove_strays(folder, [])
+        if folder.stage is not None:  # this run's staged and temporary parts; an earlier dataset stays
+            for name in folder.names():
+                staged = STAGED_NAME.fullmatch(name)
+                if TEMP_NAME.fullmatch(name) or (staged and staged.group(1) == folder.stage):
+                    folder.delete(name)
+        else:
+            remove_strays(folder, [])
         if created and not folder.names():
             folder.fs.delete_dir(folder.path)
     except Exception:  # noqa: BLE001 - cleaning up after a failure must not hide the failure
@@ -260,14 +295,22 @@ def remove_strays(folder: Folder, parts: list[PartInfo]) -> None:
     """Remove what killed or repeated tasks left: temporary parts, and parts the run does not list."""
     listed = {p.name for p in parts}
     for name in folder.names():
-        if TEMP_NAME.fullmatch(name) or (PART_NAME.fullmatch(name) and name not in listed):
+        if TEMP_NAME.fullmatch(name) or STAGED_NAME.fullmatch(name) or (PART_NAME.fullmatch(name)
+                                                                        and name not in listed):
             folder.delete(name)
 
 
 def write_manifest(folder: Folder, metadata: dict[str, str], parts: list[PartInfo], summary: dict) -> None:
-    """Commit the run: strays removed, then the manifest (parts in trial order) written last."""
+    """Commit the run: staged parts renamed (`Folder.stage`), strays removed, then the manifest
+    (parts in trial order) written last."""
     parts = sorted(parts, key=lambda p: p.first_trial)
     check_contiguous(folder.uri, parts, int(metadata["trials"]))
+    if folder.stage is not None:
+        # the earlier dataset (if any) ends here: its manifest first, then the staged parts take
+        # their names (replacing its parts of the same names); its other parts go with the strays
+        folder.delete(MANIFEST)
+        for p in parts:
+            folder.fs.move(folder.file(staged_name(p.name, folder.stage)), folder.file(p.name))
     remove_strays(folder, parts)
     manifest = {"format": FORMAT, "format_version": FORMAT_VERSION,
                 "metadata": {f"{META_PREFIX}{k}": v for k, v in metadata.items()},
@@ -388,9 +431,11 @@ class DatasetWriter:
         write_manifest(self.folder, metadata, self.parts, summary)
 
     def abort(self) -> None:
-        """Remove this run's parts (there is no manifest, so none of them was a result)."""
+        """Remove this run's parts (there is no manifest, so none of them was a result): staged
+        ones under their staged names, so that an earlier dataset's parts stay."""
         if self._part is not None:
             self._part.abort()
             self._part = None
+        stage = self.folder.stage
         for p in self.parts:
-            self.folder.delete(p.name)
+            self.folder.delete(staged_name(p.name, stage) if stage else p.name)

@@ -64,7 +64,7 @@ def run(scenario: Scenario, *, trials: int, seed: int, out: Path | Folder | None
         raise InputError(f"--columns: must be one of {', '.join(COLUMN_CHOICES)}, got {columns!r}")
     executor = executor or LocalExecutor(threads, chunk_size)
     distributed = getattr(executor, "distributed", False)
-    folder = out if isinstance(out, Folder) else None
+    folder = out.staged() if isinstance(out, Folder) else None  # this run's parts wait for its commit
     if distributed and out is not None and folder is None:
         raise InputError(f"--out {out}: a cluster run writes a dataset folder, not one file (its workers write their "
                          "own parts); give a folder, e.g. --out results/run/")

@@ -26,7 +26,7 @@ import simengine
 from simengine import dataset
 from simengine.api import load
 from simengine.cli import main
-from simengine.dataset import MANIFEST, TEMP_NAME, Folder, read_manifest, verify_parts
+from simengine.dataset import MANIFEST, STAGED_NAME, TEMP_NAME, Folder, read_manifest, verify_parts
 from simengine.errors import OutputExistsError, ResultFileError
 from simengine.runner import run
 from simengine.streams import BLOCK_SIZE
@@ -368,14 +368,52 @@ class RecordingFS:
         return self._fs.move(src, dest)
 
 
-def test_on_a_local_disk_parts_go_through_temporary_names(tmp_path, sc):
-    """Each part (and the manifest) is written under a hidden temporary name, then renamed."""
+def test_on_a_local_disk_parts_go_through_temporary_and_staged_names(tmp_path, sc):
+    """Each part is written under a hidden temporary name and renamed, when whole, to a staged
+    name of the run; at the commit the staged parts take their names, then the manifest (itself
+    written under a temporary name) is renamed last."""
     folder = Folder.of(tmp_path / "ds")
     fs = RecordingFS(folder.fs)
     run_dataset(sc, replace(folder, fs=fs))
     assert all(TEMP_NAME.fullmatch(name) for name in fs.written[:4])
-    assert [dest for _, dest in fs.moves] == PARTS + [MANIFEST]
-    assert [src for src, _ in fs.moves] == fs.written
+    staged = [dest for _, dest in fs.moves[:4]]
+    assert all(STAGED_NAME.fullmatch(name) for name in staged)
+    assert len({STAGED_NAME.fullmatch(name).group(1) for name in staged}) == 1  # one run
+    assert [src for src, _ in fs.moves[:4]] == fs.written[:4]
+    assert fs.moves[4:8] == list(zip(staged, PARTS))
+    assert fs.moves[8][1] == MANIFEST and len(fs.moves) == 9
+
+
+def test_a_stopped_forced_run_leaves_the_earlier_dataset_whole(tmp_path, sc):
+    """--force over a dataset: stopped after some of its parts are written, the run leaves the
+    earlier dataset byte for byte (and nothing of its own); finished, it replaces it."""
+    folder = tmp_path / "ds"
+    run_dataset(sc, folder)
+    before = snapshot(folder)
+
+    def stop(done):
+        if done >= 2 * BLOCK_SIZE:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_dataset(sc, folder, seed=SEED + 1, on_chunk=stop, chunk_size=BLOCK_SIZE, force=True)
+    assert snapshot(folder) == before
+    assert simengine.open(folder).to_arrow().num_rows == TRIALS
+    replaced = run_dataset(sc, folder, trials=BLOCK_SIZE + 5, seed=SEED + 1, force=True)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(PARTS[:2] + [MANIFEST])
+    assert manifest_of(folder)["metadata"]["simengine.seed"] == str(SEED + 1)
+    assert json.dumps(simengine.open(folder).summary.to_dict()) == json.dumps(replaced.summary)
+
+
+def test_what_a_killed_run_staged_is_cleared_by_the_next_forced_run(tmp_path, sc):
+    """A staged part of a run killed before it could clean up (no manifest lists it) is ours, not
+    a foreign file: the next --force run into the folder removes it."""
+    folder = tmp_path / "ds"
+    run_dataset(sc, folder)
+    leftover = folder / f".part-000000000.parquet.{'cd' * 16}.staged"
+    leftover.write_bytes(b"a part of a killed run")
+    run_dataset(sc, folder, force=True)
+    assert not leftover.exists() and sorted(p.name for p in folder.iterdir()) == sorted(PARTS + [MANIFEST])
 
 
 def test_object_store_mode_writes_final_names_and_the_same_result(tmp_path, sc, pair):
