@@ -228,13 +228,13 @@ def open_decision(a, b=None, *, decision: str = "invest", metric: str = "npv", t
         raise InputError(f"--metric: {metric!r} is not one of {', '.join(VOI_METRICS)} (the decision's net "
                          "benefit must be money)")
     given = [x for x in (a, b) if x is not None]
+    if max_trials is not None and not any(is_result(x) for x in given):
+        raise InputError("--max-trials caps a result file's trials; a scenario simulated here takes --trials")
     if max_trials is not None and max_trials < MIN_TRIALS:
         raise InputError(f"--max-trials: value of information needs at least {MIN_TRIALS:,} trials, got {max_trials:,}")
     cap = DEFAULT_VOI_MAX_TRIALS if max_trials is None else max_trials
     stored = [from_result(x, metric, cap) if is_result(x) else None for x in given]
     results = [s for s in stored if s is not None]
-    if not results and max_trials is not None:
-        raise InputError("--max-trials caps a result file's trials; a scenario simulated here takes --trials")
     if results:
         first = results[0]
         if trials is not None:

@@ -149,6 +149,7 @@ def test_api_result_object(files):
     (["{scenario}", "--group", "adoption.celing"], "did you mean adoption.ceiling?"),
     (["{scenario}", "--group", ","], "give driver names or patterns"),
     (["{scenario}", "--trials", "10"], "at least 1,000 trials"),
+    (["{scenario}", "--max-trials", "100"], "--max-trials caps a result file's trials"),  # not its range
     (["{result}", "--trials", "5000"], "--trials: the trials of a result file are used"),
     (["{result}", "--seed", "3"], "was run with seed 11"),
     (["{metrics_only}"], "(use --columns all)"),
