@@ -70,16 +70,14 @@ def is_result(source) -> bool:
 def from_result(path, metric: str, max_trials: int) -> TrialSource:
     """A result file's scenario, seed and first `max_trials` trials (drivers read when asked for)."""
     from .scenario import scenario_from_json
-    from .stored import open_stored
+    from .stored import open_stored, require_columns
 
     stored = open_stored(path)
     meta = stored.metadata
     scenario = scenario_from_json(meta["scenario"])
-    names = set(stored.schema.names)
-    missing = [d for d in scenario.drivers() if d not in names]
-    if metric not in names or missing:
-        raise ResultFileError(f"{stored.where}: value of information needs the drivers and {metric} stored; this "
-                              f"result was run with --columns {meta.get('columns', 'all')} (use --columns all)")
+    require_columns(stored, [metric, *scenario.drivers()], scenario.drivers(),
+                    f"value of information needs the drivers and {metric} stored; this result was run with "
+                    f"--columns {meta.get('columns', 'all')} (use --columns all)")
     n = min(int(meta["trials"]), max_trials)
     values = stored.head([metric], n)[metric]
     return TrialSource(scenario, int(meta["seed"]), meta.get("sampling", "mc"), int(meta["trials"]), values,

@@ -24,7 +24,7 @@ from scipy import stats
 
 from . import metrics as registry
 from .errors import InputError, ResultFileError
-from .stored import open_stored
+from .stored import open_stored, require_columns
 from .scenario import scenario_from_json
 
 #: The metrics offered to `simengine sensitivity` (from the registry, simengine/metrics.py).
@@ -95,9 +95,9 @@ def sensitivity(path, metric: str = "npv", max_trials: int | None = None) -> dic
     if not scenario.drivers():
         raise ResultFileError(f"{stored.where}: scenario {scenario.name} has no sampled drivers: nothing to rank")
     drivers = [d for d in scenario.drivers() if d in names]
-    if metric not in names or not drivers:
-        raise ResultFileError(f"{stored.where}: sensitivity needs the drivers and the metrics stored; this result "
-                              f"was run with --columns {meta.get('columns', 'all')} (use --columns all)")
+    require_columns(stored, [metric, *([] if drivers else scenario.drivers())], scenario.drivers(),
+                    "sensitivity needs the drivers and the metrics stored; this result was run with "
+                    f"--columns {meta.get('columns', 'all')} (use --columns all)")
     limit = int(meta["trials"]) if max_trials is None else max_trials
     values = stored.head([metric], limit)[metric]
     nulls = np.isnan(values)

@@ -28,7 +28,7 @@ from . import metrics as registry
 from .errors import ResultFileError, SimengineError
 from .html_page import Chart, facts, figure, heading, page, paragraph, section, table
 from .output import check_writable, write_bytes_atomic
-from .stored import StoredResult, open_stored
+from .stored import StoredResult, open_stored, require_columns
 from .result_file import accumulate_file, file_histograms
 from .summary import probability, summary_header
 from .summary_stream import HistogramMetric
@@ -487,10 +487,8 @@ def result_report(path: "Path | str | StoredResult", correlation_repairs_made=No
     meta = stored.metadata
     scenario = scenario_from_json(meta["scenario"])
     names = set(stored.schema.names)
-    missing = [c for c in NEEDED if c not in names]
-    if missing:
-        raise ResultFileError(f"{stored.where}: a report needs the metrics stored; this file was run with --columns "
-                              f"{meta.get('columns', 'drivers')} (use --columns all or metrics)")
+    require_columns(stored, NEEDED, scenario.drivers(), "a report needs the metrics stored; this file was run with "
+                    f"--columns {meta.get('columns', 'drivers')} (use --columns all or metrics)")
     trials, currency, horizon = int(meta["trials"]), scenario.currency, scenario.horizon_months
     repairs = correlation_repairs(meta, correlation_repairs_made)
     if summary is None:

@@ -13,7 +13,7 @@ import numpy as np
 from .errors import ResultFileError
 from .kernels.cashflows import METRICS
 from .scenario import Scenario, scenario_from_json
-from .stored import StoredResult, open_stored
+from .stored import StoredResult, open_stored, require_columns
 from .summary import SUMMARY_METRICS, summary_header
 from .summary_stream import HistogramMetric, StreamingSummary, histogram_partial
 
@@ -39,10 +39,10 @@ def accumulate_file(path: "Path | str | StoredResult") -> tuple[dict, Scenario, 
     stored = open_stored(path)
     meta = stored.metadata
     scenario = scenario_from_json(meta["scenario"])
+    require_columns(stored, ["npv", "payback_months"], scenario.drivers(),
+                    f"has no metric columns; it was run with --columns {meta.get('columns', 'drivers')}; summarize "
+                    "needs metrics stored")
     needed = [m for m in METRICS if m in SUMMARY_METRICS and m in stored.schema.names]
-    if "npv" not in needed or "payback_months" not in needed:
-        raise ResultFileError(f"{stored.where}: has no metric columns; it was run with "
-                              f"--columns {meta.get('columns', 'drivers')}; summarize needs metrics stored")
     acc = StreamingSummary.for_scenario(scenario)
     for batch in stored.iter_batches(needed, 1 << 16):
         block = np.full((len(METRICS), batch.num_rows), np.nan)

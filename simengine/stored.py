@@ -62,6 +62,22 @@ class StoredResult:
         return {c: v[:rows] for c, v in out.items()}
 
 
+def require_columns(stored: StoredResult, needed, drivers, message: str) -> None:
+    """Refuse a result that lacks columns a command needs (`drivers`: the scenario's). When its
+    metadata says they were not stored (`--columns`), the refusal is `message`; when it says
+    they were, the file is older than the column or was changed since, and the refusal says that."""
+    missing = [c for c in needed if c not in stored.schema.names]
+    if not missing:
+        return
+    columns = stored.metadata.get("columns", "all")
+    kept = {"all": ("metrics", "drivers"), "metrics": ("metrics",), "drivers": ("drivers",)}.get(columns, ())
+    if ("drivers" if missing[0] in set(drivers) else "metrics") in kept:
+        raise ResultFileError(f"{stored.where}: its metadata says --columns {columns}, yet it has no column "
+                              f"{missing[0]}: it was written by an older simengine or changed since; run the "
+                              "scenario again")
+    raise ResultFileError(f"{stored.where}: {message}")
+
+
 def open_stored(path: "str | Path | StoredResult") -> StoredResult:
     """A result file or dataset folder, its metadata checked (see `output.read_metadata`);
     one already open is returned as it is (opening a dataset reads every part's footer)."""

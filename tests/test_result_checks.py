@@ -157,3 +157,14 @@ def test_the_python_api_says_whether_precision_was_met():
     result = simengine.run("crm_new_small_firm", precision={"npv_mean": 1.0}, max_trials=5000)
     assert result.precision["met"] is False and result.precision["trials_used"] == 5000
     assert simengine.run("deterministic_example", trials=1e3).precision is None
+
+
+@pytest.mark.parametrize("command", ["summarize", "report", "sensitivity", "value-of-information"])
+def test_a_column_its_metadata_says_was_stored_is_missing(stored, tmp_path, command):
+    """npv dropped from a --columns all file: named as an older or changed file, not as a run
+    with other --columns (which it was not)."""
+    bad = rewrite(stored, tmp_path / "nonpv.parquet", lambda t: t.drop_columns(["npv"]))
+    res = CliRunner().invoke(main, [command, str(bad)])
+    assert res.exit_code == 2 and res.stderr.count("\n") == 1, res.output
+    assert "its metadata says --columns all, yet it has no column npv: it was written by an older simengine or " \
+           "changed since" in res.stderr
