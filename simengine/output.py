@@ -197,12 +197,15 @@ def _existing_folder(path: Path) -> Path:
 def check_writable(paths: list[Path], force: bool) -> None:
     """Refuse to overwrite existing outputs unless forced, and outputs that cannot be written at
     all (under a file, or in a folder that takes no new file): fail before any work is done."""
+    probed: set[Path] = set()
     for path in paths:
         if path.exists() and not force:
             raise OutputExistsError(f"{path}: already exists; use --force to overwrite it")
         if path.exists() and path.is_dir():
             raise OutputExistsError(f"{path}: is a folder")
         folder = _existing_folder(Path(path))
+        if folder in probed:  # a report's PNGs share one folder: probed once
+            continue
         if not folder.is_dir():
             raise InputError(f"{path}: cannot be written: {folder} is a file, not a folder")
         try:  # the one sure test of a folder's permissions (root, read-only mounts, /proc)
@@ -211,6 +214,7 @@ def check_writable(paths: list[Path], force: bool) -> None:
             os.unlink(probe)
         except OSError as exc:
             raise InputError(f"{path}: cannot be written in {folder} ({exc.strerror or exc})") from None
+        probed.add(folder)
 
 
 def check_not_inputs(outputs, inputs) -> None:

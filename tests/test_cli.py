@@ -553,3 +553,15 @@ def test_float_options_must_be_finite(option, value):
 def test_calibrate_against_goes_with_a_scenario_only():
     refused = CliRunner().invoke(main, ["calibrate", "crm", "--against", "it-all"])
     assert refused.exit_code == 2 and "--against goes with a scenario: crm is a reference class" in refused.stderr
+
+
+def test_a_folder_is_probed_once_for_several_outputs(tmp_path, monkeypatch):
+    import tempfile
+
+    from simengine.output import check_writable
+
+    calls = []
+    real = tempfile.mkstemp
+    monkeypatch.setattr(tempfile, "mkstemp", lambda *a, **k: calls.append(k["dir"]) or real(*a, **k))
+    check_writable([tmp_path / "r.html", tmp_path / "pngs" / "a.png", tmp_path / "pngs" / "b.png"], force=False)
+    assert calls == [tmp_path] and list(tmp_path.iterdir()) == []  # the probe is gone
