@@ -63,8 +63,7 @@ def standard_error(acc: StreamingSummary, name: str) -> float | None:
         metric = name[:-len("_mean")]
         moments = acc.histograms[metric].moments if registry.metric(metric).histogram else acc.metrics[metric].moments
         return moments.describe()["mean"]["se"] if moments.n >= 2 else None
-    hits = acc.npv_negative if name == "p_npv_negative" else acc.all_targets
-    p = hits / n
+    p = _hits(acc, name) / n
     # A share seen as 0 or 1 still has uncertainty: use p(1-p) >= 1/n (about one trial either way).
     return math.sqrt(max(p * (1.0 - p), 1.0 / n) / n)
 
@@ -113,8 +112,12 @@ def seen_in_none_or_all(acc: StreamingSummary, name: str) -> bool:
     error is then undefined, and `standard_error` gives the stopping rule's floor instead."""
     if name.endswith("_mean") or acc.trials == 0:
         return False
-    hits = acc.npv_negative if name == "p_npv_negative" else acc.all_targets
-    return hits in (0, acc.trials)
+    return _hits(acc, name) in (0, acc.trials)
+
+
+def _hits(acc: StreamingSummary, name: str) -> int:
+    """The trials counted so far by a probability estimate (p_npv_negative or p_all_targets)."""
+    return acc.npv_negative if name == "p_npv_negative" else acc.all_targets
 
 
 def precision_report(targets: dict[str, float], result: PrecisionResult, max_trials: int) -> dict:

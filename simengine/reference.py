@@ -55,13 +55,12 @@ def preset(name: str, quantity: str, path: str) -> dict:
 
 
 def bound95(p: float, n: int) -> float | None:
-    """The exact one-sided 95 % bound of a probability seen in 0 of n draws (upper: (1 - b)^n =
-    0.05) or n of n (lower), as the summary gives for trials; None for any other share."""
-    if p == 0.0:
-        return 1.0 - 0.05 ** (1.0 / n)
-    if p == 1.0:
-        return 0.05 ** (1.0 / n)
-    return None
+    """The exact one-sided 95 % bound of a share seen in 0 of n draws (upper) or n of n (lower),
+    as `summary.probability` gives it for trials; None for any other share."""
+    from .summary import probability
+
+    est = probability(round(p * n), n)
+    return est.get("upper95", est.get("lower95"))
 
 
 def implied(figure: dict, sample: np.ndarray) -> tuple[float, float | None]:
@@ -86,9 +85,11 @@ def implied(figure: dict, sample: np.ndarray) -> tuple[float, float | None]:
             hits = sample < figure["threshold"]
         else:
             hits = (sample < figure["low"]) | (sample > figure["high"])
-        p = float(hits.mean())
-        # 0 or n of n draws: no standard error (not 0); `bound95` gives the exact bound instead
-        return p, math.sqrt(p * (1.0 - p) / n) if 0.0 < p < 1.0 else None
+        from .summary import probability
+
+        # the summary's share and standard error: none (not 0) for 0 or n of n; `bound95` gives the bound
+        est = probability(int(np.count_nonzero(hits)), n)
+        return est["value"], est["se"]
     if statistic == "tail_mean":
         k = max(1, int(round(figure["share"] * n)))
         top = np.partition(sample, n - k)[n - k:]
