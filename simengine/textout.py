@@ -103,15 +103,17 @@ def budget_lines(block: dict, currency: str) -> list[str]:
 
     heads = ["base", *(f"P{p}" for p in COST_LEVELS)]
     width = 13
+    labels = {"one_time_cost": f"One-time cost ({currency})", "total_cost": f"Total cost ({currency})"}
+    label_w = max(22, *(len(label) + 2 for label in labels.values()))  # a long currency name widens the column
     lines = ["Budget and date (base case: every driver at its most likely value, no risk event)",
-             " " * 22 + "".join(h.rjust(width) for h in heads) + "  P(base is enough)"]
-    for name, label in (("one_time_cost", f"One-time cost ({currency})"), ("total_cost", f"Total cost ({currency})")):
+             " " * label_w + "".join(h.rjust(width) for h in heads) + "  P(base is enough)"]
+    for name, label in labels.items():
         c = block["costs"][name]
-        lines.append(label.ljust(22) + fmt_value(c["base"], "money").rjust(width)
+        lines.append(label.ljust(label_w) + fmt_value(c["base"], "money").rjust(width)
                      + "".join(fmt_value(c[f"p{p}"]["value"], "money").rjust(width) for p in COST_LEVELS)
                      + "  " + fmt_probability(c["p_base_enough"]))
         if any(c[f"p{p}"]["se"] is not None for p in COST_LEVELS):
-            lines.append(" " * 22 + "".rjust(width) + "".join(
+            lines.append(" " * label_w + "".rjust(width) + "".join(
                 ("±" + fmt_value(c[f"p{p}"]["se"], "money", se=True) if c[f"p{p}"]["se"] is not None else "")
                 .rjust(width) for p in COST_LEVELS))
         parts = []

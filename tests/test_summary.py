@@ -255,3 +255,23 @@ def test_statistics_over_only_some_trials_say_which_share(bundled):
     assert "Payback (months)*" in text and "NPV (EUR)*" not in text
     share = f"{payback['n'] / 4000 * 100:.1f}%"
     assert f"mean and sd over the other {share}, percentiles over all" in text
+
+
+def test_a_long_currency_keeps_the_budget_columns_aligned(bundled):
+    """Every row of the budget block puts its P50 column under the header's: a currency named at
+    length widens the label column instead of pushing its rows out of line."""
+    import dataclasses
+
+    from simengine.runner import run
+    from simengine.textout import budget_lines
+
+    scenario = dataclasses.replace(bundled["crm_upgrade_big_bang"], currency="Swiss francs (CHF), thousands")
+    summary = run(scenario, trials=500, seed=3, out=None).summary
+    lines = budget_lines(summary["budget_and_date"], scenario.currency)
+    head = lines[1]
+    end = head.index("P50") + len("P50")  # right-aligned: each value column ends where its header does
+    for label in ("One-time cost (Swiss francs (CHF), thousands)", "Total cost (Swiss francs (CHF), thousands)"):
+        row, se_row = next((lines[i], lines[i + 1]) for i, line in enumerate(lines) if line.startswith(label))
+        p50 = summary["budget_and_date"]["costs"]["one_time_cost" if label.startswith("One") else "total_cost"]["p50"]
+        assert row[:end].endswith(f"{p50['value']:,.0f}"), row
+        assert se_row[:end].rstrip().endswith(f"±{p50['se']:,.0f}"), se_row
