@@ -677,8 +677,8 @@ def voi_bars(result: dict, top: int = 12) -> Figure:
     colours = [ORANGE if kind == "group" else BLUE for kind, _ in rows]
     ax.barh(y, values, height=0.7, color=colours, xerr=errors, ecolor=BLACK, capsize=2.5,
             error_kw={"linewidth": 0.9})
-    for yy, value, error in zip(y, values, errors):  # the figure itself: a small bar can be hard to see
-        ax.annotate(f"{value * scale:,.0f}", (value + error, yy), xytext=(4, 0), textcoords="offset points",
+    for yy, value, error in zip(y, values, errors):  # the figure in full, with its currency: the axis is scaled
+        ax.annotate(f"{value * scale:,.0f} {cur}", (value + error, yy), xytext=(4, 0), textcoords="offset points",
                     va="center", fontsize=8)
     ax.axvline(evpi / scale, color=VERMILLION, linestyle="--", linewidth=1.5)
     ax.set_yticks(y, [r["name"] + " (group)" if kind == "group" else short_driver(r["name"]) for kind, r in rows])

@@ -179,6 +179,10 @@ class FiniteFloat(click.FloatRange):
             self.fail(f"{value!r} is not a finite number", param, ctx)
         return number
 
+    def _describe_range(self) -> str:
+        """No range in the help when there is none (Click would print `[x<=None]`)."""
+        return "" if self.min is None and self.max is None else super()._describe_range()
+
 
 @click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="simengine")
@@ -322,12 +326,12 @@ def run_command(scenario, trials, precision_texts, max_trials, seed, out, thread
         result.report_path = report_path
     if as_json:
         echo_json(result.to_dict())
-        exit_if_imprecise(result.summary.to_dict())
+        exit_if_imprecise(result.summary.to_dict(), result.path is not None)
         return
     if sc.correlation_repairs:
         echo(correlation_repair_text(sc.correlation_repairs))
         echo("")
-    echo(f"{run_header(result.summary.to_dict())} ({result.seconds:.1f} s)")
+    echo(f"{run_header(result.summary.to_dict())} {compile_notice.took(result.seconds)}")
     if "precision" in result.summary.to_dict():
         echo(precision_text(result.summary.to_dict()["precision"]))
     echo("")
@@ -338,7 +342,7 @@ def run_command(scenario, trials, precision_texts, max_trials, seed, out, thread
         echo(f"Summary: {result.summary_path}")
     if report_path is not None:
         echo(f"Report:  {report_path}")
-    exit_if_imprecise(result.summary.to_dict())
+    exit_if_imprecise(result.summary.to_dict(), result.path is not None)
 
 
 def cluster_options(executor, scheduler, scheduler_file, workers, tls_ca_file, tls_cert, tls_key,
@@ -381,14 +385,15 @@ def report_path_for(out) -> Path:
 PRECISION_NOT_MET = 3
 
 
-def exit_if_imprecise(summary: dict) -> None:
+def exit_if_imprecise(summary: dict, wrote_results: bool) -> None:
     """A precision run that stopped at --max-trials short of its targets did not do what was
     asked: its results are kept (they are valid, only less precise), but the exit status says so."""
     precision = summary.get("precision")
     if precision is not None and not precision["met"]:
-        kept = "the results are kept" if summary.get("result_path") else "the summary covers those trials"
+        kept = ("the results are kept but are" if wrote_results
+                else "the summary covers those trials but is")
         echo(f"Error: precision targets not met within --max-trials {precision['max_trials']:,}; {kept} "
-                   "but are less precise than asked (raise --max-trials or loosen --precision)", err=True)
+             "less precise than asked (raise --max-trials or loosen --precision)", err=True)
         sys.exit(PRECISION_NOT_MET)
 
 
@@ -704,7 +709,7 @@ def compare_command(scenario_a, scenario_b, trials, seed, threads, as_json, repo
               help="With --optimize: the trials the mixed-integer program chooses on.")
 @click.option("--runner-ups", type=click.IntRange(0, 10), default=3, show_default=True,
               help="With --optimize: the next-best plans to report.")
-@click.option("--time-limit", type=FiniteFloat(min=1), default=60.0, show_default=True,
+@click.option("--time-limit", type=FiniteFloat(min=1), default=60.0, show_default=True, metavar="SECONDS",
               help="With --optimize: seconds the solver may take in all (small plan spaces are enumerated "
                    "exactly, without a limit).")
 @click.option("--force", is_flag=True, help="Overwrite existing result files.")
@@ -785,7 +790,7 @@ def portfolio_command(portfolio, trials, seed, out, summary_only, no_report, thr
         echo_json({**result.summary, "result_path": str(out) if out else None,
                    "report_path": str(report_path) if report_path else None})
         return
-    echo(f"{portfolio_header(result.summary)} ({result.seconds:.1f} s)")
+    echo(f"{portfolio_header(result.summary)} {compile_notice.took(result.seconds)}")
     echo("")
     echo(portfolio_table(result.summary))
     if out is not None:

@@ -72,6 +72,20 @@ def watching(stream=None):
         notice.finish()
 
 
+def compiled_seconds() -> float:
+    """Seconds spent compiling kernels so far in the watched block (0 when none compiled)."""
+    return _current.seconds if _current is not None else 0.0
+
+
+def took(seconds: float) -> str:
+    """A command's time as its header shows it, with the part a first-time compile took in it:
+    the first run after an install would otherwise look several times slower than the next."""
+    compiling = compiled_seconds()
+    if compiling < 0.5:
+        return f"({seconds:.1f} s)"
+    return f"({seconds:.1f} s, of which {compiling:.0f} s compiling the kernels, once)"
+
+
 def finish() -> None:
     """Close the open notice line, if any: called before a command prints anything else."""
     if _current is not None:

@@ -168,6 +168,11 @@ def resolve_portfolio(spec: str) -> Path:
     found = bundled_portfolios()
     if spec in found:
         return found[spec]
+    from .bundled import bundled_scenarios
+
+    if spec in bundled_scenarios():
+        raise InputError(f"{spec} is a bundled scenario, not a portfolio: run `simengine run {spec}`, or name it "
+                         "as a member of a portfolio file")
     raise InputError(f"{spec}: no such portfolio file or bundled portfolio{suggest(spec, found)}"
                      + (f"; bundled: {', '.join(found)}" if found else ""))
 
@@ -193,6 +198,9 @@ def loads_portfolio(text: str, folder: Path | None = None, source: str = "portfo
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{source}: invalid TOML: {exc}") from None
+    if "members" not in data and "schedule" in data:
+        raise InputError(f"{source} is a scenario file, not a portfolio: run `simengine run {source}`, or name it "
+                         "as a member of a portfolio file")
     return parse_portfolio(data, folder or Path.cwd())
 
 

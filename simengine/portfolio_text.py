@@ -11,10 +11,6 @@ def _money(est: dict | None, currency: str) -> str:
     return money_with_se(est["value"], est.get("se"), currency)
 
 
-def _pct(est: dict) -> str:
-    return fmt_value(est["value"], "percent") if est and est.get("value") is not None else "-"
-
-
 def portfolio_header(summary: dict) -> str:
     members = len(summary["members"])
     return (f"Portfolio {summary['portfolio']}: {members} member{'s' * (members != 1)}, "
@@ -41,9 +37,7 @@ def portfolio_table(summary: dict) -> str:
     otc = m["one_time_cost"]
     lines.append(f"One-time cost        mean {_money(otc['mean'], cur)}   P80 {_money(otc['p80'], cur)}")
     payback = m["payback_months"]
-    p50 = payback["p50"]["value"]
-    lines.append(f"Payback (months)     P50 {fmt_value(p50, 'months')}   P80 "
-                 f"{fmt_value(payback['p80']['value'], 'months')}"
+    lines.append(f"Payback (months)     P50 {_months(payback['p50'])}   P80 {_months(payback['p80'])}"
                  + (f"   ({payback['n_null']:,} trials never pay back)" if payback["n_null"] else ""))
     if summary.get("p_budget_exceeded") is not None:
         lines.append(f"P(budget exceeded)   {fmt_probability(summary['p_budget_exceeded'])}  (spend above the "
@@ -61,26 +55,44 @@ def portfolio_table(summary: dict) -> str:
         lines.append(f"Constraint {what}: {'met' if block['met'] else 'NOT met'}")
     lines += ["", "Members (NPV in the portfolio: scaled, discounted to the portfolio's month 0; own P(NPV<0): "
               "on the member's own calendar)",
-              f"{'member':<16} {'start':>5} {'scale':>6} {'mean NPV in portfolio':>30} {'own P(NPV<0)':>12} "
+              f"{'member':<16} {'start':>5} {'scale':>6} {'mean NPV in portfolio':>30} {'own P(NPV<0)':>16} "
               f"{'CVaR contribution':>28} {'share':>7}"]
     for name, block in summary["members"].items():
         contrib = summary["contributions"][name]
         share = contrib["share"]
         lines.append(f"{name:<16} {block['start_month']:>5} {block['scale']:>6g} "
                      f"{_money(block['npv_in_portfolio']['mean'], cur):>30} "
-                     f"{_pct(block['summary']['p_npv_negative']):>12} {_money(contrib['contribution'], cur):>28} "
-                     f"{'-' if share is None else f'{share * 100:.1f}%':>7}")
-    lines.append(f"{'sum':<16} {'':>5} {'':>6} {'':>30} {'':>12} "
+                     f"{fmt_probability(block['summary']['p_npv_negative']):>16} "
+                     f"{_money(contrib['contribution'], cur):>28} {'-' if share is None else f'{share * 100:.1f}%':>7}")
+    lines.append(f"{'sum':<16} {'':>5} {'':>6} {'':>30} {'':>16} "
                  f"{money_with_se(summary['contributions_sum'], None, cur):>28}")
-    lines += ["", "Spend by year (every cost, one-time and run)",
-              f"{'year':<6} {'months':<9} {'limit':>14} {'mean':>14} {'P50':>14} {'P80':>14} {'P95':>14}"]
-    for y in summary["spend_by_year"]:
+    return "\n".join(lines + ["", *spend_table(summary["spend_by_year"])])
+
+
+def spend_table(years: list[dict]) -> list[str]:
+    """Spend by year: the limit, the mean and percentiles with their standard errors in the row
+    below, and, where the year has a limit, the chance of spending above it."""
+    stats = ("mean", "p50", "p80", "p95")
+    lines = ["Spend by year (every cost, one-time and run; ± standard errors below)",
+             f"{'year':<6} {'months':<9} {'limit':>14}" + "".join(f"{k if k == 'mean' else k.upper():>14}" for k in stats)
+             + "  P(above limit)"]
+    for y in years:
         limit = "-" if y["limit"] is None else f"{y['limit']:,.0f}"
+        over = fmt_probability(y["p_over_limit"]) if y.get("p_over_limit") else ""
         months = f"{y['months'][0]}-{y['months'][1]}"
-        lines.append(f"{y['year']:<6} {months:<9} {limit:>14} "
-                     f"{fmt_value(y['mean']['value'], 'money'):>14} {fmt_value(y['p50']['value'], 'money'):>14} "
-                     f"{fmt_value(y['p80']['value'], 'money'):>14} {fmt_value(y['p95']['value'], 'money'):>14}")
-    return "\n".join(lines)
+        lines.append(f"{y['year']:<6} {months:<9} {limit:>14}"
+                     + "".join(f"{fmt_value(y[k]['value'], 'money'):>14}" for k in stats) + f"  {over}".rstrip())
+        ses = ["" if y[k]["se"] is None else "±" + fmt_value(y[k]["se"], "money", se=True) for k in stats]
+        if any(ses):
+            lines.append(" " * 31 + "".join(f"{se:>14}" for se in ses))
+    return lines
+
+
+def _months(est: dict) -> str:
+    """A month percentile and its standard error ("never" has none)."""
+    if est["value"] is None or est["se"] is None:
+        return fmt_value(est["value"], "months")
+    return f"{fmt_value(est['value'], 'months')} ±{fmt_value(est['se'], 'months', se=True)}"
 
 
 def plan_label(plan: dict) -> str:

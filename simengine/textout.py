@@ -11,6 +11,8 @@ from .summary import TABLE_PERCENTILES
 
 #: (summary key, label, number format) of each summarized metric, from the registry.
 ROWS = tuple((m.name, m.label, m.fmt) for m in registry.summarized())
+#: How many differing inputs `compare` prints (its JSON lists every one).
+INPUTS_SHOWN = 12
 
 
 def unsigned_zero(text: str) -> str:
@@ -377,10 +379,14 @@ def comparison_table(result: dict) -> str:
                   "  (standard errors as for independent runs: an upper bound under common random numbers)"]
     differ = result.get("inputs_differ")
     if differ is not None:
-        lines += ["", f"Inputs that differ between A and B: {len(differ)}" + (" (--json lists all)" if len(differ) > 12 else "")]
-        for row in differ[:12]:
+        shown = differ[:INPUTS_SHOWN]
+        lines += ["", f"Inputs that differ between A and B: {len(differ)}"
+                  + (f" (the first {len(shown)} below; --json lists all)" if len(differ) > len(shown) else "")]
+        for row in shown:
             lines.append(f"  {row['input']}: {row['a'] if row['a'] is not None else '(none)'} -> "
                          f"{row['b'] if row['b'] is not None else '(none)'}")
+        if len(differ) > len(shown):
+            lines.append(f"  ... and {len(differ) - len(shown)} more")
     return "\n".join(lines)
 
 

@@ -2,7 +2,7 @@
 
 This module recomputes, slowly and month by month, what the fast simulation kernel
 (simengine) is supposed to compute for a single Monte Carlo trial whose drivers have
-already been sampled.  It was written from the contract in ``shared/MODEL.md``
+already been sampled.  It was written from the model contract, now ``docs/model.md``
 (sections *Time*, *Schedule*, *Costs*, *Adoption and benefits*, *Risk events*,
 *Metrics, per trial*) plus the team's written semantics decisions, WITHOUT looking
 at the kernel's source.  Its only purpose is to be an independent witness in tests:
@@ -34,7 +34,7 @@ Input ``spec`` (one trial, all values already sampled)::
       "events": [{"occurred": bool, "cost", "delay_months", "benefit_loss"}, ...],
     }
 
-Output: dict with the per-trial metrics of MODEL.md, keyed and ordered as the metrics
+Output: dict with the per-trial metrics of docs/model.md, keyed and ordered as the metrics
 registry lists them (``simengine.metrics.names()``: "npv", "roi", "bcr", "irr",
 "payback_months", ...; ``None`` for nulls), plus the monthly streams "costs_by_month"
 (C_t) and "benefits_by_month" (B_t), t = 0..H-1.  Only the names and their order come
@@ -61,7 +61,7 @@ from scipy.optimize import brentq
 
 from simengine.metrics import names as metric_names
 
-# Bracket of the monthly IRR, MODEL.md "Metrics, per trial": i in [-0.99, 1.0].
+# Bracket of the monthly IRR, docs/model.md "Metrics, per trial": i in [-0.99, 1.0].
 IRR_LO = -0.99
 IRR_HI = 1.0
 IRR_LO_EXACT = Fraction(-99, 100)
@@ -69,7 +69,7 @@ IRR_HI_EXACT = Fraction(1)
 
 
 # --------------------------------------------------------------------------------
-# Schedule (MODEL.md "Schedule" + "Risk events")
+# Schedule (docs/model.md "Schedule" + "Risk events")
 # --------------------------------------------------------------------------------
 def _schedule(spec):
     """Return (delta, g): total delay Δ and go-live month g = ceil(P + Δ)."""
@@ -85,7 +85,7 @@ def _schedule(spec):
 
 
 # --------------------------------------------------------------------------------
-# Costs (MODEL.md "Costs" + "Risk events")
+# Costs (docs/model.md "Costs" + "Risk events")
 # --------------------------------------------------------------------------------
 def _costs_by_month(spec, H, g, delta):
     """Monthly cost stream C_t, t = 0..H-1, and the one-time cost: everything that is not a
@@ -118,7 +118,7 @@ def _costs_by_month(spec, H, g, delta):
             rollout_total += amount
         elif timing == "recurring":
             if item.get("labor", False):
-                # MODEL.md: `labor` on a recurring item is an error.
+                # docs/model.md: `labor` on a recurring item is an error.
                 raise ValueError("labor flag is not allowed on a recurring cost item")
             # amount is per year: amount/12 each month from `start` to H-1.
             start = item.get("start", "go_live")
@@ -170,7 +170,7 @@ def _costs_by_month(spec, H, g, delta):
 
 
 # --------------------------------------------------------------------------------
-# Adoption and benefits (MODEL.md "Adoption and benefits" + "Risk events")
+# Adoption and benefits (docs/model.md "Adoption and benefits" + "Risk events")
 # --------------------------------------------------------------------------------
 def _phase_adoption(t, g_k, R, curve, bass_p=0.0, bass_q=0.0):
     """Adoption a_k(t) of one phase starting at month g_k (0 before it starts)."""
@@ -229,7 +229,7 @@ def _benefits_by_month(spec, H, g):
 
 
 # --------------------------------------------------------------------------------
-# IRR (MODEL.md "Metrics, per trial")
+# IRR (docs/model.md "Metrics, per trial")
 # --------------------------------------------------------------------------------
 def _npv_exact(cf, i):
     """Exact sum_t CF_t (1+i)^-t for rational i > -1 (Horner in w = 1/(1+i))."""
@@ -317,7 +317,7 @@ def _irr(cf):
 
 
 # --------------------------------------------------------------------------------
-# Payback (MODEL.md "Metrics, per trial")
+# Payback (docs/model.md "Metrics, per trial")
 # --------------------------------------------------------------------------------
 def _payback(flows):
     """Smallest k in 1..H with sum_{t<k} flows_t >= 0 (exact cumulative); else None."""
@@ -333,7 +333,7 @@ def _payback(flows):
 # Public entry point
 # --------------------------------------------------------------------------------
 def reference_trial(spec: dict) -> dict:
-    """Compute every per-trial metric of MODEL.md for one fully sampled trial."""
+    """Compute every per-trial metric of docs/model.md for one fully sampled trial."""
     # Time: periods t = 0..H-1, monthly rate m = (1+r)^(1/12) - 1, d_t = (1+m)^-t.
     H = int(spec["horizon_months"])
     r = float(spec["discount_rate"])

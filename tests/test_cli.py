@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -343,6 +344,8 @@ def test_a_cold_cache_is_announced_once_on_stderr_with_the_compile_time(monkeypa
     json.loads(res.stdout)  # stdout is the JSON alone
     res = CliRunner().invoke(main, ["run", DET, "-n", "200", "--summary-only"])
     assert res.output.startswith(NOTICE + " done in 41 s\nDeterministic example: 200 trials")  # a whole line
+    # the header's time says how much of it was the one-time compile
+    assert re.search(r"\(\d+\.\d s, of which 41 s compiling the kernels, once\)\n", res.stdout)
 
 
 def test_a_warm_cache_prints_nothing_and_short_compiles_show_tenths(monkeypatch):
@@ -351,6 +354,7 @@ def test_a_warm_cache_prints_nothing_and_short_compiles_show_tenths(monkeypatch)
     fake_compiles(monkeypatch, [0.42])
     res = CliRunner().invoke(main, ["run", DET, "-n", "200", "--summary-only"])
     assert res.stderr == NOTICE + " done in 0.4 s\n"
+    assert re.search(r"200 trials, .* \(\d+\.\d s\)\n", res.stdout)  # under half a second is not worth a word
 
 
 def test_the_notice_line_is_closed_before_an_error(monkeypatch):
@@ -565,3 +569,11 @@ def test_a_folder_is_probed_once_for_several_outputs(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "mkstemp", lambda *a, **k: calls.append(k["dir"]) or real(*a, **k))
     check_writable([tmp_path / "r.html", tmp_path / "pngs" / "a.png", tmp_path / "pngs" / "b.png"], force=False)
     assert calls == [tmp_path] and list(tmp_path.iterdir()) == []  # the probe is gone
+
+
+def test_no_help_page_shows_a_range_or_default_of_none():
+    """Every command's --help reads as written: an unbounded number option shows no `[x<=None]`."""
+    for name in main.list_commands(None):
+        res = CliRunner().invoke(main, [name, "--help"])
+        assert res.exit_code == 0, name
+        assert "None]" not in res.output and "=None" not in res.output, (name, res.output)

@@ -105,3 +105,18 @@ def test_a_comparison_across_different_horizons_says_so():
                                "(and who pays back first) are measured over different windows"]
     assert comparison_table(out).startswith("Warning: A and B have different horizons")
     assert compare(a, a, trials=500, seed=1)["warnings"] == []
+
+
+def test_the_printed_comparison_says_how_many_differing_inputs_it_leaves_out():
+    """More differing inputs than the text lists: the header says so and a last line counts the
+    rest; every listed one is the JSON's, in its order."""
+    runner = CliRunner()
+    args = ["compare", "crm_upgrade_big_bang_evidence", "crm_upgrade_big_bang", "--trials", "500"]
+    data = json.loads(runner.invoke(main, args + ["--json"]).stdout)
+    text = runner.invoke(main, args).stdout.splitlines()
+    differ = data["inputs_differ"]
+    assert len(differ) > 12
+    head = text.index(f"Inputs that differ between A and B: {len(differ)} (the first 12 below; --json lists all)")
+    listed = text[head + 1:head + 13]
+    assert [line.split(": ")[0].strip() for line in listed] == [row["input"] for row in differ[:12]]
+    assert text[head + 13] == f"  ... and {len(differ) - 12} more"

@@ -1,4 +1,4 @@
-"""Mixtures: a lognormal body with a capped Pareto tail reproduces the CRM prior of REFERENCE_CLASSES.md."""
+"""Mixtures: a lognormal body with a capped Pareto tail reproduces the CRM prior of docs/reference-classes.md."""
 
 from __future__ import annotations
 

@@ -575,6 +575,18 @@ def test_a_bundled_portfolio_given_to_run_gets_a_pointer():
     assert result.exit_code == 2 and "simengine portfolio it_portfolio" in result.output
 
 
+def test_a_scenario_given_to_portfolio_gets_a_pointer():
+    """A bundled scenario's name or a scenario file given to `portfolio`: one line saying what it
+    is and which command runs it, not "no such portfolio" or a scenario key called unknown."""
+    by_name = CliRunner().invoke(main, ["portfolio", "crm_upgrade_big_bang", "--summary-only"])
+    assert by_name.exit_code == 2 and "is a bundled scenario, not a portfolio" in by_name.output
+    assert "simengine run crm_upgrade_big_bang" in by_name.output
+    path = str(bundled_scenarios()["crm_new_small_firm"])
+    by_file = CliRunner().invoke(main, ["portfolio", path, "--summary-only"])
+    assert by_file.exit_code == 2 and by_file.output.count("\n") == 1
+    assert f"{path} is a scenario file, not a portfolio: run `simengine run {path}`" in by_file.output
+
+
 def test_validate_checks_a_portfolio_file_without_running_it(tmp_path):
     ok = CliRunner().invoke(main, ["validate", "it_portfolio"])
     assert ok.exit_code == 0 and "valid portfolio" in ok.output and "simengine portfolio it_portfolio" in ok.output
@@ -583,3 +595,29 @@ def test_validate_checks_a_portfolio_file_without_running_it(tmp_path):
     refused = CliRunner().invoke(main, ["validate", str(bad)])
     assert refused.exit_code == 2 and refused.output.startswith("Error: members.a.scale")
     assert not (tmp_path / "results").exists()
+
+
+def test_the_printed_portfolio_shows_each_estimate_with_its_standard_error():
+    """Spend by year, payback and each member's own P(NPV < 0) are printed with the standard
+    errors the summary holds (a year with a limit also with its chance of going above it)."""
+    from simengine.portfolio_text import portfolio_table
+    from simengine.textout import fmt_probability
+
+    ran = CliRunner().invoke(main, ["portfolio", "it_portfolio", "-n", "2000", "--summary-only", "--json", "-q"])
+    assert ran.exit_code == 0, ran.output
+    summary = json.loads(ran.stdout)
+    lines = portfolio_table(summary).splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Spend by year"))
+    for year in summary["spend_by_year"]:
+        row = next(i for i in range(start, len(lines)) if lines[i].split()[:1] == [str(year["year"])])
+        assert f"{year['mean']['value']:,.0f}" in lines[row]
+        assert lines[row + 1].split() == [f"±{year[k]['se']:,.0f}" for k in ("mean", "p50", "p80", "p95")]
+        if year["limit"] is not None:
+            assert lines[row].endswith(fmt_probability(year["p_over_limit"]))
+        else:
+            assert lines[row].endswith(f"{year['p95']['value']:,.0f}")
+    p50 = summary["metrics"]["payback_months"]["p50"]
+    assert f"P50 {p50['value']:.1f} ±{p50['se']:.2f}" in next(line for line in lines if line.startswith("Payback"))
+    for name, member in summary["members"].items():
+        row = next(line for line in lines if line.startswith(f"{name} "))
+        assert fmt_probability(member["summary"]["p_npv_negative"]) in row

@@ -78,8 +78,12 @@ def test_cli_precision_run_short_of_its_targets_exits_3_and_keeps_the_results(tm
     args = ["run", "crm_new_small_firm", "--precision", "npv_mean=1", "--max-trials", "5000", "--out", str(out)]
     res = CliRunner().invoke(main, args + (["--json"] if as_json else []))
     assert res.exit_code == 3, res.output
-    assert "precision targets not met within --max-trials 5,000" in res.stderr
+    assert "precision targets not met within --max-trials 5,000; the results are kept but are less precise" \
+        in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
+    summary_only = CliRunner().invoke(main, args[:-2] + ["--summary-only"])
+    assert summary_only.exit_code == 3
+    assert "; the summary covers those trials but is less precise than asked" in summary_only.stderr
     assert pq.read_metadata(out).num_rows == 5000
     if as_json:
         assert json.loads(res.stdout)["precision"]["met"] is False
