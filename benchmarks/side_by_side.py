@@ -110,7 +110,8 @@ def side_by_side(benefit, before, after, go_live, v, upfront, out, sums):
                         sums[5], sums[6], sums[7], sums[8], sums[9], sums[10], sums[11], sums[12], sums[13],
                         before.shape[0])
     for lane in range(before.shape[0]):
-        out[0, lane], out[1, lane], out[2, lane], out[3, lane] = sums[1, lane], sums[2, lane], sums[3, lane], sums[6, lane]
+        out[0, lane], out[1, lane] = sums[1, lane], sums[2, lane]
+        out[2, lane], out[3, lane] = sums[3, lane], sums[6, lane]
         out[4, lane], out[5, lane] = sums[7, lane], sums[9, lane]
         out[6, lane], out[7, lane] = sums[10, lane] + sums[11, lane], sums[12, lane] + sums[13, lane]
 

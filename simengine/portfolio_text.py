@@ -74,8 +74,8 @@ def spend_table(years: list[dict]) -> list[str]:
     below, and, where the year has a limit, the chance of spending above it."""
     stats = ("mean", "p50", "p80", "p95")
     lines = ["Spend by year (every cost, one-time and run; ± standard errors below)",
-             f"{'year':<6} {'months':<9} {'limit':>14}" + "".join(f"{k if k == 'mean' else k.upper():>14}" for k in stats)
-             + "  P(above limit)"]
+             f"{'year':<6} {'months':<9} {'limit':>14}"
+             + "".join(f"{k if k == 'mean' else k.upper():>14}" for k in stats) + "  P(above limit)"]
     for y in years:
         limit = "-" if y["limit"] is None else f"{y['limit']:,.0f}"
         over = fmt_probability(y["p_over_limit"]) if y.get("p_over_limit") else ""
