@@ -577,3 +577,26 @@ def test_no_help_page_shows_a_range_or_default_of_none():
         res = CliRunner().invoke(main, [name, "--help"])
         assert res.exit_code == 0, name
         assert "None]" not in res.output and "=None" not in res.output, (name, res.output)
+
+
+def test_the_readmes_command_list_names_every_option_of_every_command():
+    """The README's "The commands" block lists each command with every option its --help has
+    (`[--executor dask ...]` standing for the cluster options that `run` spells out)."""
+    cluster = {"--scheduler", "--scheduler-file", "--workers", "--tls-ca-file", "--tls-cert", "--tls-key"}
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("## The commands", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    listed: dict[str, str] = {}
+    name = None
+    for line in block.splitlines():
+        if line.startswith("simengine "):
+            name = line.split()[1]
+        if name is not None:
+            listed[name] = listed.get(name, "") + " " + line.split("#", 1)[0]
+    assert set(listed) == set(main.list_commands(None))
+    for name, text in listed.items():
+        help_text = CliRunner().invoke(main, [name, "--help"]).output
+        options = set(re.findall(r"^  (?:-\w, )?(--[a-z][a-z-]*)", help_text, flags=re.M)) - {"--help"}
+        if "[--executor dask ...]" in text:
+            options -= cluster
+        missing = sorted(o for o in options if not re.search(re.escape(o) + r"(?![a-z-])", text))
+        assert not missing, (name, missing)
