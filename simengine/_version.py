@@ -1,3 +1,3 @@
 """Package version (single source, read by pyproject and the output metadata)."""
 
-__version__ = "0.9.0"
+__version__ = "0.9.1"

@@ -4,6 +4,8 @@ Standard errors:
 - mean: sd / sqrt(n);  sd: sqrt((m4 - s^4) / (4 s^2 n)) (delta method on the variance);
 - a percentile: half the width of its distribution-free 95 % order-statistic interval
   (ranks n p -/+ 1.96 sqrt(n p (1 - p))) divided by 1.96, so no density estimate is needed;
+  of a whole-month metric, the standard deviation of the sample percentile under the run's own
+  distribution (`whole_month_percentile_se`): that interval spans only one month or two;
 - a probability: sqrt(p (1 - p) / n); when it is 0 of n (or n of n) that is 0 and says
   nothing, so the estimate carries the exact one-sided 95 % bound instead (1 - 0.05^(1/n),
   about 3/n: the "rule of three");
@@ -93,6 +95,64 @@ def percentile_with_se(sorted_x: np.ndarray, p: float) -> tuple[float, float]:
     with np.errstate(invalid="ignore"):
         se = (sorted_x[hi - 1] - sorted_x[lo - 1]) / (2.0 * Z95)
     return float(value), float(se)
+
+
+#: The terms of a binomial left out of its sums hold less than e^-BINOMIAL_TAIL_LOG of it (Bernstein).
+BINOMIAL_TAIL_LOG = 800.0
+#: A whole-month percentile whose bootstrap distribution puts more than this on "never" gets no
+#: standard error, as one whose 95 % interval reaches "never" would not.
+NEVER_SHARE_MAX = 0.025
+
+
+def binomial_tails(r: int, n: int, q: float) -> tuple[float, float]:
+    """(P(X < r), P(X >= r)) for X ~ Binomial(n, q), each to about 1e-10 of itself (a
+    tail near 1 does not swallow the other): the terms of the window that holds all but e^-800 of
+    the distribution (Bernstein: P(|X - nq| >= t) <= 2 exp(-t^2 / (2 (var + t / 3)))), each from the
+    one before by their ratio, summed on both sides of r and divided by the window's total (no
+    factorial is taken: at n = 10^8 its rounding would cost seven digits)."""
+    if r <= 0 or q >= 1.0:
+        return 0.0, 1.0
+    if r > n or q <= 0.0:
+        return 1.0, 0.0
+    mean, var = n * q, n * q * (1.0 - q)
+    reach = BINOMIAL_TAIL_LOG / 3.0 + math.sqrt(BINOMIAL_TAIL_LOG ** 2 / 9.0 + 2.0 * BINOMIAL_TAIL_LOG * var)
+    lo, hi = max(0, math.floor(mean - reach)), min(n, math.ceil(mean + reach))
+    if r > hi:
+        return 1.0, 0.0
+    if r <= lo:
+        return 0.0, 1.0
+    k = np.arange(lo, hi, dtype=np.float64)
+    steps = np.log((n - k) / (k + 1.0)) + (math.log(q) - math.log1p(-q))  # log(term k+1 / term k)
+    logs = np.concatenate(([0.0], np.cumsum(steps)))  # terms lo..hi, relative to term lo
+    terms = np.exp(logs - logs.max())
+    below, above = float(terms[:r - lo].sum()), float(terms[r - lo:].sum())
+    return below / (below + above), above / (below + above)
+
+
+def whole_month_percentile_se(counts: dict[int, int], n: int, p: float) -> float | None:
+    """Standard error of percentile p of a whole-month metric over n trials (`counts`: trials by
+    month; the n - sum(counts) others are "never", ranked last): the standard deviation of the
+    sample percentile under the run's own distribution. With F(k) the share at or below month k
+    and r = ceil(n p), P(percentile <= k) = P(Binomial(n, F(k)) >= r) (docs/model.md)."""
+    if n < 2:
+        return None  # one value has no standard error
+    rank = needed_ranks(n, p)[1]
+    months = sorted(counts)
+    weights = np.empty(len(months))
+    below = 0
+    later_before, earlier_before = 1.0, 0.0  # P(percentile > the previous month), P(<= it)
+    for i, month in enumerate(months):
+        below += counts[month]
+        later, earlier = binomial_tails(rank, n, below / n)  # P(percentile > month), P(<= month)
+        # the difference of whichever tail is the smaller keeps its digits
+        weights[i] = max(0.0, earlier - earlier_before if earlier <= 0.5 else later_before - later)
+        later_before, earlier_before = later, earlier
+    if later_before > NEVER_SHARE_MAX or weights.sum() <= 0.0:
+        return None
+    weights /= weights.sum()
+    values = np.asarray(months, dtype=np.float64)
+    mean = float(weights @ values)
+    return math.sqrt(max(0.0, float(weights @ np.square(values - mean))))
 
 
 def summary_header(scenario, seed: int, trials: int, sampling: str) -> dict:

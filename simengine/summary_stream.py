@@ -34,7 +34,7 @@ from .kernels.summary_block import block_bands, block_moments
 from .streams import BLOCK_SIZE
 from .joint import JOINT_LEVEL, JointFrontier, costs_by_month
 from .summary import (CVAR_ALPHA, PERCENTILES, SUMMARY_METRICS, Z95, coverage, estimate, needed_ranks,
-                      probability)
+                      probability, whole_month_percentile_se)
 
 PILOT = 16 * BLOCK_SIZE
 BAND_SIGMAS = 7.0
@@ -364,9 +364,13 @@ class HistogramMetric:
 
     def describe(self) -> dict:
         n = self.moments.n
-        return {"n": n, "n_null": self.never, **self.moments.describe(),
-                **percentiles(self.order_statistic, n + self.never),
-                "coverage": coverage(n, n + self.never, percentiles_over_all=True)}
+        total = n + self.never
+        out = {"n": n, "n_null": self.never, **self.moments.describe()}
+        for p in PERCENTILES:  # an order-statistic interval spans a month or two: the bootstrap SD instead
+            value = self.order_statistic(needed_ranks(total, p / 100.0)[1]) if total else math.inf
+            se = whole_month_percentile_se(self.counts, total, p / 100.0) if math.isfinite(value) else None
+            out[f"p{p}"] = estimate(value, se)
+        return {**out, "coverage": coverage(n, total, percentiles_over_all=True)}
 
 
 class StreamingSummary:

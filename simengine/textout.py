@@ -125,14 +125,18 @@ def budget_lines(block: dict, currency: str) -> list[str]:
             parts.append(f"P{p} {fmt_value(k['value'], 'money')}{share}")
         lines.append(f"  contingency over the base to reach {', '.join(parts)}")
     g = block["go_live"]
-    def month(x):
-        return "never" if x is None else f"{x:g}"
 
-    months = " / ".join(f"P{p} {month(g[f'p{p}']['value'])}" for p in DATE_LEVELS)
+    def month(est: dict, unit: str = "") -> str:
+        if est["value"] is None:
+            return "never"
+        se = f" (±{fmt_value(est['se'], 'months', se=True)})" if est["se"] is not None else ""
+        return f"{est['value']:g}{unit}{se}"
+
+    months = " / ".join(f"P{p} {month(g[f'p{p}'])}" for p in DATE_LEVELS)
     lines.append(f"Go-live month: base case (the plan) {g['planned']:g}; {months}; "
                  f"on or before it: {fmt_probability(g['p_on_plan'])}")
     k = g["contingency_months"][f"p{FUNDED_LEVEL}"]
-    lines.append(f"  schedule contingency to P{FUNDED_LEVEL}: {month(k['value'])} months")
+    lines.append(f"  schedule contingency to P{FUNDED_LEVEL}: {month(k, ' months')}")
     joint = block.get("joint")
     if joint is not None:
         level = f"{joint['level'] * 100:g}%"

@@ -10,12 +10,34 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy import stats
 
 from simengine import metrics as registry
 from simengine.summary import PERCENTILES, coverage, estimate, percentile_with_se, probability
 
 
-def describe_metric(values: np.ndarray, null_is_late: bool = False) -> dict:
+def whole_month_se(ranked: np.ndarray, p: float) -> float | None:
+    """The standard deviation of percentile p of whole months (inf = never) under the empirical
+    distribution, from scipy's binomial: P(percentile <= k) = P(Binomial(n, F(k)) >= ceil(n p))."""
+    n = ranked.size
+    if n < 2:
+        return None
+    rank = max(1, math.ceil(n * p))
+    months = np.unique(ranked[np.isfinite(ranked)])
+    shares = np.searchsorted(ranked, months, side="right") / n
+    at_most = stats.binom.sf(rank - 1, n, shares)  # P(percentile <= month)
+    later = stats.binom.cdf(rank - 1, n, shares)  # P(percentile > month), exact where at_most rounds to 1
+    if later[-1] > 0.025:
+        return None
+    # each month's chance from the differences of the tail that is small there (the other rounds to 1)
+    weights = np.where(at_most <= 0.5, np.diff(np.concatenate(([0.0], at_most))),
+                       -np.diff(np.concatenate(([1.0], later))))
+    weights /= weights.sum()
+    mean = weights @ months
+    return math.sqrt(weights @ (months - mean) ** 2)
+
+
+def describe_metric(values: np.ndarray, null_is_late: bool = False, whole_months: bool = False) -> dict:
     """Moments and percentiles of one metric (NaN = null), each with its standard error."""
     defined = values[~np.isnan(values)]
     n, n_null = int(defined.size), int(values.size - defined.size)
@@ -37,6 +59,8 @@ def describe_metric(values: np.ndarray, null_is_late: bool = False) -> dict:
     ranked = np.sort(np.where(np.isnan(values), np.inf, values)) if null_is_late else np.sort(defined)
     for p in PERCENTILES:
         value, se = percentile_with_se(ranked, p / 100.0)
+        if whole_months and math.isfinite(value):
+            se = whole_month_se(ranked, p / 100.0)
         out[f"p{p}"] = estimate(value, se if math.isfinite(value) else None)
     out["coverage"] = coverage(n, int(values.size), null_is_late)
     return out
@@ -61,7 +85,7 @@ def summarize_columns(columns: dict[str, np.ndarray], decision) -> dict:
     """The run summary from metric columns held in memory (NaN = null)."""
     npv = columns["npv"]
     n = int(npv.size)
-    metrics = {m.name: describe_metric(columns[m.name], null_is_late=m.null_ranks_last)
+    metrics = {m.name: describe_metric(columns[m.name], null_is_late=m.null_ranks_last, whole_months=m.histogram)
                for m in registry.summarized()}
     out = {
         "trials": n,

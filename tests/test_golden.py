@@ -57,6 +57,8 @@ def figures(summary: dict) -> dict[str, float | int | None]:
 # 0.9.0: the IRR iteration takes fourth-order steps from sums made in the month pass (docs/model.md, "The
 # IRR method"); IRRs moved in their last bits only (at most 1.4e-14 on the monthly rate over 2e5 trials
 # of every bundled scenario, no null moved) and no pin moved at 1e-12, so the pins are the 0.8.0 values.
+# 0.9.1: a whole-month percentile's standard error is its bootstrap standard deviation (docs/model.md,
+# "Percentiles of whole months"); standard errors are not pinned, and no pin moved.
 PINS: dict[str, dict[str, float | int | None]] = {
     'crm_new_small_firm/mc': {
         'npv.n': 2000,
