@@ -277,6 +277,13 @@ def amount_cell(est: dict):
     return (amount(est["value"]), f"± {amount(se)}" if se is not None else "")
 
 
+def month_cell(est: dict, unit: str = ""):
+    """(month, "± se") for a table cell, as `amount_cell`; "never" has no standard error."""
+    if est["value"] is None:
+        return "never"
+    return (f"{month_text(est['value'])}{unit}", f"± {est['se']:.2f}" if est.get("se") is not None else "")
+
+
 def share_of_base(share: float | None) -> str:
     """A contingency as a share of the base, " (+26.7 %)"; none reads " (0 %)", a tiny one keeps
     its digits (" (+0.0012 %)"), so no contingency reads as a rounded "0.0 %"."""
@@ -341,12 +348,11 @@ def budget_tables(block: dict, currency: str, figures: dict[str, str] | None = N
                         [[labels[name], *(contingency_cell(c["contingency"][f"p{p}"]) for p in CONTINGENCY_LEVELS)]
                          for name, c in block["costs"].items() if name in labels])
     g = block["go_live"]
-    k = g["contingency_months"][f"p{FUNDED_LEVEL}"]["value"]
     date = table(["go-live month", "base case (the plan)", *(f"P{p}" for p in DATE_LEVELS),
                   "P(on or before plan)", f"schedule contingency to P{FUNDED_LEVEL}"],
-                 [["months from the start", month_text(g["planned"]), *(month_text(g[f"p{p}"]["value"])
-                                                                         for p in DATE_LEVELS),
-                   probability_estimate(g["p_on_plan"]), f"{month_text(k)} months"]])
+                 [["months from the start", month_text(g["planned"]), *(month_cell(g[f"p{p}"]) for p in DATE_LEVELS),
+                   probability_estimate(g["p_on_plan"]),
+                   month_cell(g["contingency_months"][f"p{FUNDED_LEVEL}"], " months")]])
     joint = block["joint"]
     level = f"{joint['level'] * 100:g} %"
     frontier = table(["live by month D", "P(live by D)", f"budget B(D) for {level} of both ({currency})"],

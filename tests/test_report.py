@@ -421,9 +421,11 @@ def test_the_budget_and_date_section_comes_first_and_holds_the_summary(tmp_path,
     k = cost["contingency"]["p80"]
     assert f"{k['value']:,.0f} ({k['share_of_base'] * 100:+.1f} %)" in part
     g = block["go_live"]
-    assert (f"<td class=\"text\">months from the start</td><td>{g['planned']:g}</td><td>{g['p50']['value']:g}</td>"
-            f"<td>{g['p80']['value']:g}</td><td>{g['p90']['value']:g}</td>") in part
-    assert f"{g['contingency_months']['p80']['value']:g} months" in part
+    def month(est, unit=""):  # the month, its standard error on a second line
+        return f"<td>{est['value']:g}{unit}<span class=\"se\">± {est['se']:.2f}</span></td>"
+    assert (f"<td class=\"text\">months from the start</td><td>{g['planned']:g}</td>"
+            + "".join(month(g[f"p{p}"]) for p in (50, 80, 90))) in part
+    assert month(g["contingency_months"]["p80"], " months") in part
     reached = [p for p in block["joint"]["frontier"] if p["budget"]["value"] is not None]
     assert reached and any(p["budget"]["value"] is None for p in block["joint"]["frontier"])
     for p in block["joint"]["frontier"]:
@@ -490,7 +492,7 @@ def test_budget_and_date_without_uncertainty(bundled, tmp_path):
     assert "<td class=\"text\">one-time cost</td><td>180,000</td>" in part
     assert part.count(f"<td>{every}</td>") == 2 + 1 + 1  # both costs, on plan, live by month 6
     assert "<td>0 (0 %)<span class=\"se\">± 0</span></td>" in part
-    assert "<td>0 months</td>" in part
+    assert "<td>0 months<span class=\"se\">± 0.00</span></td>" in part  # no uncertainty: an SE of 0, exactly
     assert f"That cost is enough in {every}" in part
     assert [c.stem for c in report.charts][:3] == list(BUDGET_CHARTS)
     for chart in report.charts[:3]:
