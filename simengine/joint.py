@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 JOINT_LEVEL = 0.70
 #: At most this many go-live months on the frontier.
 MAX_MONTHS = 24
+#: Why a reachable month's budget has no standard error.
+NO_SE_NOTE = "no standard error: its 95 % interval reaches 'not reachable' (too few trials may be live by then)"
 #: The largest finite double: the top of a band that would otherwise reach +inf.
 LARGEST = float(np.finfo(np.float64).max)
 
@@ -163,6 +165,8 @@ class JointFrontier:
             else:
                 se = (ends[1] - ends[0]) / (2.0 * Z95) if None not in ends and n > 1 else None
                 point["budget"] = estimate(value, se)
+                if math.isinf(ends[1]) and n > 1:  # as a percentile whose interval reaches "never"
+                    point["budget"]["note"] = NO_SE_NOTE
             frontier.append(point)
         def both(cost: float, month: float) -> dict:
             count = self.bands[month].at_most(cost)

@@ -277,6 +277,14 @@ def amount_cell(est: dict):
     return (amount(est["value"]), f"± {amount(se)}" if se is not None else "")
 
 
+def budget_cell(est: dict):
+    """A frontier budget: the amount ± its standard error, the reason when it has none, or why
+    there is no amount ("not reachable", "not determined")."""
+    if est["value"] is None:
+        return est.get("note", "n/a")
+    return (amount(est["value"]), est["note"]) if est.get("note") else amount_cell(est)
+
+
 def month_cell(est: dict, unit: str = ""):
     """(month, "± se") for a table cell, as `amount_cell`; "never" has no standard error."""
     if est["value"] is None:
@@ -358,7 +366,7 @@ def budget_tables(block: dict, currency: str, figures: dict[str, str] | None = N
     frontier = table(["live by month D", "P(live by D)", f"budget B(D) for {level} of both ({currency})"],
                      [[f"{p['go_live_month']:g}" + (" (plan)" if p["go_live_month"] == g["planned"] else ""),
                        probability_estimate(p["p_live_by"]),
-                       amount_cell(p["budget"]) if p["budget"]["value"] is not None else p["budget"].get("note", "n/a")]
+                       budget_cell(p["budget"])]
                       for p in joint["frontier"]])
     npv, base = block["npv"], block["base_case"]
     spreadsheet = table([f"NPV ({currency})", "estimate ± standard error"],

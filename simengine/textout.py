@@ -148,9 +148,12 @@ def budget_lines(block: dict, currency: str) -> list[str]:
         def budget(p):
             b = p["budget"]
             se = f" ±{fmt_value(b['se'], 'money', se=True)}" if b["se"] is not None else ""
-            return f"{fmt_value(b['value'], 'money')}{se} for month {p['go_live_month']:g}"
+            return f"{fmt_value(b['value'], 'money')}{se}{'*' if b.get('note') else ''} for month {p['go_live_month']:g}"
         if shown:
             lines.append("  " + "; ".join(budget(p) for p in shown) + ("; ..." if len(reachable) > len(shown) else ""))
+            noted = [p["budget"]["note"] for p in shown if p["budget"].get("note")]
+            if noted:
+                lines.append(f"  * {noted[0]}")
         else:
             lines.append(f"  (no month in the run is reached by {level} of trials)")
         chosen = joint.get("chosen")

@@ -15,6 +15,7 @@ from simengine.cli import main
 from simengine.kernels.cashflows import METRICS
 from simengine.runner import run
 from simengine.streams import BLOCK_SIZE
+from simengine.summary import Z95, needed_ranks
 from simengine.summary_stream import StreamingSummary
 
 
@@ -174,12 +175,24 @@ def test_the_joint_frontier_is_exact_across_the_pilot(trials):
     acc.finish()
     joint = acc.summary()["budget_and_date"]["joint"]
     rank = math.ceil(0.7 * trials)
+    noted = 0
     for point in joint["frontier"]:
         x = np.sort(np.where(g <= point["go_live_month"], cost, np.inf))
         want = x[rank - 1]
         got = point["budget"]["value"]
         assert (got is None and math.isinf(want)) or got == want, point
         assert point["p_live_by"]["value"] == np.count_nonzero(g <= point["go_live_month"]) / trials
+        if got is not None:  # no SE, and a note saying why, when the interval's top is not live by D
+            lo, _, hi = needed_ranks(trials, 0.7)
+            se = (x[hi - 1] - x[lo - 1]) / (2 * Z95)
+            assert point["budget"]["se"] == (se if math.isfinite(se) else None), point
+            assert ("note" in point["budget"]) == (not math.isfinite(se)), point
+            noted += "note" in point["budget"]
+    assert noted == 1  # the first month reaching 70 % does so by too few trials to rule out missing it
+    from simengine.textout import budget_lines
+
+    text = "\n".join(budget_lines(acc.summary()["budget_and_date"], "EUR"))
+    assert "* for month" in text and "\n  * no standard error: its 95 % interval reaches 'not reachable'" in text
     assert joint["base_and_plan"]["value"] == np.count_nonzero((cost <= base["one_time_cost"]) & (g <= 12)) / trials
     live = np.array([np.count_nonzero(g <= d) for d in range(10, 20)]) / trials
     first = 10 + int(np.argmax(live >= 0.7))  # the earliest month reaching 70 %

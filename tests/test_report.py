@@ -434,8 +434,9 @@ def test_the_budget_and_date_section_comes_first_and_holds_the_summary(tmp_path,
         if budget["value"] is None:
             shown = budget["note"]
         else:
-            se = budget["se"]
-            shown = f"{budget['value']:,.0f}" + (f"<span class=\"se\">± {se:,.0f}</span>" if se is not None else "")
+            se = budget["se"]  # no SE: the note says why, in its place
+            note = f"± {se:,.0f}" if se is not None else budget["note"].replace("'", "&#x27;")
+            shown = f"{budget['value']:,.0f}<span class=\"se\">{note}</span>"
         live_by = report.probability_estimate(p["p_live_by"])
         assert f"<td class=\"text\">{month}</td><td>{live_by}</td><td>{shown}</td>" in part
     npv = block["npv"]
