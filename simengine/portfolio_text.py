@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .textout import fmt_probability, fmt_value, money_with_se
+from .textout import fmt_probability, fmt_value, money_with_se, month_with_se
 
 
 def _money(est: dict | None, currency: str) -> str:
@@ -37,7 +37,7 @@ def portfolio_table(summary: dict) -> str:
     otc = m["one_time_cost"]
     lines.append(f"One-time cost        mean {_money(otc['mean'], cur)}   P80 {_money(otc['p80'], cur)}")
     payback = m["payback_months"]
-    lines.append(f"Payback (months)     P50 {_months(payback['p50'])}   P80 {_months(payback['p80'])}"
+    lines.append(f"Payback (months)     P50 {month_with_se(payback['p50'])}   P80 {month_with_se(payback['p80'])}"
                  + (f"   ({payback['n_null']:,} trials never pay back)" if payback["n_null"] else ""))
     if summary.get("p_budget_exceeded") is not None:
         lines.append(f"P(budget exceeded)   {fmt_probability(summary['p_budget_exceeded'])}  (spend above the "
@@ -86,13 +86,6 @@ def spend_table(years: list[dict]) -> list[str]:
         if any(ses):
             lines.append(" " * 31 + "".join(f"{se:>14}" for se in ses))
     return lines
-
-
-def _months(est: dict) -> str:
-    """A month percentile and its standard error ("never" has none)."""
-    if est["value"] is None or est["se"] is None:
-        return fmt_value(est["value"], "months")
-    return f"{fmt_value(est['value'], 'months')} ±{fmt_value(est['se'], 'months', se=True)}"
 
 
 def plan_label(plan: dict) -> str:

@@ -98,6 +98,14 @@ def coverage_note(label: str, key: str, block: dict, trials: int) -> str | None:
     return f"{line} mean, sd and percentiles over the other {share}"
 
 
+def month_with_se(est: dict, unit: str = "") -> str:
+    """A whole-month estimate and its standard error, "18 (±0.48)"; "never" has none."""
+    if est["value"] is None:
+        return "never"
+    se = f" (±{fmt_value(est['se'], 'months', se=True)})" if est["se"] is not None else ""
+    return f"{est['value']:g}{unit}{se}"
+
+
 def budget_lines(block: dict, currency: str) -> list[str]:
     """The budget and date block (confidence.py): what to set aside and by when, at which
     confidence, against the base case."""
@@ -125,18 +133,11 @@ def budget_lines(block: dict, currency: str) -> list[str]:
             parts.append(f"P{p} {fmt_value(k['value'], 'money')}{share}")
         lines.append(f"  contingency over the base to reach {', '.join(parts)}")
     g = block["go_live"]
-
-    def month(est: dict, unit: str = "") -> str:
-        if est["value"] is None:
-            return "never"
-        se = f" (±{fmt_value(est['se'], 'months', se=True)})" if est["se"] is not None else ""
-        return f"{est['value']:g}{unit}{se}"
-
-    months = " / ".join(f"P{p} {month(g[f'p{p}'])}" for p in DATE_LEVELS)
+    months = " / ".join(f"P{p} {month_with_se(g[f'p{p}'])}" for p in DATE_LEVELS)
     lines.append(f"Go-live month: base case (the plan) {g['planned']:g}; {months}; "
                  f"on or before it: {fmt_probability(g['p_on_plan'])}")
     k = g["contingency_months"][f"p{FUNDED_LEVEL}"]
-    lines.append(f"  schedule contingency to P{FUNDED_LEVEL}: {month(k, ' months')}")
+    lines.append(f"  schedule contingency to P{FUNDED_LEVEL}: {month_with_se(k, ' months')}")
     joint = block.get("joint")
     if joint is not None:
         level = f"{joint['level'] * 100:g}%"

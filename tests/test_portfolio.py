@@ -617,7 +617,7 @@ def test_the_printed_portfolio_shows_each_estimate_with_its_standard_error():
         else:
             assert lines[row].endswith(f"{year['p95']['value']:,.0f}")
     p50 = summary["metrics"]["payback_months"]["p50"]
-    assert f"P50 {p50['value']:.1f} ±{p50['se']:.2f}" in next(line for line in lines if line.startswith("Payback"))
+    assert f"P50 {p50['value']:g} (±{p50['se']:.2f})" in next(line for line in lines if line.startswith("Payback"))
     for name, member in summary["members"].items():
         row = next(line for line in lines if line.startswith(f"{name} "))
         assert fmt_probability(member["summary"]["p_npv_negative"]) in row
